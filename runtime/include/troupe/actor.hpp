@@ -1,0 +1,70 @@
+// troupe/actor.hpp - Actor: the base class of every actor.
+//
+//   struct Deposit { int amount; };
+//   struct Balance {};
+//   class Account : public troupe::Actor {
+//    public:
+//     void on(const Deposit& d) { balance_ += d.amount; }    // a tell handler
+//     int on(const Balance&) { return balance_; }            // a return value answers an ask
+//    private:
+//     int balance_ = 0;                                      // only one thread at a time
+//   };
+//
+// Handlers are public member functions named `on`, one per message type; they may return
+// a value or a Task<R> (a coroutine). An exception escaping a handler fails the actor.
+#pragma once
+
+#include <string_view>
+#include <utility>
+
+#include "troupe/down.hpp"
+#include "troupe/options.hpp"
+#include "troupe/ref.hpp"
+
+namespace troupe {
+
+class Actor {
+ public:
+  /// Binds to the actor being spawned. Throws std::logic_error outside System::spawn.
+  Actor();
+  virtual ~Actor();
+  Actor(const Actor&) = delete;
+  Actor& operator=(const Actor&) = delete;
+
+ protected:
+  /// A Ref to this actor (untyped: for identity, watch, Down).
+  Ref<Actor> self() const noexcept { return Ref<Actor>(cell_); }
+  /// A typed Ref to this actor, to send it messages: `self<Account>().tell(...)`.
+  /// T must be this actor's class or one of its bases.
+  template <class T>
+  Ref<T> self() const noexcept {
+    return Ref<T>(cell_);
+  }
+  /// The system this actor lives in.
+  System& system() const noexcept;
+  /// This actor's spawn name ("" if unnamed).
+  std::string_view name() const noexcept;
+
+  /// Spawns a child: it is stopped when this actor ends. Call only from inside the actor.
+  template <class T, class... Args>
+  Ref<T> spawn(SpawnOptions options, Args&&... args);
+  template <class F>
+  auto spawn(F&& handler);
+
+  /// Ends this actor once the current handler returns; queued messages become dead
+  /// letters. Call only from inside the actor.
+  void stop() noexcept;
+
+  /// Asks for a `Down` message when `other` ends (at once if it already has).
+  /// Call only from inside the actor.
+  template <class U>
+  void watch(const Ref<U>& other) {
+    watch_cell(other.cell());
+  }
+
+ private:
+  void watch_cell(detail::Cell* other);
+  detail::Cell* cell_;
+};
+
+}  // namespace troupe

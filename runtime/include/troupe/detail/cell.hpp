@@ -1,0 +1,182 @@
+// troupe/detail/cell.hpp - the control block of one actor. Not public API.
+//
+// A Cell and the user's actor object share one allocation (Block<T>). The Cell holds what
+// the runtime needs: reference count, mailboxes, scheduling state. The actor object is
+// destroyed when the actor terminates (breaking reference cycles between actors), the Cell
+// when the last Ref goes away.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <string_view>
+#include <typeinfo>
+#include <utility>
+
+#include "troupe/detail/mailbox.hpp"
+#include "troupe/fwd.hpp"
+
+namespace troupe::detail {
+
+/// What a worker runs: an actor's turn or a submitted job.
+class Runnable {
+ public:
+  /// Runs on a worker; never throws. The scheduler guarantees exclusivity.
+  virtual void run() noexcept = 0;
+
+ protected:
+  ~Runnable() = default;
+};
+
+/// Where a message goes in the mailbox. System messages (stop, down) overtake urgent ones,
+/// urgent ones overtake normal ones.
+enum class Priority : std::uint8_t { normal, urgent, system };
+
+/// A message on its way to an actor. `deliver` runs the handler; `reject` disposes of a
+/// message that can no longer be handled (a dead letter), failing any future it carries.
+struct Envelope : Node {
+  Envelope() = default;
+  Envelope(const Envelope&) = delete;
+  Envelope& operator=(const Envelope&) = delete;
+  virtual ~Envelope() = default;
+  virtual void deliver(Cell& target) = 0;
+  virtual void reject(Cell& target) noexcept;
+  /// The message type, for dead-letter logs. Empty for runtime-internal messages.
+  virtual const std::type_info* message_type() const noexcept { return nullptr; }
+  /// True for messages that count as dead letters when rejected (user messages).
+  virtual bool counts_as_dead_letter() const noexcept { return true; }
+};
+
+struct Cold;
+
+class Cell : public Runnable {
+ public:
+  Cell(const Cell&) = delete;
+  Cell& operator=(const Cell&) = delete;
+
+  // -- references ------------------------------------------------------------------------
+  void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+  // -- messages ----------------------------------------------------------------------------
+  /// Hands `e` to this actor (ownership passes). Returns false if the actor has terminated:
+  /// the message was turned into a dead letter. Thread-safe, never blocks. The caller must
+  /// hold a reference to the cell.
+  bool enqueue(Envelope* e, Priority priority = Priority::normal) noexcept;
+  /// Messages queued and not yet handled (approximate while senders race).
+  std::uint32_t mailbox_depth() const noexcept;
+
+  // -- identity and state ------------------------------------------------------------------
+  Actor* actor() const noexcept { return actor_; }
+  Core& core() const noexcept { return *core_; }
+  std::uint32_t id() const noexcept { return id_; }
+  /// The spawn name, or "" for an unnamed actor. Thread-safe (immutable after spawn).
+  std::string_view name() const noexcept;
+  /// The name, or "<type>#<id>" for unnamed actors.
+  std::string display_name() const;
+  bool terminated() const noexcept { return status_.load(std::memory_order_acquire) != 0; }
+  bool failed() const noexcept { return status_.load(std::memory_order_acquire) == 2; }
+  bool daemon() const noexcept { return (flags_ & kDaemon) != 0; }
+  /// The exception that ended the actor (null if it stopped normally). Call once terminated.
+  std::exception_ptr reason() const noexcept;
+  /// An ActorStopped error describing why this actor no longer takes messages.
+  std::exception_ptr stopped_error() const;
+  virtual const std::type_info& type() const noexcept = 0;
+
+  // -- inside the actor's own turn -----------------------------------------------------------
+  /// Ends the actor after the current message; `error` non-null marks it failed.
+  void request_stop(std::exception_ptr error) noexcept;
+
+  /// A pool worker's turn: handles up to `batch` messages, then yields if more remain.
+  void run() noexcept override;
+  /// The loop of a dedicated-thread actor; returns once the actor has ended.
+  void run_dedicated() noexcept;
+
+ protected:
+  explicit Cell(Core& core) noexcept : core_(&core) {}
+  virtual ~Cell();
+  virtual void destroy_actor() noexcept = 0;
+  virtual void deliver_down(const Down& down) = 0;
+
+  Actor* actor_ = nullptr;
+
+ private:
+  friend class Core;
+  friend struct CellAccess;
+  static constexpr std::uint8_t kDaemon = 1;
+  static constexpr std::uint8_t kDedicated = 2;
+
+  bool turn() noexcept;
+  Envelope* next_envelope() noexcept;
+  std::uint32_t reject_all() noexcept;
+  std::uint32_t terminate() noexcept;
+  void dead_letter(Envelope* e) noexcept;
+  Cold& cold();
+
+  std::atomic<std::uint32_t> refs_{1};
+  std::atomic<std::uint32_t> pending_{0};  // queued messages; 0 -> 1 schedules the actor
+  Mailbox mail_;
+  Stack urgent_;
+  Stack system_;
+  Node* urgent_taken_ = nullptr;  // consumer side: urgent messages taken, not yet handled
+  Core* core_;
+  Cell* prev_ = nullptr;  // registry links, guarded by the Core's registry lock
+  Cell* next_ = nullptr;
+  std::atomic<Cold*> cold_{nullptr};
+  std::uint32_t id_ = 0;
+  std::atomic<std::uint8_t> status_{0};  // 0 alive, 1 stopped, 2 failed
+  std::uint8_t flags_ = 0;
+  bool stop_requested_ = false;
+  bool stop_failed_ = false;
+};
+
+/// Sets the cell an Actor constructor binds to, for the duration of a construction.
+class ConstructionScope {
+ public:
+  explicit ConstructionScope(Cell* cell) noexcept;
+  ~ConstructionScope();
+  ConstructionScope(const ConstructionScope&) = delete;
+  ConstructionScope& operator=(const ConstructionScope&) = delete;
+  static Cell* take() noexcept;
+
+ private:
+  Cell* saved_;
+};
+
+/// The cell whose turn runs on this thread, or nullptr.
+Cell* current_cell() noexcept;
+
+/// A Cell sharing its allocation with an actor of type T.
+template <class T>
+class Block final : public Cell {
+ public:
+  template <class... Args>
+  explicit Block(Core& core, Args&&... args) : Cell(core) {
+    ConstructionScope scope(this);
+    std::construct_at(&object_, std::forward<Args>(args)...);
+    actor_ = &object_;
+  }
+  const std::type_info& type() const noexcept override { return typeid(T); }
+
+ protected:
+  ~Block() override {
+    if (actor_ != nullptr) object_.~T();  // still alive: it was never registered
+  }
+  void destroy_actor() noexcept override {
+    actor_ = nullptr;
+    object_.~T();
+  }
+  void deliver_down(const Down& down) override {
+    if constexpr (requires(T& t) { t.on(down); }) object_.on(down);
+  }
+
+ private:
+  union {
+    T object_;
+  };
+};
+
+}  // namespace troupe::detail

@@ -1,0 +1,118 @@
+// troupe/detail/envelopes.hpp - typed envelopes: where a message meets its handler.
+//
+// The envelope type is fixed at the send site (`Ref<T>::tell<M>`), so delivery is one
+// virtual call straight into `T::on(M)`: no type map, no lookup at run time.
+#pragma once
+
+#include <exception>
+#include <type_traits>
+#include <typeinfo>
+#include <utility>
+
+#include "troupe/detail/cell.hpp"
+#include "troupe/future.hpp"
+#include "troupe/task.hpp"
+
+namespace troupe::detail {
+
+/// What `T::on(M&&)` returns.
+template <class T, class M>
+using HandlerResult = decltype(std::declval<T&>().on(std::declval<M&&>()));
+
+/// The value an ask of M gets: R for R and for Task<R>.
+template <class Res>
+struct AskValue {
+  using type = Res;
+};
+template <class R>
+struct AskValue<Task<R>> {
+  using type = R;
+};
+
+/// Marks the running actor failed when a detached tell-Task ends with an exception.
+void fail_current(std::exception_ptr error) noexcept;
+
+/// Finishing a tell handler that is a coroutine: only failures matter.
+struct TellSink final : TaskSink {
+  void finished(std::exception_ptr error, void*) noexcept override {
+    if (error) fail_current(std::move(error));
+  }
+};
+
+/// Finishing an ask handler that is a coroutine: answer the future; a failure also fails
+/// the actor, as any exception escaping a handler does.
+template <class R>
+struct AskSink final : TaskSink {
+  explicit AskSink(Promise<R> p) : promise(std::move(p)) {}
+  void finished(std::exception_ptr error, void* value) noexcept override {
+    if (error) {
+      promise.set_exception(error);
+      fail_current(std::move(error));
+    } else if constexpr (std::is_void_v<R>) {
+      promise.set_value();
+    } else {
+      try {
+        promise.set_value(std::move(*static_cast<R*>(value)));
+      } catch (...) {
+        promise.set_exception(std::current_exception());
+      }
+    }
+  }
+  Promise<R> promise;
+};
+
+template <class T, class M>
+struct TellEnvelope final : Envelope {
+  template <class V>
+  explicit TellEnvelope(V&& v) : message(std::forward<V>(v)) {}
+
+  void deliver(Cell& target) override {
+    T& actor = static_cast<T&>(*target.actor());
+    if constexpr (IsTask<HandlerResult<T, M>>::value) {
+      actor.on(std::move(message)).start_detached(new TellSink);
+    } else {
+      actor.on(std::move(message));
+    }
+  }
+  const std::type_info* message_type() const noexcept override { return &typeid(M); }
+
+  M message;
+};
+
+template <class T, class M>
+struct AskEnvelope final : Envelope {
+  using Result = typename AskValue<HandlerResult<T, M>>::type;
+
+  template <class V>
+  AskEnvelope(V&& v, Promise<Result> p) : message(std::forward<V>(v)), promise(std::move(p)) {}
+
+  void deliver(Cell& target) override {
+    T& actor = static_cast<T&>(*target.actor());
+    try {
+      if constexpr (IsTask<HandlerResult<T, M>>::value) {
+        actor.on(std::move(message)).start_detached(new AskSink<Result>(std::move(promise)));
+      } else if constexpr (std::is_void_v<Result>) {
+        actor.on(std::move(message));
+        promise.set_value();
+      } else {
+        promise.set_value(actor.on(std::move(message)));
+      }
+    } catch (...) {
+      promise.set_exception(std::current_exception());
+      throw;  // the worker fails the actor with it
+    }
+  }
+  void reject(Cell& target) noexcept override {
+    try {
+      promise.set_exception(target.stopped_error());
+    } catch (...) {
+      promise.set_exception(std::current_exception());
+    }
+  }
+  const std::type_info* message_type() const noexcept override { return &typeid(M); }
+
+  M message;
+  Promise<Result> promise;
+};
+
+}  // namespace troupe::detail

@@ -1,0 +1,228 @@
+// troupe/future.hpp - Future<R> and Promise<R>: a result that arrives later.
+//
+//   troupe::Future<int> f = account.ask(Balance{});
+//   int b = f.get(std::chrono::seconds(1));   // plain threads: block, with a deadline
+//   int c = co_await f;                       // inside a Task handler: never blocks a worker
+//   f.then([](int v) { fmt::print("{}\n", v); });
+#pragma once
+
+#include <chrono>
+#include <coroutine>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "troupe/detail/state.hpp"
+#include "troupe/errors.hpp"
+
+namespace troupe {
+
+template <class R>
+class Future;
+
+namespace detail {
+/// Builds the callback that resumes `handle` once an awaited future is ready: on the actor
+/// that was running when it suspended (through its mailbox), or inline outside actors.
+/// `root` is the outermost coroutine frame, destroyed if that actor stops first.
+std::function<void()> make_resumer(std::coroutine_handle<> handle, std::coroutine_handle<> root);
+[[noreturn]] void throw_timeout(std::chrono::nanoseconds waited);
+
+template <class P>
+std::coroutine_handle<> root_of(std::coroutine_handle<P> h) noexcept {
+  if constexpr (requires(P& p) { p.root; }) {
+    return h.promise().root ? h.promise().root : std::coroutine_handle<>(h);
+  } else {
+    return h;
+  }
+}
+
+template <class T>
+struct IsFuture : std::false_type {};
+template <class T>
+struct IsFuture<Future<T>> : std::true_type {};
+}  // namespace detail
+
+/// The writing end of a Future. Move-only. Dropping an unfulfilled Promise fails its future
+/// with BrokenPromise, so a future always resolves. Thread-safe: the first set wins.
+template <class R>
+class Promise {
+ public:
+  Promise() : state_(std::make_shared<detail::State<R>>()) {}
+  Promise(Promise&&) noexcept = default;
+  Promise& operator=(Promise&& other) noexcept {
+    if (this != &other) {
+      break_if_unset();
+      state_ = std::move(other.state_);
+    }
+    return *this;
+  }
+  ~Promise() { break_if_unset(); }
+
+  /// The future this promise completes. Call any number of times.
+  Future<R> future() const { return Future<R>(state_); }
+
+  /// Completes with a value; returns false if already completed.
+  template <class... V>
+  bool set_value(V&&... v) const {
+    return state_ && state_->set_value(std::forward<V>(v)...);
+  }
+  /// Completes with an error; returns false if already completed (or moved from).
+  bool set_exception(std::exception_ptr e) const {
+    return state_ && state_->set_exception(std::move(e));
+  }
+
+ private:
+  void break_if_unset() noexcept {
+    if (state_ && !state_->ready()) {
+      state_->set_exception(std::make_exception_ptr(
+          BrokenPromise("the answer was abandoned: the actor or task that owed it stopped")));
+    }
+  }
+  std::shared_ptr<detail::State<R>> state_;
+};
+
+/// A result of type R (or an error) that becomes available later.
+/// Copyable (copies share one result). Thread-safe.
+template <class R>
+class Future {
+ public:
+  using value_type = R;
+
+  Future() = default;
+  explicit Future(std::shared_ptr<detail::State<R>> state) : state_(std::move(state)) {}
+
+  /// A future that is already complete with `v`.
+  template <class... V>
+  static Future ready_with(V&&... v) {
+    Promise<R> p;
+    p.set_value(std::forward<V>(v)...);
+    return p.future();
+  }
+  /// A future that already failed with `e`.
+  static Future failed(std::exception_ptr e) {
+    Promise<R> p;
+    p.set_exception(std::move(e));
+    return p.future();
+  }
+
+  /// False for a default-constructed future.
+  bool valid() const noexcept { return state_ != nullptr; }
+  /// True once a value or an error is there. Never blocks.
+  bool ready() const noexcept { return state_->ready(); }
+  /// True once ready and failed.
+  bool failed() const noexcept { return ready() && state_->error() != nullptr; }
+
+  /// Waits for the result and returns it, or rethrows the error.
+  /// Blocks: for non-actor threads only; on a worker thread it throws WouldDeadlock.
+  decltype(auto) get() const& {
+    state_->wait();
+    return result();
+  }
+  R get() && {
+    state_->wait();
+    return take();
+  }
+  /// As get(), but throws TimeoutError if nothing arrives within `timeout`.
+  template <class Rep, class Period>
+  decltype(auto) get(std::chrono::duration<Rep, Period> timeout) const& {
+    if (!state_->wait_for(timeout)) detail::throw_timeout(timeout);
+    return result();
+  }
+  template <class Rep, class Period>
+  R get(std::chrono::duration<Rep, Period> timeout) && {
+    if (!state_->wait_for(timeout)) detail::throw_timeout(timeout);
+    return take();
+  }
+  /// Waits up to `timeout`; returns whether the future is ready. Same thread rules as get().
+  template <class Rep, class Period>
+  bool wait_for(std::chrono::duration<Rep, Period> timeout) const {
+    return state_->wait_for(timeout);
+  }
+
+  /// Chains `fn` to run with the value once it arrives; returns a future of fn's result.
+  /// An error skips `fn` and passes through. `fn` runs on the completing thread (or right
+  /// away if ready): keep it short and thread-safe. Inside actors prefer `co_await`.
+  template <class F>
+  auto then(F&& fn) const {
+    using U = decltype(call(fn, std::declval<const Future&>()));
+    Promise<U> next;
+    Future<U> out = next.future();
+    state_->on_ready([self = *this, fn = std::forward<F>(fn), next = std::move(next)]() mutable {
+      if (auto& e = self.state_->error()) {
+        next.set_exception(e);
+        return;
+      }
+      try {
+        if constexpr (std::is_void_v<U>) {
+          call(fn, self);
+          next.set_value();
+        } else {
+          next.set_value(call(fn, self));
+        }
+      } catch (...) {
+        next.set_exception(std::current_exception());
+      }
+    });
+    return out;
+  }
+
+  /// Runs `fn(future)` once ready, whatever the outcome (for fan-in helpers).
+  template <class F>
+  void on_ready(F&& fn) const {
+    state_->on_ready([self = *this, fn = std::forward<F>(fn)]() mutable { fn(self); });
+  }
+
+  /// The error of a failed future (null otherwise). Call when ready().
+  std::exception_ptr error() const noexcept { return state_->error(); }
+
+  // -- coroutine support -------------------------------------------------------------------
+
+  struct Awaiter {
+    std::shared_ptr<detail::State<R>> state;
+    bool await_ready() const noexcept { return state->ready(); }
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> h) {
+      state->on_ready(detail::make_resumer(h, detail::root_of(h)));
+    }
+    R await_resume() { return Future(std::move(state)).take(); }
+  };
+  /// `co_await future` inside a Task: suspends without blocking the worker and resumes on
+  /// the same actor, between its other messages. Rethrows the error.
+  Awaiter operator co_await() const { return Awaiter{state_}; }
+
+  friend bool operator==(const Future& a, const Future& b) noexcept {
+    return a.state_ == b.state_;
+  }
+
+ private:
+  template <class F>
+  static decltype(auto) call(F& fn, const Future& self) {
+    if constexpr (std::is_void_v<R>) {
+      return fn();
+    } else {
+      return fn(static_cast<const R&>(self.state_->value()));
+    }
+  }
+  decltype(auto) result() const {
+    if (state_->error()) std::rethrow_exception(state_->error());
+    if constexpr (std::is_void_v<R>) {
+      return;
+    } else {
+      return static_cast<const R&>(state_->value());
+    }
+  }
+  R take() {
+    if (state_->error()) std::rethrow_exception(state_->error());
+    if constexpr (!std::is_void_v<R>) {
+      if (state_.use_count() == 1) return std::move(state_->value());
+      return R(state_->value());
+    }
+  }
+
+  std::shared_ptr<detail::State<R>> state_;
+};
+
+}  // namespace troupe

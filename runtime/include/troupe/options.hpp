@@ -1,0 +1,60 @@
+// troupe/options.hpp - options for a System and for each spawn; the actors() snapshot.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace troupe {
+
+/// How a System is built. Aggregate: `troupe::System sys({.workers = 2});`
+struct SystemOptions {
+  /// Worker threads in the pool; 0 means one per core.
+  unsigned workers = 0;
+  /// Messages an actor may handle per turn before its worker moves on (fairness). >= 1.
+  unsigned batch = 64;
+  /// How long an idle worker spins looking for work before it parks (sleeps). Spinning
+  /// buys latency (a wake-up from parking costs tens of microseconds) for idle CPU.
+  std::chrono::microseconds spin{50};
+  /// Deadline the destructor gives `shutdown` when the System goes out of scope.
+  std::chrono::milliseconds shutdown_deadline{5000};
+  /// Print a line to stderr for dead letters (rate-limited to a few per second).
+  bool log_dead_letters = false;
+};
+
+/// How one actor is spawned. Aggregate: `system.spawn<T>({.name = "clock", .daemon = true})`.
+struct SpawnOptions {
+  /// Unique among live actors; "" for an unnamed actor (shown as "<type>#<id>").
+  std::string name;
+  /// A daemon actor does not keep `System::join()` waiting; shutdown stops it.
+  bool daemon = false;
+  /// Run this actor on a thread of its own, so its handlers may block (blocking I/O,
+  /// `Future::get`). Costs a thread; the pool is not affected by what it does.
+  bool dedicated_thread = false;
+};
+
+/// How `System::shutdown` treats messages still queued.
+enum class ShutdownMode {
+  drain,  ///< handle what is queued (until the deadline), then stop
+  drop,   ///< stop at once; queued messages become dead letters, their asks fail
+};
+
+/// What an actor is doing, in an `ActorInfo` snapshot.
+enum class ActorState {
+  idle,       ///< alive, nothing queued
+  scheduled,  ///< has messages queued or is running a turn
+  stopped,    ///< ended (seen only in a race with the snapshot)
+};
+
+/// One row of `System::actors()`: a snapshot, stale as soon as it is taken.
+struct ActorInfo {
+  std::string name;  ///< spawn name, or "<type>#<id>"
+  std::string type;  ///< demangled C++ type
+  std::uint32_t id = 0;
+  std::uint32_t mailbox_depth = 0;
+  ActorState state = ActorState::idle;
+  bool daemon = false;
+  bool dedicated_thread = false;
+};
+
+}  // namespace troupe

@@ -1,0 +1,133 @@
+// troupe/ref.hpp - Ref<T>: a cheap, copyable handle to an actor of type T.
+//
+//   troupe::Ref<Account> acct = system.spawn<Account>("account");
+//   acct.tell(Deposit{10});                      // compiles only if Account::on(Deposit) exists
+//   troupe::Future<int> f = acct.ask(Balance{}); // R is what Account::on(Balance) returns
+//
+// The path of a message: tell() builds a typed envelope (detail/envelopes.hpp) and hands it
+// to Cell::enqueue (runtime/src/cell.cpp); a worker's turn calls envelope->deliver, which
+// calls T::on.
+#pragma once
+
+#include <compare>
+#include <concepts>
+#include <cstddef>
+#include <functional>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include "troupe/detail/envelopes.hpp"
+#include "troupe/future.hpp"
+
+namespace troupe {
+
+/// True when actor type T has an `on` overload accepting a message M.
+template <class T, class M>
+concept Handles = requires(T& actor, std::decay_t<M>&& message) { actor.on(std::move(message)); };
+
+/// The value type an ask of M to T answers with (R for `R on(M)` and `Task<R> on(M)`).
+template <class T, class M>
+using AskResult = typename detail::AskValue<detail::HandlerResult<T, std::decay_t<M>>>::type;
+
+/// Tag for `tell(msg, troupe::urgent)`: the message overtakes queued normal messages.
+struct Urgent {};
+inline constexpr Urgent urgent{};
+
+/// How `Ref::stop` treats messages already queued.
+enum class StopMode {
+  now,    ///< after the current message; queued messages become dead letters (asks fail)
+  drain,  ///< after the messages queued before the stop request have been handled
+};
+
+namespace detail {
+void send_stop(Cell* cell, StopMode mode) noexcept;
+}
+
+/// A handle to an actor of type T (or derived). Copy freely: copying is one atomic
+/// increment. Thread-safe. A Ref keeps the actor's control block alive, not the actor:
+/// once it stops, messages sent through any Ref become dead letters.
+template <class T>
+class Ref {
+ public:
+  Ref() noexcept = default;
+  /// Adopts `cell`, adding a reference. Runtime use.
+  explicit Ref(detail::Cell* cell) noexcept : cell_(cell) {
+    if (cell_) cell_->add_ref();
+  }
+  Ref(const Ref& other) noexcept : Ref(other.cell_) {}
+  Ref(Ref&& other) noexcept : cell_(std::exchange(other.cell_, nullptr)) {}
+  /// A Ref to a derived actor converts to a Ref to its base.
+  template <class U>
+    requires std::derived_from<U, T>
+  Ref(const Ref<U>& other) noexcept : Ref(other.cell()) {}
+  Ref& operator=(Ref other) noexcept {
+    std::swap(cell_, other.cell_);
+    return *this;
+  }
+  ~Ref() {
+    if (cell_) cell_->release();
+  }
+
+  /// Sends `message` (copied or moved into the envelope). Never blocks. Per-sender FIFO.
+  /// Returns false if the actor has terminated: the message became a dead letter.
+  template <class M>
+    requires Handles<T, M>
+  bool tell(M&& message) const {
+    return cell_->enqueue(new detail::TellEnvelope<T, std::decay_t<M>>(std::forward<M>(message)));
+  }
+  /// As tell(), but the message overtakes the normal messages already queued.
+  template <class M>
+    requires Handles<T, M>
+  bool tell(M&& message, Urgent) const {
+    return cell_->enqueue(new detail::TellEnvelope<T, std::decay_t<M>>(std::forward<M>(message)),
+                          detail::Priority::urgent);
+  }
+
+  /// Sends `message` and returns a future of the handler's answer. Never blocks.
+  /// The future fails with the handler's exception, or with ActorStopped if the actor is
+  /// gone (or goes) before answering.
+  template <class M>
+    requires Handles<T, M>
+  auto ask(M&& message) const {  // -> Future<AskResult<T, M>>
+    Promise<AskResult<T, M>> promise;
+    Future<AskResult<T, M>> future = promise.future();
+    cell_->enqueue(new detail::AskEnvelope<T, std::decay_t<M>>(std::forward<M>(message),
+                                                               std::move(promise)));
+    return future;
+  }
+
+  /// Asks the actor to stop (see StopMode). Stopping a stopped actor does nothing.
+  void stop(StopMode mode = StopMode::now) const noexcept { detail::send_stop(cell_, mode); }
+
+  /// The spawn name ("" if unnamed).
+  std::string_view name() const noexcept { return cell_->name(); }
+  /// False once the actor has stopped or failed.
+  bool alive() const noexcept { return cell_ && !cell_->terminated(); }
+  /// True for a Ref that points at an actor.
+  explicit operator bool() const noexcept { return cell_ != nullptr; }
+  /// Runtime use: the control block.
+  detail::Cell* cell() const noexcept { return cell_; }
+
+  template <class U>
+  bool operator==(const Ref<U>& other) const noexcept {
+    return cell_ == other.cell();
+  }
+  template <class U>
+  std::strong_ordering operator<=>(const Ref<U>& other) const noexcept {
+    return std::compare_three_way{}(static_cast<const void*>(cell_),
+                                    static_cast<const void*>(other.cell()));
+  }
+
+ private:
+  detail::Cell* cell_ = nullptr;
+};
+
+}  // namespace troupe
+
+template <class T>
+struct std::hash<troupe::Ref<T>> {
+  std::size_t operator()(const troupe::Ref<T>& r) const noexcept {
+    return std::hash<const void*>{}(r.cell());
+  }
+};

@@ -1,0 +1,184 @@
+// troupe/system.hpp - System: the worker pool, the registry and the lifecycle of actors.
+//
+//   troupe::System system;                          // one worker per core
+//   auto acct = system.spawn<Account>("account");
+//   acct.tell(Deposit{10});
+//   int b = acct.ask(Balance{}).get(std::chrono::seconds(1));
+//   auto sq = system.submit([](int x) { return x * x; }, 7);   // ThreadPoolExecutor.submit
+//   system.join();                                  // wait for non-daemon actors, like Python
+#pragma once
+
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "troupe/actor.hpp"
+#include "troupe/detail/job.hpp"
+#include "troupe/function_actor.hpp"
+#include "troupe/options.hpp"
+#include "troupe/when.hpp"
+
+namespace troupe {
+
+template <class F>
+concept ActorClass = std::derived_from<F, Actor>;
+
+/// Counters of a running system. A snapshot; each is monotonic.
+struct SystemStats {
+  std::uint64_t spawned = 0;       ///< actors ever spawned
+  std::uint64_t dead_letters = 0;  ///< messages that reached no handler
+  std::uint64_t parks = 0;         ///< times a worker went to sleep
+  std::uint64_t wakeups = 0;       ///< times a sleeping worker was woken for work
+};
+
+class System {
+ public:
+  /// Starts the worker pool. Throws std::invalid_argument for options that make no sense.
+  explicit System(SystemOptions options = {});
+  /// Shuts down with `options.shutdown_deadline` (drain, then drop) and joins the workers.
+  ~System();
+  System(const System&) = delete;
+  System& operator=(const System&) = delete;
+
+  // -- spawning ------------------------------------------------------------------------------
+
+  /// Spawns an actor of class T built from `args`. Thread-safe.
+  /// Throws std::invalid_argument if the name is taken, ShutdownError after shutdown began,
+  /// and whatever T's constructor throws.
+  template <ActorClass T, class... Args>
+  Ref<T> spawn(SpawnOptions options, Args&&... args) {
+    return spawn_under<T>(nullptr, std::move(options), std::forward<Args>(args)...);
+  }
+  template <ActorClass T, class... Args>
+  Ref<T> spawn(std::string_view name, Args&&... args) {
+    return spawn<T>(SpawnOptions{.name = std::string(name)}, std::forward<Args>(args)...);
+  }
+  template <ActorClass T>
+  Ref<T> spawn() {
+    return spawn<T>(SpawnOptions{});
+  }
+  /// Spawns a function actor: `handler` (a lambda or Overload) handles every message it
+  /// accepts; what it returns answers asks.
+  template <class F>
+    requires(!ActorClass<std::remove_cvref_t<F>>)
+  Ref<FunctionActor<std::decay_t<F>>> spawn(SpawnOptions options, F&& handler) {
+    return spawn<FunctionActor<std::decay_t<F>>>(std::move(options), std::forward<F>(handler));
+  }
+  template <class F>
+    requires(!ActorClass<std::remove_cvref_t<F>>)
+  Ref<FunctionActor<std::decay_t<F>>> spawn(std::string_view name, F&& handler) {
+    return spawn(SpawnOptions{.name = std::string(name)}, std::forward<F>(handler));
+  }
+  template <class F>
+    requires(!ActorClass<std::remove_cvref_t<F>>)
+  Ref<FunctionActor<std::decay_t<F>>> spawn(F&& handler) {
+    return spawn(SpawnOptions{}, std::forward<F>(handler));
+  }
+
+  // -- the executor shapes -------------------------------------------------------------------
+
+  /// Runs `fn(args...)` on the pool and returns a future of its result or exception.
+  /// Arguments are copied (or moved) now. After shutdown began the future fails with
+  /// ShutdownError. Thread-safe, never blocks. `fn` runs on a worker: it must not block.
+  template <class F, class... Args>
+  auto submit(F&& fn, Args&&... args) {
+    using R = std::invoke_result_t<std::decay_t<F>&, std::decay_t<Args>&...>;
+    auto call = [fn = std::forward<F>(fn), ... args = std::forward<Args>(args)]() mutable {
+      return std::invoke(fn, args...);
+    };
+    Promise<R> promise;
+    Future<R> future = promise.future();
+    post(new detail::Job<R, decltype(call)>(*core_, std::move(promise), std::move(call)));
+    return future;
+  }
+
+  /// Submits `fn(item)` for every item and returns a future of all results in order (or
+  /// the first error). Like ThreadPoolExecutor.map, without blocking the caller.
+  template <class F, class Range>
+  auto map(F fn, const Range& items) {
+    using Item = decltype(*std::begin(items));
+    using R = std::invoke_result_t<F&, Item>;
+    std::vector<Future<R>> futures;
+    for (const auto& item : items) futures.push_back(submit(fn, item));
+    return when_all(std::move(futures));
+  }
+
+  // -- the registry --------------------------------------------------------------------------
+
+  /// The live actor named `name` if it is a T (or derives from T). Thread-safe.
+  template <ActorClass T>
+  std::optional<Ref<T>> find(std::string_view name) const {
+    // The type check runs under the registry lock, while the actor cannot go away.
+    Ref<Actor> found = find_cell(name, [](Actor* a) { return dynamic_cast<T*>(a) != nullptr; });
+    if (!found) return std::nullopt;
+    return Ref<T>(found.cell());
+  }
+  /// A snapshot of every live actor. Thread-safe; takes the registry lock briefly.
+  std::vector<ActorInfo> actors() const;
+  /// Live actors, daemons included (Python's active_count). Thread-safe.
+  std::size_t count() const noexcept;
+  /// Counters. Thread-safe.
+  SystemStats stats() const noexcept;
+  /// Worker threads in the pool.
+  unsigned workers() const noexcept;
+
+  // -- lifecycle -----------------------------------------------------------------------------
+
+  /// Waits until every non-daemon actor has ended and every submitted function has run.
+  /// Blocking: not for worker threads (throws WouldDeadlock).
+  void join();
+  /// As join(), giving up after `timeout`; returns whether everything ended.
+  bool join(std::chrono::milliseconds timeout);
+
+  /// Stops everything, within `deadline`: refuses new spawns and submits; in drain mode
+  /// actors first handle what is queued; at the deadline the rest is dropped (dead letters,
+  /// failed asks, cancelled jobs). Every future resolves. Stops the workers. Returns true if
+  /// everything ended within the deadline. Idempotent; thread-safe (not from a worker).
+  bool shutdown(std::chrono::milliseconds deadline = std::chrono::seconds(5),
+                ShutdownMode mode = ShutdownMode::drain);
+
+  /// Runtime use: the engine behind this System.
+  detail::Core& core() const noexcept { return *core_; }
+
+ private:
+  friend class Actor;
+
+  template <ActorClass T, class... Args>
+  Ref<T> spawn_under(detail::Cell* parent, SpawnOptions options, Args&&... args) {
+    check_open();
+    auto* block = new detail::Block<T>(*core_, std::forward<Args>(args)...);
+    Ref<T> ref(block);     // the Ref's reference
+    adopt(block, std::move(options), parent);  // the registry takes the creation reference
+    return ref;
+  }
+  void check_open() const;
+  void adopt(detail::Cell* cell, SpawnOptions options, detail::Cell* parent);
+  void post(detail::JobBase* job);
+  Ref<Actor> find_cell(std::string_view name, bool (*is_wanted)(Actor*)) const;
+
+  std::shared_ptr<detail::Core> core_;
+};
+
+// -- Actor members that need System ---------------------------------------------------------
+
+template <class T, class... Args>
+Ref<T> Actor::spawn(SpawnOptions options, Args&&... args) {
+  return system().spawn_under<T>(cell_, std::move(options), std::forward<Args>(args)...);
+}
+
+template <class F>
+auto Actor::spawn(F&& handler) {
+  return system().spawn_under<FunctionActor<std::decay_t<F>>>(cell_, SpawnOptions{},
+                                                              std::forward<F>(handler));
+}
+
+}  // namespace troupe

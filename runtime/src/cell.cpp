@@ -1,0 +1,347 @@
+// cell.cpp - an actor's mailbox and its turn: enqueue, schedule, deliver, terminate.
+//
+// Scheduling rests on one counter, `pending_`: a sender increments it before pushing, and
+// the sender that moves it from 0 to 1 schedules the actor (once, never twice). A turn
+// handles up to `batch` messages, subtracts what it handled, and reschedules the actor if
+// anything is left. The top bit marks a dedicated-thread actor whose thread has exited.
+#include <cxxabi.h>
+
+#include <coroutine>
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "internal/core.hpp"
+#include "troupe/actor.hpp"
+#include "troupe/down.hpp"
+#include "troupe/system.hpp"
+
+namespace troupe::detail {
+
+namespace {
+constexpr std::uint32_t kGone = 1u << 31;  // dedicated thread gone: turns run on the pool
+constexpr std::uint32_t kCount = kGone - 1;
+
+thread_local Cell* tls_cell = nullptr;
+thread_local Cell* tls_constructing = nullptr;
+}  // namespace
+
+Cell* current_cell() noexcept { return tls_cell; }
+
+ConstructionScope::ConstructionScope(Cell* cell) noexcept : saved_(tls_constructing) {
+  tls_constructing = cell;
+}
+ConstructionScope::~ConstructionScope() { tls_constructing = saved_; }
+Cell* ConstructionScope::take() noexcept { return std::exchange(tls_constructing, nullptr); }
+
+/// Access to Cell's protected hooks for the runtime's own envelopes.
+struct CellAccess {
+  static void deliver_down(Cell& cell, const Down& down) { cell.deliver_down(down); }
+  static Cold& cold(Cell& cell) { return cell.cold(); }
+};
+
+// -- runtime messages --------------------------------------------------------------------------
+
+/// A coroutine waiting for a future, registered with the actor it must resume on.
+struct Suspension {
+  std::coroutine_handle<> handle;  // resume this
+  std::coroutine_handle<> root;    // destroy this if the actor ends first
+  Ref<Actor> owner;
+  std::atomic<bool> claimed{false};  // resumed or destroyed: exactly one of them, once
+};
+
+namespace {
+
+struct RuntimeEnvelope : Envelope {
+  bool counts_as_dead_letter() const noexcept override { return false; }
+};
+
+struct StopEnvelope final : RuntimeEnvelope {
+  void deliver(Cell& target) override { target.request_stop(nullptr); }
+};
+
+struct DownEnvelope final : RuntimeEnvelope {
+  explicit DownEnvelope(Down d) : down(std::move(d)) {}
+  void deliver(Cell& target) override { CellAccess::deliver_down(target, down); }
+  Down down;
+};
+
+Down make_down(Cell& ended) {
+  return Down{Ref<Actor>(&ended), ended.display_name(), ended.reason()};
+}
+
+struct WatchEnvelope final : RuntimeEnvelope {
+  explicit WatchEnvelope(Ref<Actor> w) : watcher(std::move(w)) {}
+  void deliver(Cell& target) override {
+    CellAccess::cold(target).watchers.push_back(std::move(watcher));
+  }
+  void reject(Cell& target) noexcept override {  // already ended: tell the watcher now
+    try {
+      watcher.cell()->enqueue(new DownEnvelope(make_down(target)), Priority::system);
+    } catch (...) {
+    }
+  }
+  Ref<Actor> watcher;
+};
+
+struct ResumeEnvelope final : RuntimeEnvelope {
+  explicit ResumeEnvelope(std::shared_ptr<Suspension> s) : suspension(std::move(s)) {}
+  void deliver(Cell& target) override {
+    auto& list = CellAccess::cold(target).suspended;
+    std::erase(list, suspension);
+    suspension->handle.resume();
+  }
+  void reject(Cell&) noexcept override { suspension->root.destroy(); }
+  std::shared_ptr<Suspension> suspension;
+};
+
+}  // namespace
+
+void Envelope::reject(Cell&) noexcept {}
+
+std::function<void()> make_resumer(std::coroutine_handle<> handle, std::coroutine_handle<> root) {
+  Cell* cell = tls_cell;
+  if (cell == nullptr) return [handle] { handle.resume(); };
+  auto s = std::make_shared<Suspension>();
+  s->handle = handle;
+  s->root = root;
+  s->owner = Ref<Actor>(cell);
+  CellAccess::cold(*cell).suspended.push_back(s);
+  return [s] {
+    if (!s->claimed.exchange(true, std::memory_order_acq_rel)) {
+      s->owner.cell()->enqueue(new ResumeEnvelope(s));
+    }
+  };
+}
+
+void fail_current(std::exception_ptr error) noexcept {
+  if (tls_cell != nullptr) tls_cell->request_stop(std::move(error));
+}
+
+void send_stop(Cell* cell, StopMode mode) noexcept {
+  if (cell == nullptr || cell->terminated()) return;
+  cell->enqueue(new StopEnvelope, mode == StopMode::now ? Priority::system : Priority::normal);
+}
+
+// -- identity ----------------------------------------------------------------------------------
+
+Cell::~Cell() {
+  delete cold_.load(std::memory_order_acquire);
+  if (id_ != 0) core_->release();  // registered cells keep the core alive
+}
+
+Cold& Cell::cold() {
+  Cold* c = cold_.load(std::memory_order_acquire);
+  if (c == nullptr) {  // only the actor's own turn (or spawn, before publication) gets here
+    c = new Cold;
+    cold_.store(c, std::memory_order_release);
+  }
+  return *c;
+}
+
+std::string_view Cell::name() const noexcept {
+  Cold* c = cold_.load(std::memory_order_acquire);
+  return c != nullptr ? std::string_view(c->name) : std::string_view();
+}
+
+std::string Cell::display_name() const {
+  std::string_view n = name();
+  if (!n.empty()) return std::string(n);
+  int status = 0;
+  char* raw = abi::__cxa_demangle(type().name(), nullptr, nullptr, &status);
+  std::string type_name = status == 0 && raw != nullptr ? raw : type().name();
+  std::free(raw);
+  return type_name + "#" + std::to_string(id_);
+}
+
+std::exception_ptr Cell::reason() const noexcept {
+  if (!failed()) return nullptr;
+  Cold* c = cold_.load(std::memory_order_acquire);
+  return c != nullptr ? c->reason : nullptr;
+}
+
+std::exception_ptr Cell::stopped_error() const {
+  std::string why = failed() ? "failed: " + describe(reason()) : "is stopped";
+  return std::make_exception_ptr(ActorStopped("actor '" + display_name() + "' " + why));
+}
+
+std::uint32_t Cell::mailbox_depth() const noexcept {
+  return pending_.load(std::memory_order_relaxed) & kCount;
+}
+
+// -- sending -----------------------------------------------------------------------------------
+
+bool Cell::enqueue(Envelope* e, Priority priority) noexcept {
+  if (terminated()) {
+    dead_letter(e);
+    return false;
+  }
+  std::uint32_t before = pending_.fetch_add(1, std::memory_order_acq_rel);
+  switch (priority) {
+    case Priority::normal: mail_.push(e); break;
+    case Priority::urgent: urgent_.push(e); break;
+    case Priority::system: system_.push(e); break;
+  }
+  if ((before & kCount) == 0) {  // we woke it: we schedule it, holding a reference for the turn
+    add_ref();
+    if ((flags_ & kDedicated) != 0 && (before & kGone) == 0) {
+      pending_.notify_one();
+    } else {
+      core_->scheduler().schedule(this);
+    }
+  }
+  return true;
+}
+
+void Cell::dead_letter(Envelope* e) noexcept {
+  if (e->counts_as_dead_letter()) core_->dead_letter(*this, *e);
+  e->reject(*this);
+  delete e;
+}
+
+// -- the turn ------------------------------------------------------------------------------------
+
+Envelope* Cell::next_envelope() noexcept {
+  if (!system_.empty()) {  // system messages go in front of everything taken so far
+    Node* sys = system_.take_fifo();
+    Node* last = sys;
+    while (last->next.load(std::memory_order_relaxed) != nullptr) {
+      last = last->next.load(std::memory_order_relaxed);
+    }
+    last->next.store(urgent_taken_, std::memory_order_relaxed);
+    urgent_taken_ = sys;
+  }
+  if (urgent_taken_ == nullptr && !urgent_.empty()) urgent_taken_ = urgent_.take_fifo();
+  if (urgent_taken_ != nullptr) {
+    Node* n = urgent_taken_;
+    urgent_taken_ = n->next.load(std::memory_order_relaxed);
+    return static_cast<Envelope*>(n);
+  }
+  return static_cast<Envelope*>(mail_.pop());
+}
+
+std::uint32_t Cell::reject_all() noexcept {
+  std::uint32_t n = 0;
+  while (Envelope* e = next_envelope()) {
+    dead_letter(e);
+    ++n;
+  }
+  return n;
+}
+
+void Cell::request_stop(std::exception_ptr error) noexcept {
+  if (error && !stop_failed_) {
+    stop_failed_ = true;
+    try {
+      cold().reason = std::move(error);
+    } catch (...) {
+    }
+  }
+  stop_requested_ = true;
+}
+
+bool Cell::turn() noexcept {
+  Cell* saved = std::exchange(tls_cell, this);
+  std::uint32_t handled = 0;
+  if (!terminated()) {
+    const std::uint32_t batch = core_->options().batch;
+    while (handled < batch) {
+      Envelope* e = next_envelope();
+      if (e == nullptr) break;
+      ++handled;
+      try {
+        e->deliver(*this);
+      } catch (...) {
+        request_stop(std::current_exception());
+      }
+      delete e;
+      if (stop_requested_) break;
+    }
+    if (stop_requested_) handled += terminate();
+  }
+  if (terminated()) handled += reject_all();
+  tls_cell = saved;
+
+  std::uint32_t before = pending_.fetch_sub(handled, std::memory_order_acq_rel);
+  if (((before - handled) & kCount) != 0) return true;  // more to do: keep the reference
+  release();  // idle: drop the turn's reference (may delete this)
+  return false;
+}
+
+void Cell::run() noexcept {
+  if (turn()) core_->scheduler().yield(this);
+}
+
+std::uint32_t Cell::terminate() noexcept {
+  Cold* c = cold_.load(std::memory_order_acquire);
+  status_.store(stop_failed_ ? 2 : 1, std::memory_order_release);
+  std::uint32_t rejected = 0;
+  if (c != nullptr) {
+    // Coroutines still waiting: destroy their frames now, while the actor object exists.
+    for (auto& s : c->suspended) {
+      if (!s->claimed.exchange(true, std::memory_order_acq_rel)) s->root.destroy();
+    }
+    c->suspended.clear();
+    rejected = reject_all();  // resumptions already queued destroy their frames here too
+    for (auto& child : c->children) send_stop(child.cell(), StopMode::now);
+    c->children.clear();
+  }
+  if (stop_failed_ && (c == nullptr || c->watchers.empty())) {
+    core_->report_failure(*this, reason());
+  }
+  destroy_actor();
+  if (c != nullptr && !c->watchers.empty()) {
+    for (auto& w : c->watchers) {
+      try {
+        w.cell()->enqueue(new DownEnvelope(make_down(*this)), Priority::system);
+      } catch (...) {
+      }
+    }
+    c->watchers.clear();
+  }
+  core_->retire(this);
+  return rejected;
+}
+
+// -- dedicated threads -----------------------------------------------------------------------------
+
+void Cell::run_dedicated() noexcept {
+  // The thread holds its own reference; a turn's reference comes from the waking sender.
+  for (;;) {
+    pending_.wait(0, std::memory_order_acquire);
+    while (turn()) {
+    }
+    if (terminated()) {
+      std::uint32_t idle = 0;
+      if (pending_.compare_exchange_strong(idle, kGone, std::memory_order_acq_rel)) return;
+    }
+  }
+}
+
+}  // namespace troupe::detail
+
+// -- Actor ---------------------------------------------------------------------------------------
+
+namespace troupe {
+
+Actor::Actor() : cell_(detail::ConstructionScope::take()) {
+  if (cell_ == nullptr) {
+    throw std::logic_error("troupe::Actor objects are made by System::spawn, not directly");
+  }
+}
+
+Actor::~Actor() = default;
+
+System& Actor::system() const noexcept { return cell_->core().system(); }
+
+std::string_view Actor::name() const noexcept { return cell_->name(); }
+
+void Actor::stop() noexcept { cell_->request_stop(nullptr); }
+
+void Actor::watch_cell(detail::Cell* other) {
+  if (other == nullptr) throw std::invalid_argument("watch: the Ref is empty");
+  Ref<Actor> me = self();
+  other->enqueue(new detail::WatchEnvelope(std::move(me)), detail::Priority::system);
+}
+
+}  // namespace troupe

@@ -1,0 +1,104 @@
+// internal/core.hpp - the engine behind a System. Never installed.
+//
+// A Core outlives its System while anything still points into it (cells held by stray
+// Refs, a worker stuck past the shutdown deadline): it is reference-counted, and the
+// System, every cell and every worker thread hold a reference.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "internal/scheduler.hpp"
+#include "troupe/detail/cell.hpp"
+#include "troupe/options.hpp"
+#include "troupe/ref.hpp"
+
+namespace troupe::detail {
+
+/// What only the runtime keeps for an actor; allocated on first need.
+struct Cold {
+  std::string name;
+  std::exception_ptr reason;                 // why it failed (set at termination)
+  std::vector<Ref<Actor>> watchers;          // get a Down when this actor ends
+  std::vector<Ref<Actor>> children;          // stopped when this actor ends
+  std::vector<std::shared_ptr<struct Suspension>> suspended;  // coroutines awaiting futures
+};
+
+class Core {
+ public:
+  Core(System& system, SystemOptions options);
+  ~Core();
+
+  void retain() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+  System& system() const noexcept { return *system_; }
+  const SystemOptions& options() const noexcept { return options_; }
+  Scheduler& scheduler() noexcept { return scheduler_; }
+
+  // -- registry --------------------------------------------------------------------------------
+  void adopt(Cell* cell, const SpawnOptions& options, Cell* parent);
+  void retire(Cell* cell) noexcept;
+  Ref<Actor> find(std::string_view name, bool (*is_wanted)(Actor*)) const;
+  std::vector<ActorInfo> snapshot() const;
+  std::size_t count() const noexcept { return live_.load(std::memory_order_acquire); }
+  bool closing() const noexcept { return closing_.load(std::memory_order_acquire); }
+  bool cancelling() const noexcept { return cancelling_.load(std::memory_order_acquire); }
+
+  // -- jobs --------------------------------------------------------------------------------------
+  void job_started() noexcept { jobs_.fetch_add(1, std::memory_order_relaxed); }
+  void job_finished() noexcept;
+
+  // -- waiting -----------------------------------------------------------------------------------
+  bool join(std::chrono::steady_clock::time_point until);
+  bool shutdown(std::chrono::milliseconds deadline, ShutdownMode mode);
+
+  // -- counters ----------------------------------------------------------------------------------
+  void dead_letter(const Cell& target, const Envelope& e) noexcept;
+  std::uint64_t dead_letters() const noexcept { return dead_letters_.load(std::memory_order_relaxed); }
+  std::uint64_t spawned() const noexcept { return spawned_.load(std::memory_order_relaxed); }
+  void report_failure(const Cell& cell, const std::exception_ptr& reason) noexcept;
+
+ private:
+  void start_dedicated(Cell* cell);
+  std::vector<Ref<Actor>> live_refs() const;
+  bool wait_all_ended(std::chrono::steady_clock::time_point until);
+  void notify_if_quiet() noexcept;
+
+  System* system_;
+  SystemOptions options_;
+  std::atomic<std::size_t> refs_{1};
+  Scheduler scheduler_;
+
+  mutable std::mutex mutex_;  // registry lock; also guards the waits below
+  std::condition_variable quiet_;
+  Cell* head_ = nullptr;  // intrusive list of live cells
+  std::unordered_map<std::string_view, Cell*> names_;
+  std::uint32_t next_id_ = 0;
+  std::size_t nondaemon_ = 0;
+  std::atomic<std::size_t> live_{0};
+  std::atomic<std::int64_t> jobs_{0};
+  std::atomic<bool> closing_{false};
+  std::atomic<bool> cancelling_{false};
+  bool shut_down_ = false;
+  bool shutdown_result_ = true;
+  std::mutex shutdown_mutex_;
+  std::vector<std::thread> dedicated_;  // guarded by mutex_
+
+  std::atomic<std::uint64_t> dead_letters_{0};
+  std::atomic<std::uint64_t> spawned_{0};
+  std::atomic<std::int64_t> dead_letter_log_window_{0};
+  std::atomic<int> dead_letter_log_count_{0};
+};
+
+}  // namespace troupe::detail

@@ -1,0 +1,72 @@
+// internal/scheduler.hpp - the worker pool. Never installed.
+//
+// N workers share one moodycamel ConcurrentQueue of runnables. Each worker enqueues through
+// its own producer token, so its sub-queue doubles as its local run queue (it dequeues from
+// it first, others steal from it with a consumer token); external threads inject through
+// moodycamel's implicit producers. A run-next slot lets the worker that wakes an actor run
+// it right after the current turn (ping-pong stays on one core); it is bounded so a pair
+// cannot starve the queue. Idle workers spin briefly, then park on a LightweightSemaphore.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <concurrentqueue/concurrentqueue.h>
+#include <concurrentqueue/lightweightsemaphore.h>
+
+#include "troupe/detail/cell.hpp"
+
+namespace troupe::detail {
+
+class Core;
+
+class Scheduler {
+ public:
+  Scheduler(unsigned workers, std::chrono::microseconds spin);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  /// Starts the workers; each keeps `core` alive while it runs.
+  void start(Core* core);
+  /// Makes `r` runnable because something new arrived for it. On a worker of this pool it
+  /// goes to the run-next slot; elsewhere into the shared queue. Thread-safe, never blocks.
+  void schedule(Runnable* r) noexcept;
+  /// Puts `r` at the back of the queue (it used up its turn). Thread-safe, never blocks.
+  void yield(Runnable* r) noexcept;
+  /// Lets the workers finish what is queued, then stops them. Waits up to `grace` for them
+  /// to exit; a worker still stuck in user code after that is detached (and reported).
+  /// Afterwards, anything scheduled runs inline on the scheduling thread.
+  void stop(std::chrono::milliseconds grace);
+
+  unsigned size() const noexcept { return static_cast<unsigned>(workers_.size()); }
+  std::uint64_t parks() const noexcept { return parks_.load(std::memory_order_relaxed); }
+  std::uint64_t wakeups() const noexcept { return wakeups_.load(std::memory_order_relaxed); }
+
+  struct Worker;
+
+ private:
+  void worker_main(Worker& self);
+  Runnable* find_work(Worker& self) noexcept;
+  bool park(Worker& self, Runnable*& found) noexcept;
+  void push(Worker* self, Runnable* r) noexcept;
+  void wake_one() noexcept;
+  void drain_inline() noexcept;
+
+  moodycamel::ConcurrentQueue<Runnable*> queue_;
+  moodycamel::LightweightSemaphore sleep_;
+  std::atomic<int> sleepers_{0};
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> exited_{false};
+  std::atomic<unsigned> running_{0};
+  std::atomic<std::uint64_t> parks_{0};
+  std::atomic<std::uint64_t> wakeups_{0};
+  std::chrono::microseconds spin_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+};
+
+}  // namespace troupe::detail

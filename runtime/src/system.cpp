@@ -1,0 +1,323 @@
+// system.cpp - System and its Core: registry, spawn, join, shutdown, counters.
+#include "troupe/system.hpp"
+
+#include <cxxabi.h>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+#include <thread>
+
+#include "internal/core.hpp"
+
+namespace troupe {
+namespace detail {
+
+namespace {
+std::string demangle(const std::type_info& t) {
+  int status = 0;
+  char* raw = abi::__cxa_demangle(t.name(), nullptr, nullptr, &status);
+  std::string out = status == 0 && raw != nullptr ? raw : t.name();
+  std::free(raw);
+  return out;
+}
+
+unsigned pick_workers(unsigned requested) {
+  if (requested != 0) return requested;
+  unsigned cores = std::thread::hardware_concurrency();
+  return cores == 0 ? 1 : cores;
+}
+}  // namespace
+
+/// Runtime access to Cell internals that only the registry touches.
+struct CellAccess;
+
+Core::Core(System& system, SystemOptions options)
+    : system_(&system), options_(options), scheduler_(pick_workers(options.workers), options.spin) {}
+
+Core::~Core() = default;
+
+// -- registry ---------------------------------------------------------------------------------
+
+void Core::adopt(Cell* cell, const SpawnOptions& options, Cell* parent) {
+  if (!options.name.empty()) cell->cold().name = options.name;  // before anyone can see it
+  cell->flags_ = static_cast<std::uint8_t>((options.daemon ? Cell::kDaemon : 0) |
+                                           (options.dedicated_thread ? Cell::kDedicated : 0));
+  {
+    std::lock_guard lock(mutex_);
+    if (closing_.load(std::memory_order_relaxed)) {
+      cell->release();
+      throw ShutdownError("cannot spawn '" + options.name + "': the system is shutting down");
+    }
+    if (!options.name.empty() && names_.contains(cell->name())) {
+      cell->release();
+      throw std::invalid_argument("cannot spawn '" + options.name +
+                                  "': an actor with that name is already running");
+    }
+    cell->id_ = ++next_id_;
+    if (!options.name.empty()) names_.emplace(cell->name(), cell);
+    cell->next_ = head_;
+    if (head_ != nullptr) head_->prev_ = cell;
+    head_ = cell;
+    live_.fetch_add(1, std::memory_order_relaxed);
+    if (!options.daemon) ++nondaemon_;
+    retain();  // every cell keeps the core alive
+  }
+  spawned_.fetch_add(1, std::memory_order_relaxed);
+  if (parent != nullptr) {
+    auto& children = parent->cold().children;
+    if (children.size() >= 16 && (children.size() & (children.size() - 1)) == 0) {
+      std::erase_if(children, [](const Ref<Actor>& c) { return c.cell()->terminated(); });
+    }
+    children.emplace_back(cell);
+  }
+  if (options.dedicated_thread) start_dedicated(cell);
+}
+
+void Core::start_dedicated(Cell* cell) {
+  Ref<Actor> keep(cell);
+  std::lock_guard lock(mutex_);
+  dedicated_.emplace_back([keep = std::move(keep)] { keep.cell()->run_dedicated(); });
+}
+
+void Core::retire(Cell* cell) noexcept {
+  {
+    std::lock_guard lock(mutex_);
+    if (cell->prev_ != nullptr) {
+      cell->prev_->next_ = cell->next_;
+    } else {
+      head_ = cell->next_;
+    }
+    if (cell->next_ != nullptr) cell->next_->prev_ = cell->prev_;
+    cell->prev_ = cell->next_ = nullptr;
+    if (!cell->name().empty()) names_.erase(cell->name());
+    live_.fetch_sub(1, std::memory_order_relaxed);
+    if (!cell->daemon()) --nondaemon_;
+  }
+  quiet_.notify_all();
+  cell->release();  // the registry's reference; the running turn still holds one
+}
+
+Ref<Actor> Core::find(std::string_view name, bool (*is_wanted)(Actor*)) const {
+  std::lock_guard lock(mutex_);
+  auto it = names_.find(name);
+  if (it == names_.end() || it->second->terminated()) return {};
+  if (is_wanted != nullptr && !is_wanted(it->second->actor())) return {};
+  return Ref<Actor>(it->second);
+}
+
+std::vector<ActorInfo> Core::snapshot() const {
+  std::vector<ActorInfo> out;
+  std::lock_guard lock(mutex_);
+  out.reserve(live_.load(std::memory_order_relaxed));
+  for (Cell* c = head_; c != nullptr; c = c->next_) {
+    ActorInfo info;
+    info.name = c->display_name();
+    info.type = demangle(c->type());
+    info.id = c->id();
+    info.mailbox_depth = c->mailbox_depth();
+    info.state = c->terminated()          ? ActorState::stopped
+                 : info.mailbox_depth > 0 ? ActorState::scheduled
+                                          : ActorState::idle;
+    info.daemon = c->daemon();
+    info.dedicated_thread = (c->flags_ & Cell::kDedicated) != 0;
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+std::vector<Ref<Actor>> Core::live_refs() const {
+  std::vector<Ref<Actor>> out;
+  std::lock_guard lock(mutex_);
+  for (Cell* c = head_; c != nullptr; c = c->next_) out.emplace_back(c);
+  return out;
+}
+
+// -- jobs and waiting ---------------------------------------------------------------------------
+
+void Core::job_finished() noexcept {
+  if (jobs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    std::lock_guard lock(mutex_);  // pairs with the predicate check in join()
+  }
+  quiet_.notify_all();
+}
+
+bool Core::join(std::chrono::steady_clock::time_point until) {
+  if (on_worker_thread()) {
+    throw WouldDeadlock("System::join called on a worker thread; it would wait for itself");
+  }
+  std::unique_lock lock(mutex_);
+  return quiet_.wait_until(lock, until, [&] {
+    return nondaemon_ == 0 && jobs_.load(std::memory_order_acquire) == 0;
+  });
+}
+
+bool Core::wait_all_ended(std::chrono::steady_clock::time_point until) {
+  std::unique_lock lock(mutex_);
+  return quiet_.wait_until(lock, until, [&] {
+    return live_.load(std::memory_order_relaxed) == 0 &&
+           jobs_.load(std::memory_order_acquire) == 0;
+  });
+}
+
+bool Core::shutdown(std::chrono::milliseconds deadline, ShutdownMode mode) {
+  if (on_worker_thread()) {
+    throw WouldDeadlock("System::shutdown called on a worker thread; it would wait for itself");
+  }
+  std::lock_guard once(shutdown_mutex_);
+  if (shut_down_) return shutdown_result_;
+  auto until = std::chrono::steady_clock::now() + deadline;
+  {
+    std::lock_guard lock(mutex_);
+    closing_.store(true, std::memory_order_release);
+  }
+  for (auto& r : live_refs()) {
+    send_stop(r.cell(), mode == ShutdownMode::drain ? StopMode::drain : StopMode::now);
+  }
+  bool clean = wait_all_ended(until);
+  if (!clean) {
+    // Deadline passed: drop what is left. Jobs still queued are cancelled, not run.
+    cancelling_.store(true, std::memory_order_release);
+    for (auto& r : live_refs()) send_stop(r.cell(), StopMode::now);
+    auto grace = std::max<std::chrono::milliseconds>(std::chrono::milliseconds(100), deadline / 4);
+    wait_all_ended(std::chrono::steady_clock::now() + grace);
+  }
+  cancelling_.store(true, std::memory_order_release);
+  scheduler_.stop(std::chrono::milliseconds(1000));
+  std::vector<std::thread> dedicated;
+  {
+    std::lock_guard lock(mutex_);
+    dedicated.swap(dedicated_);
+  }
+  for (auto& t : dedicated) {
+    // A dedicated thread exits once its actor has ended; one still blocked in user code
+    // after the deadline cannot be interrupted, so it is left to finish on its own.
+    if (live_.load(std::memory_order_acquire) == 0) {
+      t.join();
+    } else {
+      t.detach();
+    }
+  }
+  shut_down_ = true;
+  shutdown_result_ = clean;
+  return clean;
+}
+
+// -- counters -------------------------------------------------------------------------------------
+
+void Core::dead_letter(const Cell& target, const Envelope& e) noexcept {
+  dead_letters_.fetch_add(1, std::memory_order_relaxed);
+  if (!options_.log_dead_letters) return;
+  // At most 5 lines per second; the counter keeps the exact figure.
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                 std::chrono::steady_clock::now().time_since_epoch())
+                 .count();
+  if (dead_letter_log_window_.exchange(now, std::memory_order_relaxed) != now) {
+    dead_letter_log_count_.store(0, std::memory_order_relaxed);
+  }
+  if (dead_letter_log_count_.fetch_add(1, std::memory_order_relaxed) >= 5) return;
+  try {
+    const std::type_info* type = e.message_type();
+    std::string line =
+        fmt::format("troupe: dead letter: {} to '{}', which is no longer running\n",
+                    type != nullptr ? demangle(*type) : "message", target.display_name());
+    std::fputs(line.c_str(), stderr);
+  } catch (...) {
+  }
+}
+
+void Core::report_failure(const Cell& cell, const std::exception_ptr& reason) noexcept {
+  try {
+    std::string line = fmt::format("troupe: actor '{}' failed: {}\n", cell.display_name(),
+                                   describe(reason));
+    std::fputs(line.c_str(), stderr);
+  } catch (...) {
+  }
+}
+
+// -- jobs ---------------------------------------------------------------------------------------
+
+void JobBase::run() noexcept {
+  if (core_->cancelling()) {
+    abandon();
+    return;
+  }
+  Core* core = core_;
+  execute();
+  delete this;
+  core->job_finished();
+}
+
+void JobBase::abandon() noexcept {
+  Core* core = core_;
+  cancel(std::make_exception_ptr(
+      ShutdownError("the job was cancelled: the system is shutting down")));
+  delete this;
+  core->job_finished();
+}
+
+}  // namespace detail
+
+// -- System ---------------------------------------------------------------------------------------
+
+System::System(SystemOptions options) {
+  if (options.batch == 0) throw std::invalid_argument("SystemOptions::batch must be at least 1");
+  core_ = std::shared_ptr<detail::Core>(new detail::Core(*this, options),
+                                        [](detail::Core* c) { c->release(); });
+  core_->scheduler().start(core_.get());
+}
+
+System::~System() {
+  try {
+    core_->shutdown(core_->options().shutdown_deadline, ShutdownMode::drain);
+  } catch (...) {
+    std::fputs("troupe: System destroyed on a worker thread; shutdown skipped\n", stderr);
+  }
+}
+
+void System::check_open() const {
+  if (core_->closing()) throw ShutdownError("cannot spawn: the system is shutting down");
+}
+
+void System::adopt(detail::Cell* cell, SpawnOptions options, detail::Cell* parent) {
+  core_->adopt(cell, options, parent);
+}
+
+void System::post(detail::JobBase* job) {
+  core_->job_started();
+  if (core_->closing()) {
+    job->abandon();  // the future fails with ShutdownError
+    return;
+  }
+  core_->scheduler().schedule(job);
+}
+
+Ref<Actor> System::find_cell(std::string_view name, bool (*is_wanted)(Actor*)) const {
+  return core_->find(name, is_wanted);
+}
+
+std::vector<ActorInfo> System::actors() const { return core_->snapshot(); }
+std::size_t System::count() const noexcept { return core_->count(); }
+unsigned System::workers() const noexcept { return core_->scheduler().size(); }
+
+SystemStats System::stats() const noexcept {
+  SystemStats s;
+  s.spawned = core_->spawned();
+  s.dead_letters = core_->dead_letters();
+  s.parks = core_->scheduler().parks();
+  s.wakeups = core_->scheduler().wakeups();
+  return s;
+}
+
+void System::join() { core_->join(std::chrono::steady_clock::time_point::max()); }
+
+bool System::join(std::chrono::milliseconds timeout) {
+  return core_->join(std::chrono::steady_clock::now() + timeout);
+}
+
+bool System::shutdown(std::chrono::milliseconds deadline, ShutdownMode mode) {
+  return core_->shutdown(deadline, mode);
+}
+
+}  // namespace troupe

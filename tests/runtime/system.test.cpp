@@ -1,0 +1,3 @@
+#include <catch2/catch.hpp>
+#include <troupe/troupe.hpp>
+TEST_CASE("placeholder system") { REQUIRE(true); }
