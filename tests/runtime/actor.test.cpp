@@ -46,3 +46,129 @@ TEST_CASE("tell compiles only for message types the actor handles") {
   STATIC_REQUIRE(std::is_same_v<troupe::AskResult<Account, Balance>, int>);
   STATIC_REQUIRE(std::is_same_v<troupe::AskResult<Account, Deposit>, void>);
 }
+
+TEST_CASE("messages from each sender arrive in the order they were sent, none lost") {
+  constexpr int kSenders = 4;
+  constexpr int kPerSender = 100'000;
+  struct Seq {
+    int sender;
+    int n;
+  };
+  struct Report {};
+  struct Checker : troupe::Actor {
+    std::vector<int> last = std::vector<int>(kSenders, -1);
+    long received = 0;
+    long out_of_order = 0;
+    void on(const Seq& s) {
+      if (s.n != last[s.sender] + 1) ++out_of_order;
+      last[s.sender] = s.n;
+      ++received;
+    }
+    std::pair<long, long> on(Report) const { return {received, out_of_order}; }
+  };
+  troupe::System system({.workers = 2});
+  auto checker = system.spawn<Checker>("checker");
+  std::vector<std::thread> senders;
+  for (int s = 0; s < kSenders; ++s) {
+    senders.emplace_back([&, s] {
+      for (int i = 0; i < kPerSender; ++i) checker.tell(Seq{s, i});
+    });
+  }
+  for (auto& t : senders) t.join();
+  auto [received, out_of_order] = checker.ask(Report{}).get(30s);
+  REQUIRE(received == long{kSenders} * kPerSender);
+  REQUIRE(out_of_order == 0);
+  REQUIRE(system.stats().dead_letters == 0);
+}
+
+TEST_CASE("an actor never runs on two threads at once, even under many senders") {
+  struct Poke {};
+  struct Count {};
+  struct Exclusive : troupe::Actor {
+    std::atomic<int>* inside;
+    std::atomic<int>* overlaps;
+    long count = 0;
+    Exclusive(std::atomic<int>* i, std::atomic<int>* o) : inside(i), overlaps(o) {}
+    void on(Poke) {
+      if (inside->fetch_add(1) != 0) overlaps->fetch_add(1);
+      ++count;  // a plain counter: TSan flags it if two threads ever get here together
+      inside->fetch_sub(1);
+    }
+    long on(Count) const { return count; }
+  };
+  std::atomic<int> overlaps{0};
+  // A small batch makes the actor change workers often.
+  troupe::System system({.workers = 2, .batch = 4});
+  std::atomic<int> solo_inside{0};
+  auto solo = system.spawn<Exclusive>("solo", &solo_inside, &overlaps);
+  std::vector<std::thread> senders;
+  for (int s = 0; s < 4; ++s) {
+    senders.emplace_back([&] {
+      for (int i = 0; i < 20'000; ++i) solo.tell(Poke{});
+    });
+  }
+  for (auto& t : senders) t.join();
+  REQUIRE(solo.ask(Count{}).get(30s) == 80'000);
+  REQUIRE(overlaps.load() == 0);
+}
+
+TEST_CASE("a function actor handles what its lambda accepts and answers with its result") {
+  troupe::System system({.workers = 2});
+  auto doubler = system.spawn([](int n) { return n * 2; });
+  REQUIRE(doubler.ask(21).get(5s) == 42);
+  auto both = system.spawn("both", troupe::Overload{[](int n) { return n + 1; },
+                                                    [](const std::string& s) { return s.size(); }});
+  REQUIRE(both.ask(1).get(5s) == 2);
+  REQUIRE(both.ask(std::string("four")).get(5s) == 4u);
+  STATIC_REQUIRE_FALSE(troupe::Handles<decltype(doubler)::element_type, std::string>);
+}
+
+TEST_CASE("an urgent message overtakes the normal messages already queued") {
+  struct Slow {};
+  struct Note {
+    int n;
+  };
+  struct Log {};
+  struct Recorder : troupe::Actor {
+    std::vector<int> seen;
+    void on(Slow) { std::this_thread::sleep_for(50ms); }
+    void on(Note n) { seen.push_back(n.n); }
+    std::vector<int> on(Log) const { return seen; }
+  };
+  troupe::System system({.workers = 1});
+  auto rec = system.spawn<Recorder>("recorder");
+  rec.tell(Slow{});  // keeps the actor busy while the rest queue up
+  for (int i = 1; i <= 3; ++i) rec.tell(Note{i});
+  rec.tell(Note{99}, troupe::urgent);
+  auto seen = rec.ask(Log{}).get(5s);
+  REQUIRE(seen == std::vector<int>{99, 1, 2, 3});
+}
+
+TEST_CASE("an actor constructed outside spawn is refused with a clear error") {
+  REQUIRE_THROWS_AS(Account{}, std::logic_error);
+}
+
+TEST_CASE("an actor may send to itself through a typed self reference") {
+  struct Countdown {
+    int n;
+  };
+  struct Done {};
+  struct Counter : troupe::Actor {
+    troupe::Promise<int> done;
+    int steps = 0;
+    void on(Countdown c) {
+      ++steps;
+      if (c.n == 0) {
+        done.set_value(steps);
+        return;
+      }
+      self<Counter>().tell(Countdown{c.n - 1});
+    }
+    troupe::Future<int> on(Done) { return done.future(); }
+  };
+  troupe::System system({.workers = 2});
+  auto counter = system.spawn<Counter>("counter");
+  auto finished = counter.ask(Done{}).get(5s);
+  counter.tell(Countdown{1000});
+  REQUIRE(finished.get(10s) == 1001);
+}

@@ -50,6 +50,8 @@ void send_stop(Cell* cell, StopMode mode) noexcept;
 template <class T>
 class Ref {
  public:
+  using element_type = T;
+
   Ref() noexcept = default;
   /// Adopts `cell`, adding a reference. Runtime use.
   explicit Ref(detail::Cell* cell) noexcept : cell_(cell) {

@@ -58,9 +58,11 @@ class System {
   Ref<T> spawn(SpawnOptions options, Args&&... args) {
     return spawn_under<T>(nullptr, std::move(options), std::forward<Args>(args)...);
   }
-  template <ActorClass T, class... Args>
-  Ref<T> spawn(std::string_view name, Args&&... args) {
-    return spawn<T>(SpawnOptions{.name = std::string(name)}, std::forward<Args>(args)...);
+  template <ActorClass T, class Name, class... Args>
+    requires std::convertible_to<Name, std::string_view>
+  Ref<T> spawn(Name&& name, Args&&... args) {
+    return spawn<T>(SpawnOptions{.name = std::string(std::string_view(name))},
+                    std::forward<Args>(args)...);
   }
   template <ActorClass T>
   Ref<T> spawn() {
@@ -73,10 +75,11 @@ class System {
   Ref<FunctionActor<std::decay_t<F>>> spawn(SpawnOptions options, F&& handler) {
     return spawn<FunctionActor<std::decay_t<F>>>(std::move(options), std::forward<F>(handler));
   }
-  template <class F>
-    requires(!ActorClass<std::remove_cvref_t<F>>)
-  Ref<FunctionActor<std::decay_t<F>>> spawn(std::string_view name, F&& handler) {
-    return spawn(SpawnOptions{.name = std::string(name)}, std::forward<F>(handler));
+  template <class Name, class F>
+    requires(std::convertible_to<Name, std::string_view> && !ActorClass<std::remove_cvref_t<F>>)
+  Ref<FunctionActor<std::decay_t<F>>> spawn(Name&& name, F&& handler) {
+    return spawn(SpawnOptions{.name = std::string(std::string_view(name))},
+                 std::forward<F>(handler));
   }
   template <class F>
     requires(!ActorClass<std::remove_cvref_t<F>>)
