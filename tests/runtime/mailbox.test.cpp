@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -26,6 +27,19 @@ struct Item : Node {
 };
 
 Item* as_item(Node* n) { return static_cast<Item*>(n); }
+
+/// `producers` arrays of `per_producer` items, numbered. Nodes cannot move, hence arrays.
+std::vector<std::unique_ptr<Item[]>> make_items(int producers, int per_producer) {
+  std::vector<std::unique_ptr<Item[]>> items;
+  for (int p = 0; p < producers; ++p) {
+    items.push_back(std::make_unique<Item[]>(static_cast<std::size_t>(per_producer)));
+    for (int i = 0; i < per_producer; ++i) {
+      items[p][i].producer = p;
+      items[p][i].seq = i;
+    }
+  }
+  return items;
+}
 
 /// Collects a Stack's take_fifo list into sequence numbers.
 std::vector<int> seqs_of(Node* list) {
@@ -107,13 +121,7 @@ TEST_CASE("4 producers push 100,000 nodes each into one mailbox; the consumer ge
   constexpr int kProducers = 4;
   constexpr int kPerProducer = 100'000;
   Mailbox box;
-  std::vector<std::vector<Item>> items(kProducers, std::vector<Item>(kPerProducer));
-  for (int p = 0; p < kProducers; ++p) {
-    for (int i = 0; i < kPerProducer; ++i) {
-      items[p][i].producer = p;
-      items[p][i].seq = i;
-    }
-  }
+  auto items = make_items(kProducers, kPerProducer);
 
   std::atomic<int> ready{0};
   std::vector<std::thread> producers;
@@ -121,7 +129,7 @@ TEST_CASE("4 producers push 100,000 nodes each into one mailbox; the consumer ge
     producers.emplace_back([&, p] {
       ready.fetch_add(1);
       while (ready.load() < kProducers) std::this_thread::yield();  // start together
-      for (auto& item : items[p]) box.push(&item);
+      for (int i = 0; i < kPerProducer; ++i) box.push(&items[p][i]);
     });
   }
 
@@ -190,17 +198,11 @@ TEST_CASE("a stack pushed from 4 threads while the consumer takes keeps each sen
   constexpr int kProducers = 4;
   constexpr int kPerProducer = 20'000;
   Stack stack;
-  std::vector<std::vector<Item>> items(kProducers, std::vector<Item>(kPerProducer));
-  for (int p = 0; p < kProducers; ++p) {
-    for (int i = 0; i < kPerProducer; ++i) {
-      items[p][i].producer = p;
-      items[p][i].seq = i;
-    }
-  }
+  auto items = make_items(kProducers, kPerProducer);
   std::vector<std::thread> producers;
   for (int p = 0; p < kProducers; ++p) {
     producers.emplace_back([&, p] {
-      for (auto& item : items[p]) stack.push(&item);
+      for (int i = 0; i < kPerProducer; ++i) stack.push(&items[p][i]);
     });
   }
 

@@ -65,13 +65,17 @@ class Promise {
   Future<R> future() const { return Future<R>(state_); }
 
   /// Completes with a value; returns false if already completed.
+  /// The state is pinned for the call, so a waiter that wakes and drops the last Future
+  /// cannot free it while it is still being completed.
   template <class... V>
   bool set_value(V&&... v) const {
-    return state_ && state_->set_value(std::forward<V>(v)...);
+    auto pinned = state_;
+    return pinned && pinned->set_value(std::forward<V>(v)...);
   }
   /// Completes with an error; returns false if already completed (or moved from).
   bool set_exception(std::exception_ptr e) const {
-    return state_ && state_->set_exception(std::move(e));
+    auto pinned = state_;
+    return pinned && pinned->set_exception(std::move(e));
   }
 
  private:
