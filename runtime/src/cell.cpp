@@ -54,6 +54,7 @@ namespace {
 
 struct RuntimeEnvelope : Envelope {
   bool counts_as_dead_letter() const noexcept override { return false; }
+  bool is_system() const noexcept override { return true; }
 };
 
 struct StopEnvelope final : RuntimeEnvelope {
@@ -179,8 +180,8 @@ bool Cell::enqueue(Envelope* e, Priority priority) noexcept {
   std::uint32_t before = pending_.fetch_add(1, std::memory_order_acq_rel);
   switch (priority) {
     case Priority::normal: mail_.push(e); break;
-    case Priority::urgent: urgent_.push(e); break;
-    case Priority::system: system_.push(e); break;
+    case Priority::urgent:
+    case Priority::system: priority_.push(e); break;
   }
   if ((before & kCount) == 0) {  // we woke it: we schedule it, holding a reference for the turn
     add_ref();
@@ -202,19 +203,47 @@ void Cell::dead_letter(Envelope* e) noexcept {
 // -- the turn ------------------------------------------------------------------------------------
 
 Envelope* Cell::next_envelope() noexcept {
-  if (!system_.empty()) {  // system messages go in front of everything taken so far
-    Node* sys = system_.take_fifo();
-    Node* last = sys;
-    while (last->next.load(std::memory_order_relaxed) != nullptr) {
-      last = last->next.load(std::memory_order_relaxed);
+  if (!priority_.empty()) {
+    // New system messages go before everything taken so far, new urgent ones after it.
+    Node* system_first = nullptr;
+    Node* system_last = nullptr;
+    Node* urgent_first = nullptr;
+    Node* urgent_last = nullptr;
+    auto append = [](Node*& first, Node*& last, Node* n) {
+      n->next.store(nullptr, std::memory_order_relaxed);
+      if (last != nullptr) {
+        last->next.store(n, std::memory_order_relaxed);
+      } else {
+        first = n;
+      }
+      last = n;
+    };
+    for (Node* n = priority_.take_fifo(); n != nullptr;) {
+      Node* next = n->next.load(std::memory_order_relaxed);
+      if (static_cast<Envelope*>(n)->is_system()) {
+        append(system_first, system_last, n);
+      } else {
+        append(urgent_first, urgent_last, n);
+      }
+      n = next;
     }
-    last->next.store(urgent_taken_, std::memory_order_relaxed);
-    urgent_taken_ = sys;
+    for (Node* n = priority_taken_; n != nullptr;) {  // keep what was already taken
+      Node* next = n->next.load(std::memory_order_relaxed);
+      append(system_first, system_last, n);
+      n = next;
+    }
+    if (urgent_first != nullptr) {  // splice the whole urgent list on the end
+      if (system_last != nullptr) {
+        system_last->next.store(urgent_first, std::memory_order_relaxed);
+      } else {
+        system_first = urgent_first;
+      }
+    }
+    priority_taken_ = system_first;
   }
-  if (urgent_taken_ == nullptr && !urgent_.empty()) urgent_taken_ = urgent_.take_fifo();
-  if (urgent_taken_ != nullptr) {
-    Node* n = urgent_taken_;
-    urgent_taken_ = n->next.load(std::memory_order_relaxed);
+  if (priority_taken_ != nullptr) {
+    Node* n = priority_taken_;
+    priority_taken_ = n->next.load(std::memory_order_relaxed);
     return static_cast<Envelope*>(n);
   }
   return static_cast<Envelope*>(mail_.pop());

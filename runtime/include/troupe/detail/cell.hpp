@@ -46,6 +46,8 @@ struct Envelope : Node {
   virtual const std::type_info* message_type() const noexcept { return nullptr; }
   /// True for messages that count as dead letters when rejected (user messages).
   virtual bool counts_as_dead_letter() const noexcept { return true; }
+  /// True for the runtime's system messages (stop, down, watch), which overtake urgent ones.
+  virtual bool is_system() const noexcept { return false; }
 };
 
 struct Cold;
@@ -119,9 +121,8 @@ class Cell : public Runnable {
   std::atomic<std::uint32_t> refs_{1};
   std::atomic<std::uint32_t> pending_{0};  // queued messages; 0 -> 1 schedules the actor
   Mailbox mail_;
-  Stack urgent_;
-  Stack system_;
-  Node* urgent_taken_ = nullptr;  // consumer side: urgent messages taken, not yet handled
+  Stack priority_;                  // urgent and system messages (rare): sorted when taken
+  Node* priority_taken_ = nullptr;  // consumer side: taken, in delivery order, not yet handled
   Core* core_;
   Cell* prev_ = nullptr;  // registry links, guarded by the Core's registry lock
   Cell* next_ = nullptr;
