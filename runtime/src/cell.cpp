@@ -311,6 +311,8 @@ std::uint32_t Cell::terminate() noexcept {
       if (!s->claimed.exchange(true, std::memory_order_acq_rel)) s->root.destroy();
     }
     c->suspended.clear();
+    for (auto& t : c->timers) t->cancelled.store(true, std::memory_order_release);
+    c->timers.clear();
     rejected = reject_all();  // resumptions already queued destroy their frames here too
     for (auto& child : c->children) send_stop(child.cell(), StopMode::now);
     c->children.clear();

@@ -34,7 +34,18 @@ unsigned pick_workers(unsigned requested) {
 struct CellAccess;
 
 Core::Core(System& system, SystemOptions options)
-    : system_(&system), options_(options), scheduler_(pick_workers(options.workers), options.spin) {}
+    : system_(&system),
+      options_(options),
+      scheduler_(pick_workers(options.workers), options.spin),
+      timers_(options.clock) {}
+
+void Core::own_timer(Cell& owner, const std::shared_ptr<TimerEntry>& entry) {
+  auto& timers = owner.cold().timers;
+  if (timers.size() >= 16 && (timers.size() & (timers.size() - 1)) == 0) {
+    std::erase_if(timers, [](const auto& t) { return t->cancelled.load(std::memory_order_acquire); });
+  }
+  timers.push_back(entry);
+}
 
 Core::~Core() = default;
 
@@ -172,6 +183,7 @@ bool Core::shutdown(std::chrono::milliseconds deadline, ShutdownMode mode) {
     std::lock_guard lock(mutex_);
     closing_.store(true, std::memory_order_release);
   }
+  timers_.stop();  // no timer fires from here on
   for (auto& r : live_refs()) {
     send_stop(r.cell(), mode == ShutdownMode::drain ? StopMode::drain : StopMode::now);
   }

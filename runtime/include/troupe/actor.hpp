@@ -14,12 +14,14 @@
 // a value or a Task<R> (a coroutine). An exception escaping a handler fails the actor.
 #pragma once
 
+#include <stdexcept>
 #include <string_view>
 #include <utility>
 
 #include "troupe/down.hpp"
 #include "troupe/options.hpp"
 #include "troupe/ref.hpp"
+#include "troupe/timer.hpp"
 
 namespace troupe {
 
@@ -54,6 +56,25 @@ class Actor {
   /// Ends this actor once the current handler returns; queued messages become dead
   /// letters. Call only from inside the actor.
   void stop() noexcept;
+
+  /// Sends `message` to `target` after `delay`; usually `after(1s, self<Me>(), Tick{})`.
+  /// The timer belongs to this actor: it is cancelled when the actor stops or restarts.
+  /// Nothing fires early. Call only from inside the actor.
+  template <class T, class M>
+    requires Handles<T, M>
+  Timer after(Clock::duration delay, const Ref<T>& target, M&& message) {
+    return detail::make_timer(cell_->core(), cell_, delay, Clock::duration::zero(), target,
+                              std::forward<M>(message));
+  }
+  /// Sends `message` to `target` every `period` (first after one period) until cancelled
+  /// or this actor stops. Missed periods are skipped, not bunched. Call only from inside.
+  template <class T, class M>
+    requires Handles<T, M>
+  Timer every(Clock::duration period, const Ref<T>& target, M&& message) {
+    if (period <= Clock::duration::zero()) throw std::invalid_argument("every: period must be > 0");
+    return detail::make_timer(cell_->core(), cell_, period, period, target,
+                              std::forward<M>(message));
+  }
 
   /// Asks for a `Down` message when `other` ends (at once if it already has).
   /// Call only from inside the actor.

@@ -3,7 +3,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
+
+#include "troupe/clock.hpp"
 
 namespace troupe {
 
@@ -20,6 +23,8 @@ struct SystemOptions {
   std::chrono::milliseconds shutdown_deadline{5000};
   /// Print a line to stderr for dead letters (rate-limited to a few per second).
   bool log_dead_letters = false;
+  /// The clock timers run on; null means the steady clock. Tests pass a ManualClock.
+  std::shared_ptr<Clock> clock;
 };
 
 /// How one actor is spawned. Aggregate: `system.spawn<T>({.name = "clock", .daemon = true})`.

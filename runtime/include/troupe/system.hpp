@@ -115,6 +115,23 @@ class System {
     return when_all(std::move(futures));
   }
 
+  // -- timers --------------------------------------------------------------------------------
+
+  /// Sends `message` to `target` after `delay` (on the system's clock). Thread-safe.
+  template <class T, class M>
+    requires Handles<T, M>
+  Timer after(Clock::duration delay, const Ref<T>& target, M&& message) {
+    return detail::make_timer(*core_, nullptr, delay, Clock::duration::zero(), target,
+                              std::forward<M>(message));
+  }
+  /// Sends `message` to `target` every `period` until cancelled. Thread-safe.
+  template <class T, class M>
+    requires Handles<T, M>
+  Timer every(Clock::duration period, const Ref<T>& target, M&& message) {
+    if (period <= Clock::duration::zero()) throw std::invalid_argument("every: period must be > 0");
+    return detail::make_timer(*core_, nullptr, period, period, target, std::forward<M>(message));
+  }
+
   // -- the registry --------------------------------------------------------------------------
 
   /// The live actor named `name` if it is a T (or derives from T). Thread-safe.

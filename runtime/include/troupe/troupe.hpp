@@ -2,6 +2,7 @@
 #pragma once
 
 #include "troupe/actor.hpp"
+#include "troupe/clock.hpp"
 #include "troupe/down.hpp"
 #include "troupe/errors.hpp"
 #include "troupe/function_actor.hpp"
@@ -10,4 +11,5 @@
 #include "troupe/ref.hpp"
 #include "troupe/system.hpp"
 #include "troupe/task.hpp"
+#include "troupe/timer.hpp"
 #include "troupe/when.hpp"

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "internal/scheduler.hpp"
+#include "internal/timers.hpp"
 #include "troupe/detail/cell.hpp"
 #include "troupe/options.hpp"
 #include "troupe/ref.hpp"
@@ -30,6 +31,7 @@ struct Cold {
   std::vector<Ref<Actor>> watchers;          // get a Down when this actor ends
   std::vector<Ref<Actor>> children;          // stopped when this actor ends
   std::vector<std::shared_ptr<struct Suspension>> suspended;  // coroutines awaiting futures
+  std::vector<std::shared_ptr<TimerEntry>> timers;           // cancelled when it stops
 };
 
 class Core {
@@ -45,6 +47,9 @@ class Core {
   System& system() const noexcept { return *system_; }
   const SystemOptions& options() const noexcept { return options_; }
   Scheduler& scheduler() noexcept { return scheduler_; }
+  TimerService& timers() noexcept { return timers_; }
+  /// Records a timer `owner` made, to cancel it when the owner stops. Owner's turn only.
+  void own_timer(Cell& owner, const std::shared_ptr<TimerEntry>& entry);
 
   // -- registry --------------------------------------------------------------------------------
   void adopt(Cell* cell, const SpawnOptions& options, Cell* parent);
@@ -79,6 +84,7 @@ class Core {
   SystemOptions options_;
   std::atomic<std::size_t> refs_{1};
   Scheduler scheduler_;
+  TimerService timers_;
 
   mutable std::mutex mutex_;  // registry lock; also guards the waits below
   std::condition_variable quiet_;
