@@ -24,13 +24,13 @@ struct SystemOptions {
   /// Print a line to stderr for dead letters (rate-limited to a few per second).
   bool log_dead_letters = false;
   /// The clock timers run on; null means the steady clock. Tests pass a ManualClock.
-  std::shared_ptr<Clock> clock;
+  std::shared_ptr<Clock> clock{};
 };
 
 /// How one actor is spawned. Aggregate: `system.spawn<T>({.name = "clock", .daemon = true})`.
 struct SpawnOptions {
   /// Unique among live actors; "" for an unnamed actor (shown as "<type>#<id>").
-  std::string name;
+  std::string name{};
   /// A daemon actor does not keep `System::join()` waiting; shutdown stops it.
   bool daemon = false;
   /// Run this actor on a thread of its own, so its handlers may block (blocking I/O,
