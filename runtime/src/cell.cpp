@@ -6,6 +6,7 @@
 // anything is left. The top bit marks a dedicated-thread actor whose thread has exited.
 #include <cxxabi.h>
 
+#include <algorithm>
 #include <coroutine>
 #include <cstdlib>
 #include <memory>
@@ -47,7 +48,8 @@ struct Suspension {
   std::coroutine_handle<> handle;  // resume this
   std::coroutine_handle<> root;    // destroy this if the actor ends first
   Ref<Actor> owner;
-  std::atomic<bool> claimed{false};  // resumed or destroyed: exactly one of them, once
+  std::atomic<bool> claimed{false};  // the future's side: posted a resumption, or gave up
+  bool dead = false;                 // the owner's side: frame destroyed (owner's turn only)
 };
 
 namespace {
@@ -55,6 +57,13 @@ namespace {
 struct RuntimeEnvelope : Envelope {
   bool counts_as_dead_letter() const noexcept override { return false; }
   bool is_system() const noexcept override { return true; }
+};
+
+/// A child's failure, raised again inside its parent (OnFailure::escalate).
+struct EscalateEnvelope final : RuntimeEnvelope {
+  explicit EscalateEnvelope(std::exception_ptr e) : error(std::move(e)) {}
+  void deliver(Cell&) override { std::rethrow_exception(error); }
+  std::exception_ptr error;
 };
 
 struct StopEnvelope final : RuntimeEnvelope {
@@ -88,11 +97,16 @@ struct WatchEnvelope final : RuntimeEnvelope {
 struct ResumeEnvelope final : RuntimeEnvelope {
   explicit ResumeEnvelope(std::shared_ptr<Suspension> s) : suspension(std::move(s)) {}
   void deliver(Cell& target) override {
+    if (suspension->dead) return;  // a restart destroyed the frame meanwhile
     auto& list = CellAccess::cold(target).suspended;
     std::erase(list, suspension);
     suspension->handle.resume();
   }
-  void reject(Cell&) noexcept override { suspension->root.destroy(); }
+  void reject(Cell&) noexcept override {
+    if (suspension->dead) return;
+    suspension->dead = true;
+    suspension->root.destroy();
+  }
   std::shared_ptr<Suspension> suspension;
 };
 
@@ -116,7 +130,7 @@ std::function<void()> make_resumer(std::coroutine_handle<> handle, std::coroutin
 }
 
 void fail_current(std::exception_ptr error) noexcept {
-  if (tls_cell != nullptr) tls_cell->request_stop(std::move(error));
+  if (tls_cell != nullptr) tls_cell->defer_failure(std::move(error));
 }
 
 void send_stop(Cell* cell, StopMode mode) noexcept {
@@ -177,20 +191,71 @@ bool Cell::enqueue(Envelope* e, Priority priority) noexcept {
     dead_letter(e);
     return false;
   }
+  if ((flags_ & kBounded) != 0 && priority == Priority::normal) return enqueue_bounded(e);
   std::uint32_t before = pending_.fetch_add(1, std::memory_order_acq_rel);
-  switch (priority) {
-    case Priority::normal: mail_.push(e); break;
-    case Priority::urgent:
-    case Priority::system: priority_.push(e); break;
+  if (priority == Priority::normal) {
+    mail_.push(e);
+  } else {
+    priority_.push(e);
   }
-  if ((before & kCount) == 0) {  // we woke it: we schedule it, holding a reference for the turn
-    add_ref();
-    if ((flags_ & kDedicated) != 0 && (before & kGone) == 0) {
-      pending_.notify_one();
-    } else {
-      core_->scheduler().schedule(this);
+  if ((before & kCount) == 0) wake(before);
+  return true;
+}
+
+void Cell::wake(std::uint32_t before) noexcept {
+  add_ref();  // the turn's reference, dropped when the actor goes idle again
+  if ((flags_ & kDedicated) != 0 && (before & kGone) == 0) {
+    pending_.notify_one();
+  } else {
+    core_->scheduler().schedule(this);
+  }
+}
+
+bool Cell::enqueue_bounded(Envelope* e) noexcept {
+  Cold::Bounded& b = *cold_.load(std::memory_order_acquire)->bounded;
+  auto full = [&] {
+    return std::make_exception_ptr(MailboxFull("the mailbox of '" + display_name() +
+                                               "' is full (capacity " +
+                                               std::to_string(b.capacity) + ")"));
+  };
+  std::unique_lock lock(b.mutex);
+  while (b.queue.size() >= b.capacity && !terminated()) {
+    Overflow policy = b.overflow;
+    if (policy == Overflow::block && !on_worker_thread()) {
+      b.space.wait(lock);
+      continue;
     }
+    if (policy == Overflow::drop_oldest) {
+      Envelope* oldest = b.queue.front();
+      b.queue.pop_front();
+      b.queue.push_back(e);  // one out, one in: the pending count stays as it is
+      lock.unlock();
+      try {
+        oldest->refuse(full());
+      } catch (...) {
+      }
+      core_->dead_letter(*this, *oldest);
+      delete oldest;
+      return true;
+    }
+    lock.unlock();  // reject, drop_newest, and block from a worker (which must not wait)
+    try {
+      e->refuse(full());
+    } catch (...) {
+    }
+    if (policy == Overflow::drop_newest) core_->dead_letter(*this, *e);
+    delete e;
+    return false;
   }
+  if (terminated()) {
+    lock.unlock();
+    dead_letter(e);
+    return false;
+  }
+  b.queue.push_back(e);
+  std::uint32_t before = pending_.fetch_add(1, std::memory_order_acq_rel);
+  lock.unlock();
+  if ((before & kCount) == 0) wake(before);
   return true;
 }
 
@@ -246,6 +311,18 @@ Envelope* Cell::next_envelope() noexcept {
     priority_taken_ = n->next.load(std::memory_order_relaxed);
     return static_cast<Envelope*>(n);
   }
+  if ((flags_ & kBounded) != 0) {
+    Cold::Bounded& b = *cold_.load(std::memory_order_acquire)->bounded;
+    Envelope* e = nullptr;
+    {
+      std::lock_guard lock(b.mutex);
+      if (b.queue.empty()) return nullptr;
+      e = b.queue.front();
+      b.queue.pop_front();
+    }
+    b.space.notify_one();
+    return e;
+  }
   return static_cast<Envelope*>(mail_.pop());
 }
 
@@ -269,6 +346,76 @@ void Cell::request_stop(std::exception_ptr error) noexcept {
   stop_requested_ = true;
 }
 
+void Cell::defer_failure(std::exception_ptr error) noexcept {
+  try {
+    Cold& c = cold();
+    if (!c.pending_failure) c.pending_failure = std::move(error);
+    failure_pending_ = true;
+  } catch (...) {
+    request_stop(std::current_exception());
+  }
+}
+
+std::uint32_t Cell::restarts() const noexcept {
+  Cold* c = cold_.load(std::memory_order_acquire);
+  return c != nullptr ? c->restarts : 0;
+}
+
+void Cell::handle_failure(std::exception_ptr error) noexcept {
+  auto policy = static_cast<OnFailure>((flags_ >> kPolicyShift) & 3);
+  switch (policy) {
+    case OnFailure::resume:
+      return;  // the ask (if any) already carries the exception; the state is kept
+    case OnFailure::restart: {
+      Cold& c = *cold_.load(std::memory_order_acquire);  // made at spawn for this policy
+      Clock::time_point now = core_->timers().clock().now();
+      while (!c.restart_times.empty() && now - c.restart_times.front() > c.restart_window) {
+        c.restart_times.pop_front();
+      }
+      if (c.restart_times.size() >= c.max_restarts) break;  // too many: stop, failed
+      c.restart_times.push_back(now);
+      restart(std::move(error));
+      return;
+    }
+    case OnFailure::escalate: {
+      Cold* c = cold_.load(std::memory_order_acquire);
+      if (c != nullptr && c->parent) {
+        c->parent.cell()->enqueue(new EscalateEnvelope(error), Priority::system);
+      }
+      break;
+    }
+    case OnFailure::stop:
+      break;
+  }
+  request_stop(std::move(error));
+}
+
+void Cell::cancel_coroutines_and_timers(Cold& c) noexcept {
+  for (auto& s : c.suspended) {
+    s->claimed.exchange(true, std::memory_order_acq_rel);
+    if (!s->dead) {
+      s->dead = true;
+      s->root.destroy();
+    }
+  }
+  c.suspended.clear();
+  for (auto& t : c.timers) t->cancelled.store(true, std::memory_order_release);
+  c.timers.clear();
+}
+
+void Cell::restart(std::exception_ptr error) noexcept {
+  Cold& c = *cold_.load(std::memory_order_acquire);
+  cancel_coroutines_and_timers(c);  // the old actor's timers and waits die with it
+  destroy_actor();
+  ++c.restarts;
+  try {
+    c.rebuild(this);
+  } catch (...) {
+    core_->report_failure(*this, error);
+    request_stop(std::current_exception());  // could not rebuild: end, failed
+  }
+}
+
 bool Cell::turn() noexcept {
   Cell* saved = std::exchange(tls_cell, this);
   std::uint32_t handled = 0;
@@ -281,9 +428,13 @@ bool Cell::turn() noexcept {
       try {
         e->deliver(*this);
       } catch (...) {
-        request_stop(std::current_exception());
+        handle_failure(std::current_exception());
       }
       delete e;
+      if (failure_pending_) {  // a coroutine handler failed during this message
+        failure_pending_ = false;
+        handle_failure(std::exchange(cold().pending_failure, nullptr));
+      }
       if (stop_requested_) break;
     }
     if (stop_requested_) handled += terminate();
@@ -307,18 +458,23 @@ std::uint32_t Cell::terminate() noexcept {
   std::uint32_t rejected = 0;
   if (c != nullptr) {
     // Coroutines still waiting: destroy their frames now, while the actor object exists.
-    for (auto& s : c->suspended) {
-      if (!s->claimed.exchange(true, std::memory_order_acq_rel)) s->root.destroy();
+    cancel_coroutines_and_timers(*c);
+    if (c->bounded) {  // wake senders blocked on a full mailbox: they see the end
+      { std::lock_guard lock(c->bounded->mutex); }
+      c->bounded->space.notify_all();
     }
-    c->suspended.clear();
-    for (auto& t : c->timers) t->cancelled.store(true, std::memory_order_release);
-    c->timers.clear();
     rejected = reject_all();  // resumptions already queued destroy their frames here too
     for (auto& child : c->children) send_stop(child.cell(), StopMode::now);
     c->children.clear();
   }
+  if (c != nullptr && c->parent) {
+    bool watching = std::find(c->watchers.begin(), c->watchers.end(), c->parent) !=
+                    c->watchers.end();
+    if (stop_failed_ && !watching) c->watchers.push_back(c->parent);  // a failure reaches the parent
+    c->parent = Ref<Actor>();
+  }
   if (stop_failed_ && (c == nullptr || c->watchers.empty())) {
-    core_->report_failure(*this, reason());
+    core_->report_failure(*this, reason());  // nobody is told: say it on stderr
   }
   destroy_actor();
   if (c != nullptr && !c->watchers.empty()) {

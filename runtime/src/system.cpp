@@ -51,10 +51,26 @@ Core::~Core() = default;
 
 // -- registry ---------------------------------------------------------------------------------
 
-void Core::adopt(Cell* cell, const SpawnOptions& options, Cell* parent) {
-  if (!options.name.empty()) cell->cold().name = options.name;  // before anyone can see it
-  cell->flags_ = static_cast<std::uint8_t>((options.daemon ? Cell::kDaemon : 0) |
-                                           (options.dedicated_thread ? Cell::kDedicated : 0));
+void Core::adopt(Cell* cell, const SpawnOptions& options, Cell* parent,
+                 std::function<void(Cell*)> rebuild) {
+  // Everything here happens before the cell is published to any other thread.
+  if (!options.name.empty()) cell->cold().name = options.name;
+  cell->flags_ = static_cast<std::uint8_t>(
+      (options.daemon ? Cell::kDaemon : 0) | (options.dedicated_thread ? Cell::kDedicated : 0) |
+      (options.mailbox_capacity > 0 ? Cell::kBounded : 0) |
+      (static_cast<unsigned>(options.on_failure) << Cell::kPolicyShift));
+  if (options.on_failure == OnFailure::restart) {
+    Cold& c = cell->cold();
+    c.rebuild = std::move(rebuild);
+    c.max_restarts = options.max_restarts;
+    c.restart_window = options.restart_window;
+  }
+  if (options.mailbox_capacity > 0) {
+    cell->cold().bounded = std::make_unique<Cold::Bounded>();
+    cell->cold().bounded->capacity = options.mailbox_capacity;
+    cell->cold().bounded->overflow = options.overflow;
+  }
+  if (parent != nullptr) cell->cold().parent = Ref<Actor>(parent);
   {
     std::lock_guard lock(mutex_);
     if (closing_.load(std::memory_order_relaxed)) {
@@ -132,6 +148,7 @@ std::vector<ActorInfo> Core::snapshot() const {
                  : info.mailbox_depth > 0 ? ActorState::scheduled
                                           : ActorState::idle;
     info.daemon = c->daemon();
+    info.restarts = c->restarts();
     info.dedicated_thread = (c->flags_ & Cell::kDedicated) != 0;
     out.push_back(std::move(info));
   }
@@ -292,8 +309,9 @@ void System::check_open() const {
   if (core_->closing()) throw ShutdownError("cannot spawn: the system is shutting down");
 }
 
-void System::adopt(detail::Cell* cell, SpawnOptions options, detail::Cell* parent) {
-  core_->adopt(cell, options, parent);
+void System::adopt(detail::Cell* cell, SpawnOptions options, detail::Cell* parent,
+                   std::function<void(detail::Cell*)> rebuild) {
+  core_->adopt(cell, options, parent, std::move(rebuild));
 }
 
 void System::post(detail::JobBase* job) {

@@ -26,6 +26,12 @@ class ActorStopped : public Error {
   using Error::Error;
 };
 
+/// A bounded mailbox refused (or dropped) the message: the actor is not keeping up.
+class MailboxFull : public Error {
+ public:
+  using Error::Error;
+};
+
 /// The side that should have answered a future went away without answering.
 class BrokenPromise : public Error {
  public:

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -27,6 +28,22 @@ struct SystemOptions {
   std::shared_ptr<Clock> clock{};
 };
 
+/// What happens to an actor when an exception escapes one of its handlers.
+enum class OnFailure : std::uint8_t {
+  stop,      ///< the actor ends, failed (the default); watchers get Down with the reason
+  restart,   ///< a fresh actor is built from the spawn arguments; the mailbox is kept
+  resume,    ///< the failed message is skipped; the actor keeps its state and goes on
+  escalate,  ///< the actor ends and its parent fails with the same reason
+};
+
+/// What a bounded mailbox does with a message that does not fit.
+enum class Overflow : std::uint8_t {
+  reject,       ///< refuse it: `tell` returns false, an ask fails with MailboxFull
+  drop_newest,  ///< drop it as a dead letter (tell returns false, an ask fails)
+  drop_oldest,  ///< make room by dropping the oldest queued message as a dead letter
+  block,        ///< wait for room; only plain threads block, actors get `reject`
+};
+
 /// How one actor is spawned. Aggregate: `system.spawn<T>({.name = "clock", .daemon = true})`.
 struct SpawnOptions {
   /// Unique among live actors; "" for an unnamed actor (shown as "<type>#<id>").
@@ -36,6 +53,17 @@ struct SpawnOptions {
   /// Run this actor on a thread of its own, so its handlers may block (blocking I/O,
   /// `Future::get`). Costs a thread; the pool is not affected by what it does.
   bool dedicated_thread = false;
+  /// What a failure does (see OnFailure). `restart` needs copyable spawn arguments.
+  OnFailure on_failure = OnFailure::stop;
+  /// Restart intensity: more than `max_restarts` failures within `restart_window` turn the
+  /// next failure into a stop (watchers and the parent are told).
+  unsigned max_restarts = 3;
+  std::chrono::milliseconds restart_window{5000};
+  /// Bound on queued normal messages; 0 means unbounded. Urgent and system messages are
+  /// never refused.
+  std::size_t mailbox_capacity = 0;
+  /// What a full bounded mailbox does with one more message.
+  Overflow overflow = Overflow::reject;
 };
 
 /// How `System::shutdown` treats messages still queued.
@@ -60,6 +88,7 @@ struct ActorInfo {
   ActorState state = ActorState::idle;
   bool daemon = false;
   bool dedicated_thread = false;
+  std::uint32_t restarts = 0;  ///< times a supervision restart rebuilt it
 };
 
 }  // namespace troupe

@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -175,13 +176,25 @@ class System {
   template <ActorClass T, class... Args>
   Ref<T> spawn_under(detail::Cell* parent, SpawnOptions options, Args&&... args) {
     check_open();
+    std::function<void(detail::Cell*)> rebuild;
+    if (options.on_failure == OnFailure::restart) {
+      // Keep copies of the arguments: each restart builds a fresh T from them.
+      if constexpr ((std::is_copy_constructible_v<std::decay_t<Args>> && ...)) {
+        rebuild = [... saved = std::decay_t<Args>(args)](detail::Cell* cell) {
+          static_cast<detail::Block<T>*>(cell)->rebuild(saved...);
+        };
+      } else {
+        throw std::invalid_argument("OnFailure::restart needs copyable spawn arguments");
+      }
+    }
     auto* block = new detail::Block<T>(*core_, std::forward<Args>(args)...);
-    Ref<T> ref(block);     // the Ref's reference
-    adopt(block, std::move(options), parent);  // the registry takes the creation reference
+    Ref<T> ref(block);  // the Ref's reference
+    adopt(block, std::move(options), parent, std::move(rebuild));  // the registry's reference
     return ref;
   }
   void check_open() const;
-  void adopt(detail::Cell* cell, SpawnOptions options, detail::Cell* parent);
+  void adopt(detail::Cell* cell, SpawnOptions options, detail::Cell* parent,
+             std::function<void(detail::Cell*)> rebuild);
   void post(detail::JobBase* job);
   Ref<Actor> find_cell(std::string_view name, bool (*is_wanted)(Actor*)) const;
 

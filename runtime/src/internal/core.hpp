@@ -9,6 +9,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -32,6 +34,23 @@ struct Cold {
   std::vector<Ref<Actor>> children;          // stopped when this actor ends
   std::vector<std::shared_ptr<struct Suspension>> suspended;  // coroutines awaiting futures
   std::vector<std::shared_ptr<TimerEntry>> timers;           // cancelled when it stops
+  Ref<Actor> parent;                                          // told when this one fails
+  // -- supervision --
+  std::function<void(Cell*)> rebuild;  // builds a fresh actor (restart policy)
+  std::deque<Clock::time_point> restart_times;
+  unsigned max_restarts = 0;
+  Clock::duration restart_window{};
+  std::uint32_t restarts = 0;
+  std::exception_ptr pending_failure;  // from a coroutine handler, applied after the turn's message
+  // -- bounded mailbox --
+  struct Bounded {
+    std::mutex mutex;
+    std::condition_variable space;
+    std::deque<Envelope*> queue;
+    std::size_t capacity = 0;
+    Overflow overflow = Overflow::reject;
+  };
+  std::unique_ptr<Bounded> bounded;
 };
 
 class Core {
@@ -52,7 +71,8 @@ class Core {
   void own_timer(Cell& owner, const std::shared_ptr<TimerEntry>& entry);
 
   // -- registry --------------------------------------------------------------------------------
-  void adopt(Cell* cell, const SpawnOptions& options, Cell* parent);
+  void adopt(Cell* cell, const SpawnOptions& options, Cell* parent,
+             std::function<void(Cell*)> rebuild);
   void retire(Cell* cell) noexcept;
   Ref<Actor> find(std::string_view name, bool (*is_wanted)(Actor*)) const;
   std::vector<ActorInfo> snapshot() const;

@@ -42,6 +42,8 @@ struct Envelope : Node {
   virtual ~Envelope() = default;
   virtual void deliver(Cell& target) = 0;
   virtual void reject(Cell& target) noexcept;
+  /// Fails whatever future the message carries with `why` (asks); nothing for tells.
+  virtual void refuse(std::exception_ptr why) noexcept { (void)why; }
   /// The message type, for dead-letter logs. Empty for runtime-internal messages.
   virtual const std::type_info* message_type() const noexcept { return nullptr; }
   /// True for messages that count as dead letters when rejected (user messages).
@@ -91,6 +93,11 @@ class Cell : public Runnable {
   // -- inside the actor's own turn -----------------------------------------------------------
   /// Ends the actor after the current message; `error` non-null marks it failed.
   void request_stop(std::exception_ptr error) noexcept;
+  /// Records a failure from a coroutine handler; the turn applies the supervision policy
+  /// once the current message is done.
+  void defer_failure(std::exception_ptr error) noexcept;
+  /// Supervision restarts so far.
+  std::uint32_t restarts() const noexcept;
 
   /// A pool worker's turn: handles up to `batch` messages, then yields if more remain.
   void run() noexcept override;
@@ -100,7 +107,7 @@ class Cell : public Runnable {
  protected:
   explicit Cell(Core& core) noexcept : core_(&core) {}
   virtual ~Cell();
-  virtual void destroy_actor() noexcept = 0;
+  virtual void destroy_actor() noexcept = 0;  // idempotent
   virtual void deliver_down(const Down& down) = 0;
 
   Actor* actor_ = nullptr;
@@ -110,8 +117,15 @@ class Cell : public Runnable {
   friend struct CellAccess;
   static constexpr std::uint8_t kDaemon = 1;
   static constexpr std::uint8_t kDedicated = 2;
+  static constexpr std::uint8_t kBounded = 4;
+  static constexpr unsigned kPolicyShift = 3;  // OnFailure in bits 3-4
 
   bool turn() noexcept;
+  void handle_failure(std::exception_ptr error) noexcept;
+  void restart(std::exception_ptr error) noexcept;
+  void cancel_coroutines_and_timers(Cold& c) noexcept;
+  bool enqueue_bounded(Envelope* e) noexcept;
+  void wake(std::uint32_t before) noexcept;
   Envelope* next_envelope() noexcept;
   std::uint32_t reject_all() noexcept;
   std::uint32_t terminate() noexcept;
@@ -130,8 +144,9 @@ class Cell : public Runnable {
   std::uint32_t id_ = 0;
   std::atomic<std::uint8_t> status_{0};  // 0 alive, 1 stopped, 2 failed
   std::uint8_t flags_ = 0;
-  bool stop_requested_ = false;
-  bool stop_failed_ = false;
+  bool stop_requested_ : 1 = false;
+  bool stop_failed_ : 1 = false;
+  bool failure_pending_ : 1 = false;
 };
 
 /// Sets the cell an Actor constructor binds to, for the duration of a construction.
@@ -167,8 +182,18 @@ class Block final : public Cell {
     if (actor_ != nullptr) object_.~T();  // still alive: it was never registered
   }
   void destroy_actor() noexcept override {
+    if (actor_ == nullptr) return;
     actor_ = nullptr;
     object_.~T();
+  }
+
+ public:
+  /// Builds a fresh T in place of one destroyed by a supervision restart.
+  template <class... Args>
+  void rebuild(Args&&... args) {
+    ConstructionScope scope(this);
+    std::construct_at(&object_, std::forward<Args>(args)...);
+    actor_ = &object_;
   }
   void deliver_down(const Down& down) override {
     if constexpr (requires(T& t) { t.on(down); }) object_.on(down);

@@ -29,7 +29,7 @@ struct AskValue<Task<R>> {
   using type = R;
 };
 
-/// Marks the running actor failed when a detached tell-Task ends with an exception.
+/// Reports a failure of the running actor's coroutine handler (supervision applies).
 void fail_current(std::exception_ptr error) noexcept;
 
 /// Finishing a tell handler that is a coroutine: only failures matter.
@@ -109,6 +109,7 @@ struct AskEnvelope final : Envelope {
       promise.set_exception(std::current_exception());
     }
   }
+  void refuse(std::exception_ptr why) noexcept override { promise.set_exception(std::move(why)); }
   const std::type_info* message_type() const noexcept override { return &typeid(M); }
 
   M message;
