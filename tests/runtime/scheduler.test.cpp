@@ -125,6 +125,39 @@ TEST_CASE("a ping-pong pair on a single worker does not starve a third actor") {
   REQUIRE(rounds_when_answered > 0);
 }
 
+TEST_CASE("an actor woken from inside a long handler runs on an idle worker meanwhile",
+          "[!mayfail]") {
+  // Bug (runtime/src/scheduler.cpp, Scheduler::schedule and find_work): an actor woken by a
+  // handler goes into that worker's private run-next slot, without waking anyone. No other
+  // worker can see or steal it, so it waits for the waking handler (and the rest of that
+  // actor's batch) to finish even while the other workers sit idle.
+  std::atomic<bool> a_busy{false};
+  std::atomic<bool> release{false};
+  std::atomic<bool> b_ran{false};
+  std::atomic<bool> b_ran_while_a_busy{false};
+  troupe::System system({.workers = 2});
+  auto b = system.spawn([&](Probe) {
+    b_ran_while_a_busy.store(a_busy.load());
+    b_ran.store(true);
+  });
+  auto a = system.spawn([&, b](Work) {
+    a_busy.store(true);
+    b.tell(Probe{});  // wakes b from this worker
+    spin_until(release);  // a long computation (spinning, not blocking)
+    a_busy.store(false);
+  });
+  std::this_thread::sleep_for(20ms);  // let both workers go idle
+  a.tell(Work{});
+  // Give b a generous while to run elsewhere; a keeps its worker until released.
+  auto deadline = std::chrono::steady_clock::now() + 3s;
+  while (!b_ran.load() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  release.store(true);
+  REQUIRE(eventually([&] { return b_ran.load(); }));
+  REQUIRE(b_ran_while_a_busy.load());
+}
+
 // -- parking -------------------------------------------------------------------------------------
 
 TEST_CASE("idle workers park, and new work wakes them") {

@@ -26,6 +26,12 @@ class ActorStopped : public Error {
   using Error::Error;
 };
 
+/// A wait was cancelled because the thing waited on went away (system actors at shutdown).
+class Cancelled : public Error {
+ public:
+  using Error::Error;
+};
+
 /// A bounded mailbox refused (or dropped) the message: the actor is not keeping up.
 class MailboxFull : public Error {
  public:

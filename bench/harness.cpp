@@ -1,0 +1,98 @@
+// bench/harness.cpp - sizes, statistics, /proc readings, and the list of workloads.
+#include "harness.hpp"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+
+#include "workloads.hpp"
+
+namespace bench {
+
+void expect_equal(const char* what, std::uint64_t got, std::uint64_t want) {
+  if (got != want) {
+    throw WrongResult(std::string(what) + ": got " + std::to_string(got) + ", expected " +
+                      std::to_string(want));
+  }
+}
+
+std::uint64_t Config::scaled(double full, std::uint64_t at_least) const {
+  double n = std::llround(full * scale);
+  return std::max<std::uint64_t>(at_least, static_cast<std::uint64_t>(std::max(n, 0.0)));
+}
+
+unsigned Config::skynet_depth() const {
+  double depth = std::round(std::log10(1'000'000 * scale));
+  return static_cast<unsigned>(std::clamp(depth, 1.0, 7.0));
+}
+
+std::uint64_t Config::skynet_leaves() const {
+  std::uint64_t leaves = 1;
+  for (unsigned i = 0; i < skynet_depth(); ++i) leaves *= 10;
+  return leaves;
+}
+
+std::uint64_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::uint64_t size = 0;
+  std::uint64_t resident = 0;
+  if (!(statm >> size >> resident)) throw std::runtime_error("cannot read /proc/self/statm");
+  return resident * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+double quantile(std::vector<double>& values, double q) {
+  if (values.empty()) return 0;
+  // Nearest rank: the smallest value with at least q of the values at or below it.
+  auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(values.size())));
+  std::size_t index = std::clamp<std::size_t>(rank, 1, values.size()) - 1;
+  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(index),
+                   values.end());
+  return values[index];
+}
+
+double median(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  std::size_t mid = values.size() / 2;
+  return values.size() % 2 == 1 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
+}
+
+double fj_work(double theta) {
+  // Savina's ForkJoin "performComputation": one sine, squared.
+  double s = std::sin(theta);
+  return s * s;
+}
+
+// -- the suite ------------------------------------------------------------------------------
+
+namespace {
+
+constexpr Row kPingpong[] = {{"pingpong", "ns/msg", ">= 15x", 15, 0}};
+constexpr Row kFanin[] = {{"fanin", "ns/msg", ">= 3x", 3, 0}};
+constexpr Row kRing[] = {{"ring", "ns/hop", ">= 15x", 15, 0}};
+constexpr Row kSkynet[] = {{"skynet", "ms", ">= 5x", 5, 0}};
+constexpr Row kSpawn[] = {{"spawn_ns", "ns/spawn", ">= 20x", 20, 0},
+                          {"spawn_bytes", "B/actor", "<= 128 B", 0, 128}};
+constexpr Row kAsk[] = {{"ask_p50", "us", "", 0, 0}, {"ask_p99", "us", "<= 50 us", 0, 50}};
+constexpr Row kFj[] = {{"fjthrput", "ns/msg", "", 0, 0}};
+constexpr Row kFloor[] = {{"floor", "ns/item", "", 0, 0}};
+
+constexpr Workload kWorkloads[] = {
+    {"pingpong", "two actors, 1,000,000 round trips", kPingpong},
+    {"fanin", "8 senders x 1,000,000 messages to one counter", kFanin},
+    {"ring", "1,000 actors, a token passed 10,000,000 hops", kRing},
+    {"skynet", "10-ary tree of 1,111,111 actors summing 0..999,999", kSkynet},
+    {"spawn", "1,000,000 idle actors: time per spawn, resident bytes per actor", kSpawn},
+    {"ask", "1,000 asks from a plain thread, 1 ms apart (workers parked)", kAsk},
+    {"fjthrput", "Savina fork-join throughput: 60 actors x 10,000 messages", kFj},
+    {"floor", "raw moodycamel ConcurrentQueue, 1 producer / 1 consumer, 10,000,000 items",
+     kFloor},
+};
+
+}  // namespace
+
+std::span<const Workload> workloads() { return kWorkloads; }
+
+}  // namespace bench
