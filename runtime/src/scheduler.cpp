@@ -5,7 +5,9 @@
 
 #include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <mutex>
+#include <random>
 
 #include "internal/core.hpp"
 
@@ -37,13 +39,29 @@ struct Scheduler::Worker {
 
 namespace {
 thread_local Scheduler::Worker* tls_worker = nullptr;
+thread_local bool tls_manual_turn = false;  // a manual-mode (deterministic) turn runs here
 std::mutex exit_mutex;
 std::condition_variable exit_cv;
 }  // namespace
 
-bool on_worker_thread() noexcept { return tls_worker != nullptr; }
+bool on_worker_thread() noexcept { return tls_worker != nullptr || tls_manual_turn; }
 
-Scheduler::Scheduler(unsigned workers, std::chrono::microseconds spin) : spin_(spin) {
+struct Scheduler::Manual {
+  mutable std::mutex mutex;
+  std::deque<Runnable*> ready;
+  std::mt19937_64 rng;
+  bool random = false;
+};
+
+Scheduler::Scheduler(unsigned workers, std::chrono::microseconds spin, bool manual,
+                     std::uint64_t seed)
+    : spin_(spin) {
+  if (manual) {
+    manual_ = std::make_unique<Manual>();
+    manual_->rng.seed(seed);
+    manual_->random = seed != 0;
+    return;
+  }
   workers_.reserve(workers);
   for (unsigned i = 0; i < workers; ++i) workers_.push_back(std::make_unique<Worker>(*this));
 }
@@ -73,6 +91,10 @@ void Scheduler::start(Core* core) {
 // -- putting work in ------------------------------------------------------------------------
 
 void Scheduler::schedule(Runnable* r) noexcept {
+  if (manual_) {
+    yield(r);
+    return;
+  }
   Worker* self = tls_worker;
   if (self != nullptr && self->owner == this) {
     if (Runnable* displaced = std::exchange(self->run_next, r)) push(self, displaced);
@@ -82,6 +104,15 @@ void Scheduler::schedule(Runnable* r) noexcept {
 }
 
 void Scheduler::yield(Runnable* r) noexcept {
+  if (manual_) {
+    if (exited_.load(std::memory_order_acquire)) {
+      r->run();
+      return;
+    }
+    std::lock_guard lock(manual_->mutex);
+    manual_->ready.push_back(r);
+    return;
+  }
   Worker* self = tls_worker;
   push(self != nullptr && self->owner == this ? self : nullptr, r);
 }
@@ -183,9 +214,39 @@ void Scheduler::worker_main(Worker& self) {
   running_.fetch_sub(1, std::memory_order_acq_rel);
 }
 
+// -- manual mode -------------------------------------------------------------------------------
+
+bool Scheduler::run_one() {
+  Runnable* r = nullptr;
+  {
+    std::lock_guard lock(manual_->mutex);
+    auto& ready = manual_->ready;
+    if (ready.empty()) return false;
+    std::size_t i = manual_->random ? manual_->rng() % ready.size() : 0;
+    r = ready[i];
+    ready.erase(ready.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+  bool saved = std::exchange(tls_manual_turn, true);
+  r->run();
+  tls_manual_turn = saved;
+  return true;
+}
+
+std::size_t Scheduler::ready() const {
+  if (!manual_) return 0;
+  std::lock_guard lock(manual_->mutex);
+  return manual_->ready.size();
+}
+
 // -- stopping --------------------------------------------------------------------------------
 
 void Scheduler::stop(std::chrono::milliseconds grace) {
+  if (manual_) {
+    exited_.store(true, std::memory_order_seq_cst);
+    while (run_one()) {
+    }
+    return;
+  }
   stopping_.store(true, std::memory_order_seq_cst);
   sleep_.signal(static_cast<int>(workers_.size()));
   {

@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <stdexcept>
 #include <thread>
 
@@ -36,8 +37,15 @@ struct CellAccess;
 Core::Core(System& system, SystemOptions options)
     : system_(&system),
       options_(options),
-      scheduler_(pick_workers(options.workers), options.spin),
-      timers_(options.clock) {}
+      scheduler_(pick_workers(options.workers), options.spin, options.deterministic, options.seed),
+      timers_(options.deterministic && !options.clock ? std::make_shared<ManualClock>()
+                                                      : options.clock) {}
+
+std::size_t Core::run_until_idle(std::size_t max_steps) {
+  std::size_t steps = 0;
+  while (steps < max_steps && scheduler_.run_one()) ++steps;
+  return steps;
+}
 
 void Core::own_timer(Cell& owner, const std::shared_ptr<TimerEntry>& entry) {
   auto& timers = owner.cold().timers;
@@ -175,6 +183,11 @@ bool Core::join(std::chrono::steady_clock::time_point until) {
   if (on_worker_thread()) {
     throw WouldDeadlock("System::join called on a worker thread; it would wait for itself");
   }
+  if (scheduler_.manual()) {  // nobody else runs the actors: run them until nothing is left
+    run_until_idle(std::numeric_limits<std::size_t>::max());
+    std::lock_guard lock(mutex_);
+    return nondaemon_ == 0 && jobs_.load(std::memory_order_acquire) == 0;
+  }
   std::unique_lock lock(mutex_);
   return quiet_.wait_until(lock, until, [&] {
     return nondaemon_ == 0 && jobs_.load(std::memory_order_acquire) == 0;
@@ -182,6 +195,10 @@ bool Core::join(std::chrono::steady_clock::time_point until) {
 }
 
 bool Core::wait_all_ended(std::chrono::steady_clock::time_point until) {
+  if (scheduler_.manual()) {
+    run_until_idle(std::numeric_limits<std::size_t>::max());
+    return live_.load(std::memory_order_acquire) == 0 && jobs_.load(std::memory_order_acquire) == 0;
+  }
   std::unique_lock lock(mutex_);
   return quiet_.wait_until(lock, until, [&] {
     return live_.load(std::memory_order_relaxed) == 0 &&
@@ -340,7 +357,37 @@ SystemStats System::stats() const noexcept {
   return s;
 }
 
-void System::join() { core_->join(std::chrono::steady_clock::time_point::max()); }
+void System::join() {
+  if (!core_->join(std::chrono::steady_clock::time_point::max())) {
+    throw std::logic_error(
+        "System::join: the deterministic system ran out of work while non-daemon actors "
+        "are still alive; it would wait forever");
+  }
+}
+
+bool System::run_once() {
+  require_deterministic("run_once");
+  return core_->scheduler().run_one();
+}
+
+std::size_t System::run_until_idle(std::size_t max_steps) {
+  require_deterministic("run_until_idle");
+  return core_->run_until_idle(max_steps);
+}
+
+void System::advance(Clock::duration d) {
+  require_deterministic("advance");
+  static_cast<ManualClock&>(const_cast<Clock&>(core_->timers().clock())).advance(d);
+}
+
+std::size_t System::runnable() const { return core_->scheduler().ready(); }
+
+void System::require_deterministic(const char* what) const {
+  if (!core_->scheduler().manual()) {
+    throw std::logic_error(std::string("System::") + what +
+                           " needs a deterministic system (SystemOptions::deterministic)");
+  }
+}
 
 bool System::join(std::chrono::milliseconds timeout) {
   return core_->join(std::chrono::steady_clock::now() + timeout);

@@ -24,8 +24,15 @@ struct SystemOptions {
   std::chrono::milliseconds shutdown_deadline{5000};
   /// Print a line to stderr for dead letters (rate-limited to a few per second).
   bool log_dead_letters = false;
-  /// The clock timers run on; null means the steady clock. Tests pass a ManualClock.
+  /// The clock timers run on; null means the steady clock (a ManualClock when
+  /// deterministic). Tests pass a ManualClock.
   std::shared_ptr<Clock> clock{};
+  /// No worker threads: actors run only inside `System::run_once` / `run_until_idle`, on
+  /// the calling thread, so a test decides every step. Time is a ManualClock.
+  bool deterministic = false;
+  /// Deterministic mode: 0 runs ready actors in the order they became ready; any other
+  /// value picks the next one pseudo-randomly from this seed (replayable interleavings).
+  std::uint64_t seed = 0;
 };
 
 /// What happens to an actor when an exception escapes one of its handlers.

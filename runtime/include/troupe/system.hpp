@@ -167,6 +167,19 @@ class System {
   bool shutdown(std::chrono::milliseconds deadline = std::chrono::seconds(5),
                 ShutdownMode mode = ShutdownMode::drain);
 
+  // -- deterministic mode (SystemOptions::deterministic) -------------------------------------
+
+  /// Runs one turn of one ready actor (or one submitted function) on this thread. Returns
+  /// false if nothing was ready. Throws std::logic_error on a threaded system.
+  bool run_once();
+  /// Runs turns until nothing is ready or `max_steps` turns ran; returns the turns run.
+  std::size_t run_until_idle(std::size_t max_steps = 10'000'000);
+  /// Moves the manual clock forward; due timers put their messages in the mailboxes (run
+  /// them with run_until_idle).
+  void advance(Clock::duration d);
+  /// Turns waiting to run (deterministic mode; 0 otherwise).
+  std::size_t runnable() const;
+
   /// Runtime use: the engine behind this System.
   detail::Core& core() const noexcept { return *core_; }
 
@@ -193,6 +206,7 @@ class System {
     return ref;
   }
   void check_open() const;
+  void require_deterministic(const char* what) const;
   void adopt(detail::Cell* cell, SpawnOptions options, detail::Cell* parent,
              std::function<void(detail::Cell*)> rebuild);
   void post(detail::JobBase* job);

@@ -86,6 +86,8 @@ class Core {
 
   // -- waiting -----------------------------------------------------------------------------------
   bool join(std::chrono::steady_clock::time_point until);
+  /// Deterministic mode: runs ready actors on this thread; returns the turns run.
+  std::size_t run_until_idle(std::size_t max_steps);
   bool shutdown(std::chrono::milliseconds deadline, ShutdownMode mode);
 
   // -- counters ----------------------------------------------------------------------------------

@@ -26,7 +26,10 @@ class Core;
 
 class Scheduler {
  public:
-  Scheduler(unsigned workers, std::chrono::microseconds spin);
+  /// `workers` threads; with `manual`, no threads at all: runnables wait in a list until
+  /// `run_one` picks one (the deterministic test scheduler).
+  Scheduler(unsigned workers, std::chrono::microseconds spin, bool manual = false,
+            std::uint64_t seed = 0);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -44,6 +47,14 @@ class Scheduler {
   void stop(std::chrono::milliseconds grace);
 
   unsigned size() const noexcept { return static_cast<unsigned>(workers_.size()); }
+
+  // -- manual (deterministic) mode ---------------------------------------------------------
+  bool manual() const noexcept { return manual_ != nullptr; }
+  /// Runs one runnable, picked pseudo-randomly from the seed (in order for seed 0), on this
+  /// thread. Returns false if nothing was runnable. Manual mode only.
+  bool run_one();
+  /// Runnables waiting in manual mode.
+  std::size_t ready() const;
   std::uint64_t parks() const noexcept { return parks_.load(std::memory_order_relaxed); }
   std::uint64_t wakeups() const noexcept { return wakeups_.load(std::memory_order_relaxed); }
 
@@ -67,6 +78,8 @@ class Scheduler {
   std::atomic<std::uint64_t> wakeups_{0};
   std::chrono::microseconds spin_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  struct Manual;
+  std::unique_ptr<Manual> manual_;
 };
 
 }  // namespace troupe::detail
