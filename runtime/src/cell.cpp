@@ -267,7 +267,7 @@ void Cell::dead_letter(Envelope* e) noexcept {
 
 // -- the turn ------------------------------------------------------------------------------------
 
-Envelope* Cell::next_envelope() noexcept {
+Envelope* Cell::next_envelope(Node*& taken) noexcept {
   if (!priority_.empty()) {
     // New system messages go before everything taken so far, new urgent ones after it.
     Node* system_first = nullptr;
@@ -292,7 +292,7 @@ Envelope* Cell::next_envelope() noexcept {
       }
       n = next;
     }
-    for (Node* n = priority_taken_; n != nullptr;) {  // keep what was already taken
+    for (Node* n = taken; n != nullptr;) {  // keep what was already taken
       Node* next = n->next.load(std::memory_order_relaxed);
       append(system_first, system_last, n);
       n = next;
@@ -304,11 +304,11 @@ Envelope* Cell::next_envelope() noexcept {
         system_first = urgent_first;
       }
     }
-    priority_taken_ = system_first;
+    taken = system_first;
   }
-  if (priority_taken_ != nullptr) {
-    Node* n = priority_taken_;
-    priority_taken_ = n->next.load(std::memory_order_relaxed);
+  if (taken != nullptr) {
+    Node* n = taken;
+    taken = n->next.load(std::memory_order_relaxed);
     return static_cast<Envelope*>(n);
   }
   if ((flags_ & kBounded) != 0) {
@@ -326,9 +326,9 @@ Envelope* Cell::next_envelope() noexcept {
   return static_cast<Envelope*>(mail_.pop());
 }
 
-std::uint32_t Cell::reject_all() noexcept {
+std::uint32_t Cell::reject_all(Node*& taken) noexcept {
   std::uint32_t n = 0;
-  while (Envelope* e = next_envelope()) {
+  while (Envelope* e = next_envelope(taken)) {
     dead_letter(e);
     ++n;
   }
@@ -418,28 +418,32 @@ void Cell::restart(std::exception_ptr error) noexcept {
 
 bool Cell::turn() noexcept {
   Cell* saved = std::exchange(tls_cell, this);
+  Node* taken = nullptr;  // priority messages taken this turn: all handled before it ends
   std::uint32_t handled = 0;
   if (!terminated()) {
     const std::uint32_t batch = core_->options().batch;
-    while (handled < batch) {
-      Envelope* e = next_envelope();
+    while (handled < batch || taken != nullptr) {
+      Envelope* e = next_envelope(taken);
       if (e == nullptr) break;
       ++handled;
       try {
         e->deliver(*this);
       } catch (...) {
+        failures_.store(failures_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
         handle_failure(std::current_exception());
       }
       delete e;
       if (failure_pending_) {  // a coroutine handler failed during this message
         failure_pending_ = false;
+        failures_.store(failures_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
         handle_failure(std::exchange(cold().pending_failure, nullptr));
       }
       if (stop_requested_) break;
     }
-    if (stop_requested_) handled += terminate();
+    handled_.store(handled_.load(std::memory_order_relaxed) + handled, std::memory_order_relaxed);
+    if (stop_requested_) handled += terminate(taken);
   }
-  if (terminated()) handled += reject_all();
+  if (terminated()) handled += reject_all(taken);
   tls_cell = saved;
 
   std::uint32_t before = pending_.fetch_sub(handled, std::memory_order_acq_rel);
@@ -452,7 +456,7 @@ void Cell::run() noexcept {
   if (turn()) core_->scheduler().yield(this);
 }
 
-std::uint32_t Cell::terminate() noexcept {
+std::uint32_t Cell::terminate(Node*& taken) noexcept {
   Cold* c = cold_.load(std::memory_order_acquire);
   status_.store(stop_failed_ ? 2 : 1, std::memory_order_release);
   std::uint32_t rejected = 0;
@@ -463,7 +467,7 @@ std::uint32_t Cell::terminate() noexcept {
       { std::lock_guard lock(c->bounded->mutex); }
       c->bounded->space.notify_all();
     }
-    rejected = reject_all();  // resumptions already queued destroy their frames here too
+    rejected = reject_all(taken);  // queued resumptions destroy their frames here too
     for (auto& child : c->children) send_stop(child.cell(), StopMode::now);
     c->children.clear();
   }

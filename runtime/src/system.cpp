@@ -157,6 +157,8 @@ std::vector<ActorInfo> Core::snapshot() const {
                                           : ActorState::idle;
     info.daemon = c->daemon();
     info.restarts = c->restarts();
+    info.handled = c->handled();
+    info.failures = c->failures();
     info.dedicated_thread = (c->flags_ & Cell::kDedicated) != 0;
     out.push_back(std::move(info));
   }

@@ -170,3 +170,28 @@ TEST_CASE("run_once on a threaded system is refused") {
   troupe::System system({.workers = 1});
   REQUIRE_THROWS_AS(system.run_once(), std::logic_error);
 }
+
+TEST_CASE("the snapshot counts messages handled, failures and restarts per actor") {
+  struct Boom {};
+  struct Fragile : troupe::Actor {
+    void on(Add) {}
+    void on(Boom) { throw std::runtime_error("boom"); }
+  };
+  troupe::System system({.deterministic = true});
+  auto resumes = system.spawn<Fragile>({.name = "resumes", .on_failure = troupe::OnFailure::resume});
+  auto restarts = system.spawn<Fragile>({.name = "restarts", .on_failure = troupe::OnFailure::restart});
+  for (auto& r : {resumes, restarts}) {
+    r.tell(Add{1});
+    r.tell(Boom{});
+    r.tell(Add{1});
+    r.tell(Boom{});
+  }
+  system.run_until_idle();
+  for (auto& info : system.actors()) {
+    INFO(info.name);
+    CHECK(info.handled == 4);
+    CHECK(info.failures == 2);
+    CHECK(info.restarts == (info.name == "restarts" ? 2u : 0u));
+    CHECK(info.mailbox_depth == 0);
+  }
+}

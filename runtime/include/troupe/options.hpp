@@ -96,6 +96,8 @@ struct ActorInfo {
   bool daemon = false;
   bool dedicated_thread = false;
   std::uint32_t restarts = 0;  ///< times a supervision restart rebuilt it
+  std::uint32_t handled = 0;   ///< messages handled so far (wraps at 2^32)
+  std::uint32_t failures = 0;  ///< exceptions that escaped its handlers
 };
 
 }  // namespace troupe

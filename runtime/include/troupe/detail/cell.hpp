@@ -98,6 +98,10 @@ class Cell : public Runnable {
   void defer_failure(std::exception_ptr error) noexcept;
   /// Supervision restarts so far.
   std::uint32_t restarts() const noexcept;
+  /// Messages handled so far (wraps at 2^32). Thread-safe, approximate while it runs.
+  std::uint32_t handled() const noexcept { return handled_.load(std::memory_order_relaxed); }
+  /// Exceptions that escaped its handlers (counted by its turns; read racily in snapshots).
+  std::uint32_t failures() const noexcept { return failures_.load(std::memory_order_relaxed); }
 
   /// A pool worker's turn: handles up to `batch` messages, then yields if more remain.
   void run() noexcept override;
@@ -126,9 +130,11 @@ class Cell : public Runnable {
   void cancel_coroutines_and_timers(Cold& c) noexcept;
   bool enqueue_bounded(Envelope* e) noexcept;
   void wake(std::uint32_t before) noexcept;
-  Envelope* next_envelope() noexcept;
-  std::uint32_t reject_all() noexcept;
-  std::uint32_t terminate() noexcept;
+  // `taken`: urgent and system messages taken off the stack and sorted, not yet handled.
+  // It lives in the turn (not in the cell) and is always emptied before the turn ends.
+  Envelope* next_envelope(Node*& taken) noexcept;
+  std::uint32_t reject_all(Node*& taken) noexcept;
+  std::uint32_t terminate(Node*& taken) noexcept;
   void dead_letter(Envelope* e) noexcept;
   Cold& cold();
 
@@ -136,7 +142,8 @@ class Cell : public Runnable {
   std::atomic<std::uint32_t> pending_{0};  // queued messages; 0 -> 1 schedules the actor
   Mailbox mail_;
   Stack priority_;                  // urgent and system messages (rare): sorted when taken
-  Node* priority_taken_ = nullptr;  // consumer side: taken, in delivery order, not yet handled
+  std::atomic<std::uint32_t> handled_{0};  // messages handled (mod 2^32); written by turns
+  std::atomic<std::uint32_t> failures_{0};  // exceptions that escaped handlers
   Core* core_;
   Cell* prev_ = nullptr;  // registry links, guarded by the Core's registry lock
   Cell* next_ = nullptr;
