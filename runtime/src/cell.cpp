@@ -191,6 +191,7 @@ bool Cell::enqueue(Envelope* e, Priority priority) noexcept {
     dead_letter(e);
     return false;
   }
+  if (Tracer* tracer = core_->tracer()) tracer->sent(e);
   if ((flags_ & kBounded) != 0 && priority == Priority::normal) return enqueue_bounded(e);
   std::uint32_t before = pending_.fetch_add(1, std::memory_order_acq_rel);
   if (priority == Priority::normal) {
@@ -420,12 +421,16 @@ bool Cell::turn() noexcept {
   Cell* saved = std::exchange(tls_cell, this);
   Node* taken = nullptr;  // priority messages taken this turn: all handled before it ends
   std::uint32_t handled = 0;
+  Tracer* tracer = core_->tracer();
+  auto start = tracer != nullptr ? std::chrono::steady_clock::now()
+                                 : std::chrono::steady_clock::time_point{};
   if (!terminated()) {
     const std::uint32_t batch = core_->options().batch;
     while (handled < batch || taken != nullptr) {
       Envelope* e = next_envelope(taken);
       if (e == nullptr) break;
       ++handled;
+      if (tracer != nullptr) tracer->delivered(e);
       try {
         e->deliver(*this);
       } catch (...) {
@@ -445,6 +450,7 @@ bool Cell::turn() noexcept {
   }
   if (terminated()) handled += reject_all(taken);
   tls_cell = saved;
+  if (tracer != nullptr) tracer->turn(*this, start, std::chrono::steady_clock::now() - start);
 
   std::uint32_t before = pending_.fetch_sub(handled, std::memory_order_acq_rel);
   if (((before - handled) & kCount) != 0) return true;  // more to do: keep the reference

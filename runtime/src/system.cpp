@@ -39,7 +39,13 @@ Core::Core(System& system, SystemOptions options)
       options_(options),
       scheduler_(pick_workers(options.workers), options.spin, options.deterministic, options.seed),
       timers_(options.deterministic && !options.clock ? std::make_shared<ManualClock>()
-                                                      : options.clock) {}
+                                                      : options.clock) {
+  std::string trace = options.trace_path;
+  if (trace.empty()) {
+    if (const char* env = std::getenv("TROUPE_TRACE"); env != nullptr) trace = env;
+  }
+  if (!trace.empty()) tracer_ = std::make_unique<Tracer>(std::move(trace));
+}
 
 std::size_t Core::run_until_idle(std::size_t max_steps) {
   std::size_t steps = 0;
@@ -247,6 +253,7 @@ bool Core::shutdown(std::chrono::milliseconds deadline, ShutdownMode mode) {
       t.detach();
     }
   }
+  if (tracer_) tracer_->write();
   shut_down_ = true;
   shutdown_result_ = clean;
   return clean;

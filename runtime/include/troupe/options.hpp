@@ -30,6 +30,10 @@ struct SystemOptions {
   /// No worker threads: actors run only inside `System::run_once` / `run_until_idle`, on
   /// the calling thread, so a test decides every step. Time is a ManualClock.
   bool deterministic = false;
+  /// Write a Chrome/Perfetto trace (one track per thread, a slice per actor turn, sampled
+  /// send-to-handle arrows) to this file at shutdown. Empty: the TROUPE_TRACE environment
+  /// variable decides; unset, no tracing (and it costs one branch per turn).
+  std::string trace_path{};
   /// Deterministic mode: 0 runs ready actors in the order they became ready; any other
   /// value picks the next one pseudo-randomly from this seed (replayable interleavings).
   std::uint64_t seed = 0;

@@ -20,6 +20,7 @@
 
 #include "internal/scheduler.hpp"
 #include "internal/timers.hpp"
+#include "internal/trace.hpp"
 #include "troupe/detail/cell.hpp"
 #include "troupe/options.hpp"
 #include "troupe/ref.hpp"
@@ -67,6 +68,8 @@ class Core {
   const SystemOptions& options() const noexcept { return options_; }
   Scheduler& scheduler() noexcept { return scheduler_; }
   TimerService& timers() noexcept { return timers_; }
+  /// The tracer, or null when tracing is off.
+  Tracer* tracer() const noexcept { return tracer_.get(); }
   /// Records a timer `owner` made, to cancel it when the owner stops. Owner's turn only.
   void own_timer(Cell& owner, const std::shared_ptr<TimerEntry>& entry);
 
@@ -107,6 +110,7 @@ class Core {
   std::atomic<std::size_t> refs_{1};
   Scheduler scheduler_;
   TimerService timers_;
+  std::unique_ptr<Tracer> tracer_;
 
   mutable std::mutex mutex_;  // registry lock; also guards the waits below
   std::condition_variable quiet_;
