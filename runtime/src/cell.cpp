@@ -102,11 +102,9 @@ struct ResumeEnvelope final : RuntimeEnvelope {
     std::erase(list, suspension);
     suspension->handle.resume();
   }
-  void reject(Cell&) noexcept override {
-    if (suspension->dead) return;
-    suspension->dead = true;
-    suspension->root.destroy();
-  }
+  // A resumption that cannot be delivered does nothing: the frame is still listed in
+  // `suspended` and is destroyed by the owner's own turn (terminate), never elsewhere.
+  void reject(Cell&) noexcept override {}
   std::shared_ptr<Suspension> suspension;
 };
 

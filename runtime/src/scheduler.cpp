@@ -30,7 +30,9 @@ struct Scheduler::Worker {
   Scheduler* owner;
   moodycamel::ProducerToken producer;
   moodycamel::ConsumerToken consumer;
-  Runnable* run_next = nullptr;
+  std::atomic<Runnable*> run_next{nullptr};  // the owner's next turn; idle workers may steal it
+  Runnable* steal_candidate = nullptr;        // another worker's run-next seen while spinning
+  std::chrono::steady_clock::time_point candidate_since{};
   unsigned run_next_streak = 0;
   unsigned ticks = 0;
   std::thread thread;
@@ -68,7 +70,12 @@ Scheduler::Scheduler(unsigned workers, std::chrono::microseconds spin, bool manu
 
 Scheduler::~Scheduler() {
   for (auto& w : workers_) {
-    if (w->thread.joinable()) w->thread.join();
+    if (!w->thread.joinable()) continue;
+    if (w->thread.get_id() == std::this_thread::get_id()) {
+      w->thread.detach();  // the last reference to the core ended on this worker
+    } else {
+      w->thread.join();
+    }
   }
 }
 
@@ -97,7 +104,13 @@ void Scheduler::schedule(Runnable* r) noexcept {
   }
   Worker* self = tls_worker;
   if (self != nullptr && self->owner == this) {
-    if (Runnable* displaced = std::exchange(self->run_next, r)) push(self, displaced);
+    if (Runnable* displaced = self->run_next.exchange(r, std::memory_order_acq_rel)) {
+      push(self, displaced);
+    } else if (spinners_.load(std::memory_order_relaxed) == 0) {
+      // Everyone else is asleep: wake one, so that if this turn runs long, the actor just
+      // woken is stolen from the run-next slot instead of waiting for it.
+      wake_one();
+    }
     return;
   }
   push(nullptr, r);
@@ -149,36 +162,69 @@ void Scheduler::drain_inline() noexcept {
 
 Runnable* Scheduler::find_work(Worker& self) noexcept {
   Runnable* r = nullptr;
-  if (self.run_next != nullptr && self.run_next_streak < kRunNextLimit) {
-    ++self.run_next_streak;
-    return std::exchange(self.run_next, nullptr);
+  if (self.run_next_streak < kRunNextLimit) {
+    if ((r = self.run_next.exchange(nullptr, std::memory_order_acq_rel)) != nullptr) {
+      ++self.run_next_streak;
+      return r;
+    }
+  } else if ((r = self.run_next.exchange(nullptr, std::memory_order_acq_rel)) != nullptr) {
+    queue_.enqueue(self.producer, r);  // streak used up: to the back of the line
+    r = nullptr;
   }
   self.run_next_streak = 0;
-  if (self.run_next != nullptr) {  // streak used up: to the back of the line
-    queue_.enqueue(self.producer, std::exchange(self.run_next, nullptr));
-  }
   if (++self.ticks % kGlobalEvery == 0 && queue_.try_dequeue(self.consumer, r)) return r;
   if (queue_.try_dequeue_from_producer(self.producer, r)) return r;
   if (queue_.try_dequeue(self.consumer, r)) return r;
   return nullptr;
 }
 
+Runnable* Scheduler::steal_run_next(Worker& self) noexcept {
+  // Only take an actor that has sat in another worker's run-next slot for a few
+  // microseconds: its owner is busy in a long turn. A slot its owner empties at once (the
+  // ping-pong case) is left alone, so the pair stays on one core.
+  auto now = std::chrono::steady_clock::now();
+  for (auto& w : workers_) {
+    if (w.get() == &self) continue;
+    Runnable* r = w->run_next.load(std::memory_order_acquire);
+    if (r == nullptr) continue;
+    if (r != self.steal_candidate) {
+      self.steal_candidate = r;
+      self.candidate_since = now;
+      continue;
+    }
+    if (now - self.candidate_since < std::chrono::microseconds(5)) continue;
+    self.steal_candidate = nullptr;
+    if (w->run_next.compare_exchange_strong(r, nullptr, std::memory_order_acq_rel)) return r;
+  }
+  return nullptr;
+}
+
 bool Scheduler::park(Worker& self, Runnable*& found) noexcept {
-  // Spin a little: a wake-up from parking costs tens of microseconds.
+  // Spin a little: a wake-up from parking costs tens of microseconds. Other workers'
+  // run-next slots are left alone for the first few microseconds (their owner usually
+  // takes them right away, which keeps a ping-pong pair on one core), then stolen.
   auto until = std::chrono::steady_clock::now() + spin_;
+  spinners_.fetch_add(1, std::memory_order_relaxed);
   for (unsigned i = 1;; ++i) {
-    if (queue_.try_dequeue(self.consumer, found)) return true;
-    if (stopping_.load(std::memory_order_acquire)) return false;
+    if (queue_.try_dequeue(self.consumer, found) ||
+        (i % 16 == 0 && (found = steal_run_next(self)) != nullptr)) {
+      spinners_.fetch_sub(1, std::memory_order_relaxed);
+      return true;
+    }
+    if (stopping_.load(std::memory_order_acquire)) break;
     TROUPE_CPU_RELAX();
-    if (i % 64 == 0) {
+    if (i % 16 == 0) {
       if (std::chrono::steady_clock::now() >= until) break;
-      std::this_thread::yield();
+      if (i % 256 == 0) std::this_thread::yield();
     }
   }
+  spinners_.fetch_sub(1, std::memory_order_relaxed);
+  if (stopping_.load(std::memory_order_acquire)) return false;
   // Announce we sleep, then look once more so a push racing with us is not missed.
   sleepers_.fetch_add(1, std::memory_order_seq_cst);
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  bool have = queue_.try_dequeue(self.consumer, found);
+  bool have = queue_.try_dequeue(self.consumer, found) ||
+              (found = steal_run_next(self)) != nullptr;
   if (have || stopping_.load(std::memory_order_acquire)) {
     int sleeping = sleepers_.load(std::memory_order_relaxed);
     for (;;) {

@@ -59,7 +59,6 @@ TimerService::TimerService(std::shared_ptr<Clock> clock) : clock_(std::move(cloc
 TimerService::~TimerService() {
   stop();
   if (clock_->manual()) static_cast<ManualClock&>(*clock_).unsubscribe(this);
-  if (thread_.joinable()) thread_.join();
 }
 
 void TimerService::add(std::shared_ptr<TimerEntry> entry, Clock::duration delay) {
@@ -135,6 +134,17 @@ void TimerService::stop() {
     heap_.clear();
   }
   changed_.notify_all();
+  // Join the thread here, so nothing it still holds (timers it was firing, and through
+  // them actors and the core) is let go on it after shutdown. If the last reference to
+  // the core ends on this very thread, it cannot join itself: let it finish detached.
+  std::lock_guard joining(join_mutex_);
+  if (thread_.joinable()) {
+    if (thread_.get_id() == std::this_thread::get_id()) {
+      thread_.detach();
+    } else {
+      thread_.join();
+    }
+  }
 }
 
 std::size_t TimerService::pending() const {

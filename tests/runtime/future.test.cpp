@@ -13,18 +13,6 @@
 
 using namespace std::chrono_literals;
 
-// Two parts of the Future API do not compile today, so their tests are switched off here
-// (each has a [!mayfail] stand-in below that names the bug). Define these to 1 once fixed.
-//  - Future::then stores a lambda holding a move-only Promise in the std::function that
-//    StateBase::on_ready takes: "std::function target must be copy-constructible".
-#ifndef TROUPE_TEST_FUTURE_THEN
-#define TROUPE_TEST_FUTURE_THEN 0
-#endif
-//  - Future<R>::take (used by get() && and co_await) always instantiates `R(state_->value())`,
-//    a copy, so a Future of a move-only type cannot be consumed.
-#ifndef TROUPE_TEST_MOVE_ONLY_FUTURE
-#define TROUPE_TEST_MOVE_ONLY_FUTURE 0
-#endif
 
 namespace {
 
@@ -313,7 +301,6 @@ TEST_CASE("on_ready runs at once on a ready future, else on the completing threa
 
 // -- then ----------------------------------------------------------------------------------------
 
-#if TROUPE_TEST_FUTURE_THEN
 
 TEST_CASE("then chains a value through continuations") {
   troupe::Promise<int> p;
@@ -381,21 +368,9 @@ TEST_CASE("a continuation runs on the thread that completes the future") {
   REQUIRE(ran_on == completer);
 }
 
-#else
-
-TEST_CASE("Future::then compiles (regression: a move-only Promise in a std::function)",
-          "[!mayfail]") {
-  FAIL("Future::then does not compile (future.hpp, then(): the callback captures the "
-       "move-only Promise<U> `next` and is passed to StateBase::on_ready(std::function<void()>), "
-       "which requires a copy-constructible target). Its tests are disabled: build with "
-       "-DTROUPE_TEST_FUTURE_THEN=1 once fixed.");
-}
-
-#endif
 
 // -- move-only results ---------------------------------------------------------------------------
 
-#if TROUPE_TEST_MOVE_ONLY_FUTURE
 
 TEST_CASE("a future of a move-only type hands its value out through an rvalue get") {
   troupe::Promise<std::unique_ptr<int>> p;
@@ -406,17 +381,6 @@ TEST_CASE("a future of a move-only type hands its value out through an rvalue ge
   REQUIRE(*v == 8);
 }
 
-#else
-
-TEST_CASE("a future of a move-only type compiles (regression: take() always copies)",
-          "[!mayfail]") {
-  FAIL("Future<std::unique_ptr<int>>::get() && does not compile (future.hpp, take(): "
-       "`return R(state_->value());` is instantiated even for move-only R, so neither an "
-       "rvalue get nor co_await works for such futures). Build with "
-       "-DTROUPE_TEST_MOVE_ONLY_FUTURE=1 once fixed.");
-}
-
-#endif
 
 // -- when_all ------------------------------------------------------------------------------------
 

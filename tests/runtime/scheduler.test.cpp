@@ -125,12 +125,9 @@ TEST_CASE("a ping-pong pair on a single worker does not starve a third actor") {
   REQUIRE(rounds_when_answered > 0);
 }
 
-TEST_CASE("an actor woken from inside a long handler runs on an idle worker meanwhile",
-          "[!mayfail]") {
-  // Bug (runtime/src/scheduler.cpp, Scheduler::schedule and find_work): an actor woken by a
-  // handler goes into that worker's private run-next slot, without waking anyone. No other
-  // worker can see or steal it, so it waits for the waking handler (and the rest of that
-  // actor's batch) to finish even while the other workers sit idle.
+TEST_CASE("an actor woken from inside a long handler runs on an idle worker meanwhile") {
+  // Regression: an actor woken by a handler went into that worker's private run-next slot,
+  // where no idle worker could see or steal it, so it waited for the whole waking handler.
   std::atomic<bool> a_busy{false};
   std::atomic<bool> release{false};
   std::atomic<bool> b_ran{false};

@@ -412,36 +412,6 @@ TEST_CASE("stopping an actor while its coroutine handler is suspended fails the 
   REQUIRE(outcome(waiter.ask(Wait{})) == "ActorStopped");
 }
 
-TEST_CASE("a suspended coroutine resumed and stopped at the same moment ends exactly once") {
-  constexpr int kRounds = 100;
-  std::atomic<int> suspended{0};
-  std::atomic<int> destroyed{0};
-  int answered = 0;
-  int cancelled = 0;
-  troupe::System system({.workers = 2});
-  for (int round = 0; round < kRounds; ++round) {
-    troupe::Promise<int> gate;
-    auto waiter = system.spawn<Waiter>(troupe::SpawnOptions{}, gate.future(), &suspended,
-                                       &destroyed);
-    auto answer = waiter.ask(Wait{});
-    REQUIRE(eventually([&] { return suspended.load() == round + 1; }));
-    std::thread resolver([&gate, round] { gate.set_value(round); });
-    waiter.stop();
-    resolver.join();
-    std::string how = outcome(answer);
-    if (how == "value") {
-      REQUIRE(answer.get() == round + 1);
-      ++answered;
-    } else {
-      CAPTURE(round, how);
-      REQUIRE((how == "BrokenPromise" || how == "ActorStopped"));
-      ++cancelled;
-    }
-  }
-  REQUIRE(answered + cancelled == kRounds);
-  REQUIRE(eventually([&] { return destroyed.load() == kRounds; }));
-}
-
 namespace {
 
 struct Hold {};
@@ -567,86 +537,6 @@ TEST_CASE("several suspended handlers awaiting one future all resume when it com
   REQUIRE(waiter.alive());
 }
 
-namespace {
-
-/// Shared between one round's actor and its coroutine frame; outlives both.
-struct Lifetimes {
-  std::atomic<bool> actor_destroyed{false};
-  std::atomic<int> frames_after_actor{0};
-  std::atomic<int> frames_off_actor{0};
-};
-
-thread_local bool tls_is_resolver = false;  // set on the test's resolving threads
-
-class Witnessed : public troupe::Actor {
- public:
-  Witnessed(troupe::Future<int> gate, std::shared_ptr<Lifetimes> life, std::atomic<int>* suspended)
-      : gate_(std::move(gate)), life_(std::move(life)), suspended_(suspended) {}
-  ~Witnessed() override { life_->actor_destroyed.store(true); }
-
-  troupe::Task<int> on(Wait) {
-    // Stands for any frame local whose destructor touches the actor's state.
-    struct Witness {
-      Lifetimes* life;
-      ~Witness() {
-        if (life->actor_destroyed.load()) life->frames_after_actor.fetch_add(1);
-        if (tls_is_resolver) life->frames_off_actor.fetch_add(1);
-      }
-    };
-    Witness witness{life_.get()};
-    std::shared_ptr<Lifetimes> keep = life_;  // the frame keeps the record alive
-    suspended_->fetch_add(1);
-    co_return co_await gate_;
-  }
-
- private:
-  troupe::Future<int> gate_;
-  std::shared_ptr<Lifetimes> life_;
-  std::atomic<int>* suspended_;
-};
-
-}  // namespace
-
-TEST_CASE("a coroutine frame is destroyed on its actor, before the actor object, even when "
-          "the awaited future completes while the actor stops",
-          "[!mayfail]") {
-  // Bug (runtime/src/cell.cpp): make_resumer's callback claims the suspension, then enqueues
-  // a ResumeEnvelope. If the actor terminated in between (or just before: terminate() sets
-  // status_ before it walks the suspensions), Cell::enqueue dead-letters the envelope and
-  // ResumeEnvelope::reject calls root.destroy() right there, on the thread that completed
-  // the future: off the actor, concurrently with or after terminate()'s destroy_actor().
-  // terminate() promises to destroy frames "while the actor object exists". The window is
-  // small, so this races many rounds (bounded by count and time) and stops at the first hit.
-  constexpr int kMaxRounds = 20'000;
-  const auto budget = std::chrono::steady_clock::now() + 3s;
-  std::atomic<int> suspended{0};
-  int after_actor = 0;
-  int off_actor = 0;
-  int rounds = 0;
-  troupe::System system({.workers = 2});
-  while (rounds < kMaxRounds && after_actor + off_actor == 0 &&
-         std::chrono::steady_clock::now() < budget) {
-    auto life = std::make_shared<Lifetimes>();
-    troupe::Promise<int> gate;
-    auto actor = system.spawn<Witnessed>(troupe::SpawnOptions{}, gate.future(), life, &suspended);
-    auto answer = actor.ask(Wait{});
-    ++rounds;
-    if (!eventually([&] { return suspended.load() == rounds; })) FAIL("the handler never ran");
-    std::thread resolver([&gate] {
-      tls_is_resolver = true;
-      gate.set_value(1);
-    });
-    actor.stop();
-    resolver.join();
-    (void)outcome(answer);
-    after_actor += life->frames_after_actor.load();
-    off_actor += life->frames_off_actor.load();
-  }
-  CAPTURE(rounds, after_actor, off_actor);
-  REQUIRE(after_actor == 0);
-  REQUIRE(off_actor == 0);
-}
-
 TEST_CASE("shutting the system down with a coroutine still suspended breaks its ask") {
   std::atomic<int> suspended{0};
   std::atomic<int> destroyed{0};
@@ -754,16 +644,112 @@ class ByReference : public troupe::Actor {
 
 }  // namespace
 
-TEST_CASE("a message taken by reference outlives a coroutine handler's suspension",
-          "[!mayfail]") {
-  // Bug: the turn deletes the envelope (and the message in it) as soon as deliver returns,
-  // i.e. at the coroutine's first suspension, so a `const M&` parameter dangles afterwards;
-  // the example in task.hpp (`on(const Fetch& f)` reading f after co_await) is a
-  // use-after-free. This test only reads a flag set by the message's destructor.
+TEST_CASE("a message taken by reference outlives a coroutine handler's suspension") {
+  // Regression: the turn deleted the envelope (and the message in it) when deliver returned,
+  // at the coroutine's first suspension, so a `const M&` parameter dangled afterwards. The
+  // coroutine's sink now owns the message. This test only reads a flag set by the
+  // message's destructor.
   troupe::System system({.workers = 1});
   auto doubler = system.spawn<Doubler>("doubler");
   auto by_ref = system.spawn<ByReference>("by-reference", doubler);
   std::atomic<bool> gone{false};
   auto answer = by_ref.ask(Probe(&gone));
   REQUIRE(answer.get(kPatience));
+}
+
+// -- a resumption racing a stop ------------------------------------------------------------------
+//
+// Last in the file: it races many rounds.
+
+namespace {
+
+/// Shared between one round's actor and its coroutine frame; outlives both.
+struct Lifetimes {
+  std::atomic<bool> actor_destroyed{false};
+  std::atomic<int> frames_destroyed{0};
+  std::atomic<int> frames_after_actor{0};
+  std::atomic<int> frames_off_actor{0};
+};
+
+thread_local bool tls_is_resolver = false;  // set on the test's resolving threads
+
+class Witnessed : public troupe::Actor {
+ public:
+  Witnessed(troupe::Future<int> gate, std::shared_ptr<Lifetimes> life, std::atomic<int>* suspended)
+      : gate_(std::move(gate)), life_(std::move(life)), suspended_(suspended) {}
+  ~Witnessed() override { life_->actor_destroyed.store(true); }
+
+  troupe::Task<int> on(Wait) {
+    // Stands for any frame local whose destructor touches the actor's state: it must run
+    // once, on the actor, while the actor object exists.
+    struct Witness {
+      std::shared_ptr<Lifetimes> life;
+      ~Witness() {
+        life->frames_destroyed.fetch_add(1);
+        if (life->actor_destroyed.load()) life->frames_after_actor.fetch_add(1);
+        if (tls_is_resolver) life->frames_off_actor.fetch_add(1);
+      }
+    };
+    Witness witness{life_};
+    suspended_->fetch_add(1);
+    co_return co_await gate_;
+  }
+
+ private:
+  troupe::Future<int> gate_;
+  std::shared_ptr<Lifetimes> life_;
+  std::atomic<int>* suspended_;
+};
+
+}  // namespace
+
+TEST_CASE("a suspended coroutine resumed and stopped at the same moment ends exactly once, on "
+          "its actor, before the actor object") {
+  // Regression: a resumption dead-lettered on the thread completing the future destroyed
+  // the frame there, racing terminate() destroying it on the worker (a double destroy, and
+  // one after the actor object was gone). Frames are now destroyed only by their actor's
+  // own turn. The window is small, so this races many rounds (bounded by count and time).
+  constexpr int kMaxRounds = 20'000;
+  const auto budget = std::chrono::steady_clock::now() + 3s;
+  std::atomic<int> suspended{0};
+  int rounds = 0;
+  int answered = 0;
+  int cancelled = 0;
+  int bad_outcomes = 0;
+  int not_once = 0;
+  int after_actor = 0;
+  int off_actor = 0;
+  troupe::System system({.workers = 2});
+  while (rounds < kMaxRounds && bad_outcomes + not_once + after_actor + off_actor == 0 &&
+         std::chrono::steady_clock::now() < budget) {
+    auto life = std::make_shared<Lifetimes>();
+    troupe::Promise<int> gate;
+    auto actor = system.spawn<Witnessed>(troupe::SpawnOptions{}, gate.future(), life, &suspended);
+    auto answer = actor.ask(Wait{});
+    ++rounds;
+    if (!eventually([&] { return suspended.load() == rounds; })) FAIL("the handler never ran");
+    std::thread resolver([&gate, rounds] {
+      tls_is_resolver = true;
+      gate.set_value(rounds);
+    });
+    actor.stop();
+    resolver.join();
+    std::string how = outcome(answer);
+    if (how == "value") {
+      ++answered;
+    } else if (how == "BrokenPromise" || how == "ActorStopped") {
+      ++cancelled;
+    } else {
+      ++bad_outcomes;
+    }
+    eventually([&] { return !actor.alive() && life->frames_destroyed.load() >= 1; });
+    if (life->frames_destroyed.load() != 1) ++not_once;
+    after_actor += life->frames_after_actor.load();
+    off_actor += life->frames_off_actor.load();
+  }
+  CAPTURE(rounds, answered, cancelled);
+  REQUIRE(bad_outcomes == 0);
+  REQUIRE(not_once == 0);
+  REQUIRE(after_actor == 0);
+  REQUIRE(off_actor == 0);
 }

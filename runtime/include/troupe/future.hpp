@@ -152,22 +152,23 @@ class Future {
   template <class F>
   auto then(F&& fn) const {
     using U = decltype(call(fn, std::declval<const Future&>()));
-    Promise<U> next;
-    Future<U> out = next.future();
-    state_->on_ready([self = *this, fn = std::forward<F>(fn), next = std::move(next)]() mutable {
+    auto next = std::make_shared<Promise<U>>();  // shared: callbacks must be copyable
+    Future<U> out = next->future();
+    auto work = std::make_shared<std::decay_t<F>>(std::forward<F>(fn));
+    state_->on_ready([self = *this, work, next] {
       if (auto& e = self.state_->error()) {
-        next.set_exception(e);
+        next->set_exception(e);
         return;
       }
       try {
         if constexpr (std::is_void_v<U>) {
-          call(fn, self);
-          next.set_value();
+          call(*work, self);
+          next->set_value();
         } else {
-          next.set_value(call(fn, self));
+          next->set_value(call(*work, self));
         }
       } catch (...) {
-        next.set_exception(std::current_exception());
+        next->set_exception(std::current_exception());
       }
     });
     return out;
@@ -176,7 +177,8 @@ class Future {
   /// Runs `fn(future)` once ready, whatever the outcome (for fan-in helpers).
   template <class F>
   void on_ready(F&& fn) const {
-    state_->on_ready([self = *this, fn = std::forward<F>(fn)]() mutable { fn(self); });
+    auto work = std::make_shared<std::decay_t<F>>(std::forward<F>(fn));
+    state_->on_ready([self = *this, work] { (*work)(self); });
   }
 
   /// The error of a failed future (null otherwise). Call when ready().
@@ -221,8 +223,11 @@ class Future {
   R take() {
     if (state_->error()) std::rethrow_exception(state_->error());
     if constexpr (!std::is_void_v<R>) {
-      if (state_.use_count() == 1) return std::move(state_->value());
-      return R(state_->value());
+      // Sole owner (or a move-only R): move the value out; otherwise copy it.
+      if constexpr (std::is_copy_constructible_v<R>) {
+        if (state_.use_count() != 1) return R(state_->value());
+      }
+      return std::move(state_->value());
     }
   }
 

@@ -35,6 +35,8 @@ struct IsTask<Task<R>> : std::true_type {};
 struct TaskSink {
   virtual ~TaskSink() = default;
   virtual void finished(std::exception_ptr error, void* value) noexcept = 0;
+  /// The Task could not even start (its frame failed to allocate).
+  virtual void abandon(std::exception_ptr error) noexcept { (void)error; }
 };
 
 struct TaskPromiseBase {

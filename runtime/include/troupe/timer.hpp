@@ -43,7 +43,7 @@ struct TimerEnvelope final : Envelope {
     if (entry->period.count() == 0) entry->cancelled.store(true, std::memory_order_release);
     T& actor = static_cast<T&>(*target.actor());
     if constexpr (IsTask<HandlerResult<T, M>>::value) {
-      actor.on(std::move(message)).start_detached(new TellSink);
+      start_task(actor, std::make_unique<TellSink<M>>(std::move(message)));
     } else {
       actor.on(std::move(message));
     }

@@ -64,6 +64,7 @@ class Scheduler {
   void worker_main(Worker& self);
   Runnable* find_work(Worker& self) noexcept;
   bool park(Worker& self, Runnable*& found) noexcept;
+  Runnable* steal_run_next(Worker& self) noexcept;
   void push(Worker* self, Runnable* r) noexcept;
   void wake_one() noexcept;
   void drain_inline() noexcept;
@@ -71,6 +72,7 @@ class Scheduler {
   moodycamel::ConcurrentQueue<Runnable*> queue_;
   moodycamel::LightweightSemaphore sleep_;
   std::atomic<int> sleepers_{0};
+  std::atomic<int> spinners_{0};  // idle workers spinning (not yet parked)
   std::atomic<bool> stopping_{false};
   std::atomic<bool> exited_{false};
   std::atomic<unsigned> running_{0};

@@ -41,6 +41,7 @@ class TimerService {
   std::vector<std::shared_ptr<TimerEntry>> heap_;
   std::uint64_t sequence_ = 0;
   bool stopped_ = false;
+  std::mutex join_mutex_;
   std::thread thread_;
 };
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <exception>
+#include <memory>
 #include <type_traits>
 #include <typeinfo>
 #include <utility>
@@ -32,18 +33,23 @@ struct AskValue<Task<R>> {
 /// Reports a failure of the running actor's coroutine handler (supervision applies).
 void fail_current(std::exception_ptr error) noexcept;
 
-/// Finishing a tell handler that is a coroutine: only failures matter.
+/// Finishing a tell handler that is a coroutine: only failures matter. The sink owns the
+/// message, so a handler taking it by reference can use it across every co_await.
+template <class M>
 struct TellSink final : TaskSink {
+  explicit TellSink(M m) : message(std::move(m)) {}
   void finished(std::exception_ptr error, void*) noexcept override {
     if (error) fail_current(std::move(error));
   }
+  M message;
 };
 
 /// Finishing an ask handler that is a coroutine: answer the future; a failure also fails
-/// the actor, as any exception escaping a handler does.
-template <class R>
+/// the actor, as any exception escaping a handler does. Owns the message, as TellSink.
+template <class R, class M>
 struct AskSink final : TaskSink {
-  explicit AskSink(Promise<R> p) : promise(std::move(p)) {}
+  AskSink(Promise<R> p, M m) : promise(std::move(p)), message(std::move(m)) {}
+  void abandon(std::exception_ptr error) noexcept override { promise.set_exception(error); }
   void finished(std::exception_ptr error, void* value) noexcept override {
     if (error) {
       promise.set_exception(error);
@@ -59,7 +65,20 @@ struct AskSink final : TaskSink {
     }
   }
   Promise<R> promise;
+  M message;
 };
+
+/// Runs a coroutine handler of T for `message`, detached; `sink` owns the message.
+template <class T, class Sink>
+void start_task(T& actor, std::unique_ptr<Sink> sink) {
+  try {
+    auto task = actor.on(std::move(sink->message));  // only allocating the frame can throw
+    std::move(task).start_detached(sink.release());
+  } catch (...) {
+    sink->abandon(std::current_exception());
+    throw;  // the turn applies the supervision policy
+  }
+}
 
 template <class T, class M>
 struct TellEnvelope final : Envelope {
@@ -69,7 +88,7 @@ struct TellEnvelope final : Envelope {
   void deliver(Cell& target) override {
     T& actor = static_cast<T&>(*target.actor());
     if constexpr (IsTask<HandlerResult<T, M>>::value) {
-      actor.on(std::move(message)).start_detached(new TellSink);
+      start_task(actor, std::make_unique<TellSink<M>>(std::move(message)));
     } else {
       actor.on(std::move(message));
     }
@@ -90,7 +109,8 @@ struct AskEnvelope final : Envelope {
     T& actor = static_cast<T&>(*target.actor());
     try {
       if constexpr (IsTask<HandlerResult<T, M>>::value) {
-        actor.on(std::move(message)).start_detached(new AskSink<Result>(std::move(promise)));
+        auto sink = std::make_unique<AskSink<Result, M>>(std::move(promise), std::move(message));
+        start_task(actor, std::move(sink));
       } else if constexpr (std::is_void_v<Result>) {
         actor.on(std::move(message));
         promise.set_value();
