@@ -69,7 +69,10 @@ TEST_CASE("10,000 shutdowns racing with senders, spawners and timers never hang"
     std::atomic<bool> stop{false};
     std::thread sender([&] {
       long n = 0;
-      while (!stop.load(std::memory_order_relaxed)) actors[n++ % 100].tell(Work{n});
+      while (!stop.load(std::memory_order_relaxed)) {
+        actors[n % 100].tell(Work{n});
+        if (++n % 64 == 0) std::this_thread::yield();  // race, without a flood to drain
+      }
     });
     std::thread spawner([&] {
       while (!stop.load(std::memory_order_relaxed)) {
@@ -78,9 +81,10 @@ TEST_CASE("10,000 shutdowns racing with senders, spawners and timers never hang"
         } catch (const troupe::ShutdownError&) {
           break;  // the expected answer once shutdown has begun
         }
+        std::this_thread::sleep_for(std::chrono::microseconds(20));
       }
     });
-    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 500));
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 200));
     system.shutdown(std::chrono::milliseconds(rng() % 3 == 0 ? 0 : 50),
                     rng() % 2 == 0 ? troupe::ShutdownMode::drain : troupe::ShutdownMode::drop);
     stop = true;
