@@ -41,12 +41,7 @@ struct TimerEnvelope final : Envelope {
   void deliver(Cell& target) override {
     if (entry->cancelled.load(std::memory_order_acquire)) return;  // cancelled after firing
     if (entry->period.count() == 0) entry->cancelled.store(true, std::memory_order_release);
-    T& actor = static_cast<T&>(*target.actor());
-    if constexpr (IsTask<HandlerResult<T, M>>::value) {
-      start_task(actor, std::make_unique<TellSink<M>>(std::move(message)));
-    } else {
-      actor.on(std::move(message));
-    }
+    deliver_tell<T>(target, message);
   }
   const std::type_info* message_type() const noexcept override { return &typeid(M); }
   std::shared_ptr<TimerEntry> entry;

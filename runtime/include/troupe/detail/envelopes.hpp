@@ -80,19 +80,23 @@ void start_task(T& actor, std::unique_ptr<Sink> sink) {
   }
 }
 
+/// Calls `T::on(message)` on the target for a tell: plainly, or as a detached coroutine.
+template <class T, class M>
+void deliver_tell(Cell& target, M& message) {
+  T& actor = static_cast<T&>(*target.actor());
+  if constexpr (IsTask<HandlerResult<T, M>>::value) {
+    start_task(actor, std::make_unique<TellSink<M>>(std::move(message)));
+  } else {
+    actor.on(std::move(message));
+  }
+}
+
 template <class T, class M>
 struct TellEnvelope final : Envelope {
   template <class V>
   explicit TellEnvelope(V&& v) : message(std::forward<V>(v)) {}
 
-  void deliver(Cell& target) override {
-    T& actor = static_cast<T&>(*target.actor());
-    if constexpr (IsTask<HandlerResult<T, M>>::value) {
-      start_task(actor, std::make_unique<TellSink<M>>(std::move(message)));
-    } else {
-      actor.on(std::move(message));
-    }
-  }
+  void deliver(Cell& target) override { deliver_tell<T>(target, message); }
   const std::type_info* message_type() const noexcept override { return &typeid(M); }
 
   M message;
