@@ -1,0 +1,150 @@
+// troupe/work_queue.hpp - WorkQueue<T>: Python's Queue / LifoQueue / PriorityQueue as an actor.
+//
+//   troupe::WorkQueue<std::string> jobs(system, {.capacity = 100});
+//   co_await jobs.put("resize cat.png");          // a producer (waits while the queue is full)
+//
+//   troupe::Task<void> on(const Work&) {          // a consumer actor's loop
+//     try {
+//       for (;;) {
+//         std::string job = co_await jobs.get();
+//         handle(job);
+//         jobs.task_done();
+//       }
+//     } catch (const troupe::Cancelled&) {        // the system is shutting down
+//     }
+//   }
+//
+//   jobs.join().get(30s);                         // every item put has been task_done
+//
+// put, get, task_done and join mean what they mean in Python. Waiting never blocks a
+// worker: the futures are co_awaited inside actors, or waited on with get(timeout) from
+// plain threads. A consumer actor that ends while waiting in `get` is never handed an item.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "troupe/detail/waiters.hpp"
+#include "troupe/detail/work_queue_actor.hpp"
+#include "troupe/system.hpp"
+
+namespace troupe {
+
+/// A bounded WorkQueue with `WhenFull::reject` refused an item. A kind of MailboxFull:
+/// whoever handles back-pressure from mailboxes handles it from queues too.
+class QueueFull : public MailboxFull {
+ public:
+  using MailboxFull::MailboxFull;
+};
+
+/// How a WorkQueue is built. Aggregate: `{.order = QueueOrder::lifo, .capacity = 10}`.
+struct WorkQueueOptions {
+  /// fifo, lifo, or priority (smallest first by the queue's comparator).
+  QueueOrder order = QueueOrder::fifo;
+  /// Most items queued at once; 0 means unbounded.
+  std::size_t capacity = 0;
+  /// What `put` does when the queue is full: wait for room, or reject.
+  WhenFull when_full = WhenFull::wait;
+  /// Names the queue's actor; appears in error messages. Optional.
+  std::string name{};
+};
+
+/// A queue of work items of type T shared by many producers and consumers, kept by a
+/// daemon system actor. Copyable: copies share one queue. Every member is thread-safe and
+/// never blocks. The actor is stopped when the last copy is gone (after what was already
+/// sent to it) or when the system shuts down: every pending put, get and join then fails
+/// with troupe::Cancelled, and queued items are destroyed.
+///
+/// T must be movable and, for now, copy-constructible (Future<T> still copies in places).
+/// `Compare` orders a priority queue: smallest first, as Python's PriorityQueue.
+template <class T, class Compare = std::less<T>>
+class WorkQueue {
+ public:
+  /// Spawns the queue's daemon actor. Throws ShutdownError if the system is shutting down,
+  /// std::invalid_argument if the name is taken or priority order is asked for a T that
+  /// `Compare` cannot compare.
+  ///
+  ///   troupe::WorkQueue<int> fifo(system);
+  ///   troupe::WorkQueue<Job, ByDeadline> urgent(system, {.order = troupe::QueueOrder::priority});
+  explicit WorkQueue(System& system, WorkQueueOptions options = {}, Compare compare = Compare()) {
+    if (options.order == QueueOrder::priority && !detail::WorkItems<T, Compare>::kComparable) {
+      throw std::invalid_argument("WorkQueue: priority order needs a Compare that orders T");
+    }
+    std::string label = detail::label("work queue", options.name);
+    actor_ = system.spawn<QueueActor>(SpawnOptions{.name = std::move(options.name), .daemon = true},
+                                      options.order, options.capacity, options.when_full,
+                                      std::move(compare), std::move(label));
+    anchor_ = std::make_shared<detail::Anchor>(Ref<troupe::Actor>(actor_));
+  }
+
+  /// Puts `item` in the queue. The future completes once the item is in (at once if there
+  /// is room); with the queue full it waits up to `timeout` (then fails with TimeoutError,
+  /// the item dropped), or fails at once with QueueFull under `WhenFull::reject` or a zero
+  /// timeout. Counts one unfinished task (see task_done).
+  Future<void> put(T item, Clock::duration timeout = Clock::duration::max()) const {
+    Promise<void> promise;
+    Future<void> future = promise.future();
+    actor_.tell(typename QueueActor::Put{
+        std::move(item), detail::Reply<void>(std::move(promise), detail::kPutCancelled), timeout});
+    return future;
+  }
+
+  /// The next item, in the queue's order. Waits up to `timeout` for one (then fails with
+  /// TimeoutError; zero means "only if one is queued now"); by default waits without limit.
+  /// Waiting consumers are served in arrival order. Called inside an actor, the queue
+  /// watches that actor: if it ends while waiting, it is skipped, so no item is lost. A
+  /// plain thread that may stop waiting should pass a timeout here, since an abandoned get
+  /// still takes the next item.
+  ///
+  ///   int job = co_await queue.get();        // in a Task handler
+  ///   int job = queue.get(1s).get(2s);       // on a plain thread
+  Future<T> get(Clock::duration timeout = Clock::duration::max()) const {
+    Promise<T> promise;
+    Future<T> future = promise.future();
+    detail::Cell* cell = detail::current_cell();
+    actor_.tell(typename QueueActor::Get{
+        detail::Reply<T>(std::move(promise), detail::kGetCancelled), timeout,
+        cell != nullptr ? Ref<troupe::Actor>(cell) : Ref<troupe::Actor>()});
+    return future;
+  }
+
+  /// Marks one item got earlier as fully handled. When every item ever put has been
+  /// marked, join() completes. Calling it more often than items were put fails the future
+  /// with UsageError (Python raises ValueError); ignoring the future is fine otherwise.
+  Future<void> task_done() const {
+    Promise<void> promise;
+    Future<void> future = promise.future();
+    actor_.tell(typename QueueActor::TaskDone{
+        detail::Reply<void>(std::move(promise), detail::kTaskDoneCancelled)});
+    return future;
+  }
+
+  /// A future that completes exactly when the number of unfinished tasks (puts minus
+  /// task_done calls) reaches zero; at once if it is zero now.
+  Future<void> join() const {
+    Promise<void> promise;
+    Future<void> future = promise.future();
+    actor_.tell(
+        typename QueueActor::Join{detail::Reply<void>(std::move(promise), detail::kJoinCancelled)});
+    return future;
+  }
+
+  /// Items queued right now (waiting producers' items not included). An ask to the actor.
+  Future<std::size_t> size() const { return actor_.ask(typename QueueActor::CountItems{}); }
+  /// Items put and not yet task_done right now. An ask to the actor.
+  Future<std::size_t> unfinished() const {
+    return actor_.ask(typename QueueActor::CountUnfinished{});
+  }
+
+ private:
+  using QueueActor = detail::WorkQueueActor<T, Compare>;
+
+  Ref<QueueActor> actor_;
+  std::shared_ptr<detail::Anchor> anchor_;
+};
+
+}  // namespace troupe

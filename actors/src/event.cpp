@@ -1,0 +1,128 @@
+// event.cpp - Event: the handle and the daemon actor that keeps the waiters.
+//
+// The flag itself is an atomic shared by the handles and the actor; the actor only keeps
+// waiters. `set` stores the flag and then tells the actor to release everyone waiting; a
+// wait reaching the actor checks the flag first. Because set stores before it sends, a
+// waiter the actor parks was either parked before that Set message arrives (and is
+// released by it) or saw the flag already set: no wake-up is lost.
+#include "troupe/event.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <utility>
+
+#include "troupe/detail/waiters.hpp"
+#include "troupe/system.hpp"
+
+namespace troupe {
+namespace detail {
+
+namespace {
+
+struct Set {};
+struct Wait {
+  Reply<bool> reply;
+  Clock::duration timeout;
+};
+struct Expire {
+  std::uint64_t id;
+};
+struct CountWaiting {};
+
+constexpr const char* kCancelledInFlight =
+    "Event::wait cancelled: the event's actor has stopped (the system is shutting down)";
+
+}  // namespace
+
+class EventActor final : public Actor {
+ public:
+  EventActor(std::shared_ptr<std::atomic<bool>> flag, std::string label)
+      : flag_(std::move(flag)), label_(std::move(label)) {}
+
+  ~EventActor() override {
+    auto why = make_error<Cancelled>("wait on " + label_ +
+                                     " cancelled: the event stopped (the system is shutting down)");
+    for (auto& [id, waiter] : waiters_) waiter.reply.fail(why);
+  }
+
+  void on(Set) {
+    auto released = std::exchange(waiters_, {});
+    for (auto& [id, waiter] : released) {
+      waiter.timer.cancel();
+      waiter.reply.answer(true);
+    }
+  }
+
+  void on(Wait w) {
+    if (flag_->load(std::memory_order_acquire)) {
+      w.reply.answer(true);
+      return;
+    }
+    std::uint64_t id = ++last_id_;
+    Waiter& waiter = waiters_.emplace(id, Waiter{std::move(w.reply), {}}).first->second;
+    if (has_timeout(w.timeout)) waiter.timer = after(w.timeout, self<EventActor>(), Expire{id});
+  }
+
+  void on(Expire e) {
+    auto it = waiters_.find(e.id);
+    if (it == waiters_.end()) return;  // released just before its timer fired
+    it->second.reply.answer(false);
+    waiters_.erase(it);
+  }
+
+  std::size_t on(CountWaiting) const { return waiters_.size(); }
+
+ private:
+  struct Waiter {
+    Reply<bool> reply;
+    Timer timer;
+  };
+
+  std::shared_ptr<std::atomic<bool>> flag_;
+  std::string label_;
+  std::map<std::uint64_t, Waiter> waiters_;  // by arrival
+  std::uint64_t last_id_ = 0;
+};
+
+struct EventCore {
+  EventCore(std::shared_ptr<std::atomic<bool>> f, Ref<EventActor> a)
+      : flag(std::move(f)), actor(std::move(a)), anchor(Ref<Actor>(actor)) {}
+  std::shared_ptr<std::atomic<bool>> flag;
+  Ref<EventActor> actor;
+  Anchor anchor;
+};
+
+}  // namespace detail
+
+Event::Event(System& system, std::string name) {
+  auto flag = std::make_shared<std::atomic<bool>>(false);
+  std::string label = detail::label("event", name);
+  auto actor = system.spawn<detail::EventActor>(
+      SpawnOptions{.name = std::move(name), .daemon = true}, flag, std::move(label));
+  core_ = std::make_shared<detail::EventCore>(std::move(flag), std::move(actor));
+}
+
+void Event::set() const {
+  // Only the call that flips the flag sends: waiters parked before an earlier, still
+  // unanswered flip are released by that flip's message, and later ones see the flag.
+  if (!core_->flag->exchange(true, std::memory_order_acq_rel)) core_->actor.tell(detail::Set{});
+}
+
+void Event::clear() const noexcept { core_->flag->store(false, std::memory_order_release); }
+
+bool Event::is_set() const noexcept { return core_->flag->load(std::memory_order_acquire); }
+
+Future<bool> Event::wait(Clock::duration timeout) const {
+  if (is_set()) return Future<bool>::ready_with(true);
+  if (timeout <= Clock::duration::zero()) return Future<bool>::ready_with(false);
+  Promise<bool> promise;
+  Future<bool> future = promise.future();
+  core_->actor.tell(
+      detail::Wait{detail::Reply<bool>(std::move(promise), detail::kCancelledInFlight), timeout});
+  return future;
+}
+
+Future<std::size_t> Event::waiting() const { return core_->actor.ask(detail::CountWaiting{}); }
+
+}  // namespace troupe
