@@ -357,7 +357,7 @@ void Cell::defer_failure(std::exception_ptr error) noexcept {
 
 std::uint32_t Cell::restarts() const noexcept {
   Cold* c = cold_.load(std::memory_order_acquire);
-  return c != nullptr ? c->restarts : 0;
+  return c != nullptr ? c->restarts.load(std::memory_order_relaxed) : 0;
 }
 
 void Cell::handle_failure(std::exception_ptr error) noexcept {
@@ -406,7 +406,7 @@ void Cell::restart(std::exception_ptr error) noexcept {
   Cold& c = *cold_.load(std::memory_order_acquire);
   cancel_coroutines_and_timers(c);  // the old actor's timers and waits die with it
   destroy_actor();
-  ++c.restarts;
+  c.restarts.fetch_add(1, std::memory_order_relaxed);
   try {
     c.rebuild(this);
   } catch (...) {

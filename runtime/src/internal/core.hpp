@@ -41,7 +41,7 @@ struct Cold {
   std::deque<Clock::time_point> restart_times;
   unsigned max_restarts = 0;
   Clock::duration restart_window{};
-  std::uint32_t restarts = 0;
+  std::atomic<std::uint32_t> restarts{0};  // read by snapshots on other threads
   std::exception_ptr pending_failure;  // from a coroutine handler, applied after the turn's message
   // -- bounded mailbox --
   struct Bounded {
