@@ -301,7 +301,13 @@ TEST_CASE("a flood of messages into a bounded mailbox keeps resident memory flat
   for (long i = 0; i < kMessages; ++i) accepted += slow.tell(i) ? 1 : 0;
   long after = resident_bytes();
   INFO("resident growth " << (after - before) << " bytes over " << kMessages << " messages");
+#if defined(__SANITIZE_ADDRESS__)
+  // ASan parks freed memory in a quarantine (256 MB by default): resident size says nothing
+  // about the mailbox here. The normal build holds the bound.
+  WARN("ASan build: resident growth " << (after - before) << " bytes, not checked");
+#else
   REQUIRE(after - before < 16L * 1024 * 1024);
+#endif
   REQUIRE(eventually([&] { return handled.load() == accepted; }));
   REQUIRE(static_cast<long>(system.stats().dead_letters) == kMessages - accepted);
 }
