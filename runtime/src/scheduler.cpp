@@ -194,7 +194,10 @@ Runnable* Scheduler::steal_run_next(Worker& self) noexcept {
     }
     if (now - self.candidate_since < std::chrono::microseconds(5)) continue;
     self.steal_candidate = nullptr;
-    if (w->run_next.compare_exchange_strong(r, nullptr, std::memory_order_acq_rel)) return r;
+    if (w->run_next.compare_exchange_strong(r, nullptr, std::memory_order_acq_rel)) {
+      steals_.fetch_add(1, std::memory_order_relaxed);
+      return r;
+    }
   }
   return nullptr;
 }
@@ -206,8 +209,9 @@ bool Scheduler::park(Worker& self, Runnable*& found) noexcept {
   auto until = std::chrono::steady_clock::now() + spin_;
   spinners_.fetch_add(1, std::memory_order_relaxed);
   for (unsigned i = 1;; ++i) {
-    if (queue_.try_dequeue(self.consumer, found) ||
-        (i % 16 == 0 && (found = steal_run_next(self)) != nullptr)) {
+    bool took_queued = queue_.try_dequeue(self.consumer, found);
+    if (took_queued) steals_.fetch_add(1, std::memory_order_relaxed);  // queued elsewhere
+    if (took_queued || (i % 16 == 0 && (found = steal_run_next(self)) != nullptr)) {
       spinners_.fetch_sub(1, std::memory_order_relaxed);
       return true;
     }

@@ -363,6 +363,7 @@ SystemStats System::stats() const noexcept {
   s.dead_letters = core_->dead_letters();
   s.parks = core_->scheduler().parks();
   s.wakeups = core_->scheduler().wakeups();
+  s.steals = core_->scheduler().steals();
   return s;
 }
 

@@ -39,6 +39,7 @@ struct SystemStats {
   std::uint64_t dead_letters = 0;  ///< messages that reached no handler
   std::uint64_t parks = 0;         ///< times a worker went to sleep
   std::uint64_t wakeups = 0;       ///< times a sleeping worker was woken for work
+  std::uint64_t steals = 0;        ///< work an idle worker took that another had queued
 };
 
 class System {

@@ -57,6 +57,8 @@ class Scheduler {
   std::size_t ready() const;
   std::uint64_t parks() const noexcept { return parks_.load(std::memory_order_relaxed); }
   std::uint64_t wakeups() const noexcept { return wakeups_.load(std::memory_order_relaxed); }
+  /// Work an idle worker took from the shared queue or from another's run-next slot.
+  std::uint64_t steals() const noexcept { return steals_.load(std::memory_order_relaxed); }
 
   struct Worker;
 
@@ -78,6 +80,7 @@ class Scheduler {
   std::atomic<unsigned> running_{0};
   std::atomic<std::uint64_t> parks_{0};
   std::atomic<std::uint64_t> wakeups_{0};
+  std::atomic<std::uint64_t> steals_{0};
   std::chrono::microseconds spin_;
   std::vector<std::unique_ptr<Worker>> workers_;
   struct Manual;
