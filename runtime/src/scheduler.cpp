@@ -36,14 +36,13 @@ struct Scheduler::Worker {
   unsigned run_next_streak = 0;
   unsigned ticks = 0;
   std::thread thread;
-  bool exited = false;  // guarded by the exit mutex below
+  std::atomic<std::uint64_t> turns{0};  // runs finished; stop() watches it for progress
+  bool exited = false;                  // guarded by the scheduler's exit mutex
 };
 
 namespace {
 thread_local Scheduler::Worker* tls_worker = nullptr;
 thread_local bool tls_manual_turn = false;  // a manual-mode (deterministic) turn runs here
-std::mutex exit_mutex;
-std::condition_variable exit_cv;
 }  // namespace
 
 bool on_worker_thread() noexcept { return tls_worker != nullptr || tls_manual_turn; }
@@ -86,10 +85,10 @@ void Scheduler::start(Core* core) {
     w->thread = std::thread([this, core, worker = w.get()] {
       worker_main(*worker);
       {
-        std::lock_guard lock(exit_mutex);
+        std::lock_guard lock(exit_mutex_);
         worker->exited = true;
       }
-      exit_cv.notify_all();
+      exit_cv_.notify_all();
       core->release();
     });
   }
@@ -259,6 +258,7 @@ void Scheduler::worker_main(Worker& self) {
       }
     }
     r->run();
+    self.turns.store(self.turns.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
   tls_worker = nullptr;
   running_.fetch_sub(1, std::memory_order_acq_rel);
@@ -299,19 +299,38 @@ void Scheduler::stop(std::chrono::milliseconds grace) {
   }
   stopping_.store(true, std::memory_order_seq_cst);
   sleep_.signal(static_cast<int>(workers_.size()));
+  // Wait while the workers make progress (a long backlog of dead letters takes a while,
+  // under sanitizers especially); give up on one only after `grace` without any turn
+  // finishing, which means it is stuck inside a handler.
   {
-    std::unique_lock lock(exit_mutex);
-    exit_cv.wait_for(lock, grace, [&] {
+    auto all_exited = [&] {
       for (auto& w : workers_) {
         if (!w->exited) return false;
       }
       return true;
-    });
+    };
+    auto turns = [&] {
+      std::uint64_t sum = 0;
+      for (auto& w : workers_) sum += w->turns.load(std::memory_order_relaxed);
+      return sum;
+    };
+    std::uint64_t seen = turns();
+    auto last_progress = std::chrono::steady_clock::now();
+    std::unique_lock lock(exit_mutex_);
+    while (!exit_cv_.wait_for(lock, std::chrono::milliseconds(50), all_exited)) {
+      auto now = std::chrono::steady_clock::now();
+      if (std::uint64_t t = turns(); t != seen) {
+        seen = t;
+        last_progress = now;
+      } else if (now - last_progress >= grace) {
+        break;
+      }
+    }
   }
   for (auto& w : workers_) {
     bool exited;
     {
-      std::lock_guard lock(exit_mutex);
+      std::lock_guard lock(exit_mutex_);
       exited = w->exited;
     }
     if (exited) {

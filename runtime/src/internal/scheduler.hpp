@@ -11,7 +11,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -41,8 +43,9 @@ class Scheduler {
   void schedule(Runnable* r) noexcept;
   /// Puts `r` at the back of the queue (it used up its turn). Thread-safe, never blocks.
   void yield(Runnable* r) noexcept;
-  /// Lets the workers finish what is queued, then stops them. Waits up to `grace` for them
-  /// to exit; a worker still stuck in user code after that is detached (and reported).
+  /// Lets the workers finish what is queued, then stops them. Waits as long as they make
+  /// progress; a worker that finishes no turn for `grace` is stuck in user code and is
+  /// detached (and reported).
   /// Afterwards, anything scheduled runs inline on the scheduling thread.
   void stop(std::chrono::milliseconds grace);
 
@@ -83,6 +86,8 @@ class Scheduler {
   std::atomic<std::uint64_t> steals_{0};
   std::chrono::microseconds spin_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::mutex exit_mutex_;  // members, not globals: a detached worker may outlive main()
+  std::condition_variable exit_cv_;
   struct Manual;
   std::unique_ptr<Manual> manual_;
 };
