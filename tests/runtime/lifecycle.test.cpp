@@ -216,8 +216,13 @@ TEST_CASE("shutdown with 100,000 queued messages meets its deadline and resolves
   }
   // 100,000 x 20 us over 2 workers is about 1 s of work: the drain cannot finish in 300 ms.
   REQUIRE_FALSE(clean);
-  // deadline, then a grace of at most max(100 ms, deadline / 4) for handlers to return
+  // deadline, then a grace of max(100 ms, deadline / 4) for handlers to return, then the
+  // leftovers become dead letters (slow under sanitizers)
+#if defined(TROUPE_SANITIZED)
+  REQUIRE(took < deadline + 10s);
+#else
   REQUIRE(took < deadline + 2s);
+#endif
   long answered = 0;
   long failed = 0;
   for (auto& f : futures) {
