@@ -23,6 +23,8 @@ namespace troupe::detail {
 namespace {
 constexpr unsigned kRunNextLimit = 32;  // consecutive run-next turns before the queue gets one
 constexpr unsigned kGlobalEvery = 61;   // every so often, look at the shared queue first
+constexpr std::size_t kNoWorker = ~std::size_t{0};
+constexpr std::uint64_t kEagerWakeEvery = 16384;  // turns between two eager wakes (above)
 }  // namespace
 
 struct Scheduler::Worker {
@@ -31,12 +33,15 @@ struct Scheduler::Worker {
   moodycamel::ProducerToken producer;
   moodycamel::ConsumerToken consumer;
   std::atomic<Runnable*> run_next{nullptr};  // the owner's next turn; idle workers may steal it
-  Runnable* steal_candidate = nullptr;        // another worker's run-next seen while spinning
+  // While spinning: another worker seen with an occupied run-next slot, and its turn count
+  std::size_t candidate_worker = ~std::size_t{0};
+  std::uint64_t candidate_turns = 0;
   std::chrono::steady_clock::time_point candidate_since{};
   unsigned run_next_streak = 0;
   unsigned ticks = 0;
   std::thread thread;
   std::atomic<std::uint64_t> turns{0};  // runs finished; stop() watches it for progress
+  std::uint64_t next_eager_wake = 0;     // owner only: see Scheduler::schedule
   bool exited = false;                  // guarded by the scheduler's exit mutex
 };
 
@@ -105,9 +110,13 @@ void Scheduler::schedule(Runnable* r) noexcept {
   if (self != nullptr && self->owner == this) {
     if (Runnable* displaced = self->run_next.exchange(r, std::memory_order_acq_rel)) {
       push(self, displaced);
-    } else if (spinners_.load(std::memory_order_relaxed) == 0) {
+    } else if (spinners_.load(std::memory_order_relaxed) == 0 &&
+               self->turns.load(std::memory_order_relaxed) >= self->next_eager_wake) {
       // Everyone else is asleep: wake one, so that if this turn runs long, the actor just
-      // woken is stolen from the run-next slot instead of waiting for it.
+      // woken is stolen from the run-next slot instead of waiting for it. At most once per
+      // kEagerWakeEvery turns of this worker: a futex wake on every message of a ping-pong
+      // pair would cost more than it could ever save.
+      self->next_eager_wake = self->turns.load(std::memory_order_relaxed) + kEagerWakeEvery;
       wake_one();
     }
     return;
@@ -167,6 +176,10 @@ Runnable* Scheduler::find_work(Worker& self) noexcept {
       return r;
     }
   } else if ((r = self.run_next.exchange(nullptr, std::memory_order_acq_rel)) != nullptr) {
+    if (queue_.size_approx() == 0) {  // streak used up, but nobody else is waiting: go on
+      self.run_next_streak = 1;
+      return r;
+    }
     queue_.enqueue(self.producer, r);  // streak used up: to the back of the line
     r = nullptr;
   }
@@ -178,22 +191,26 @@ Runnable* Scheduler::find_work(Worker& self) noexcept {
 }
 
 Runnable* Scheduler::steal_run_next(Worker& self) noexcept {
-  // Only take an actor that has sat in another worker's run-next slot for a few
-  // microseconds: its owner is busy in a long turn. A slot its owner empties at once (the
-  // ping-pong case) is left alone, so the pair stays on one core.
+  // Only take an actor from a worker that has been inside one and the same turn for a few
+  // microseconds (its turn counter has not moved): that actor is stuck behind a long
+  // handler. A worker that keeps finishing turns (a ping-pong pair) is left alone, so the
+  // pair stays on one core.
   auto now = std::chrono::steady_clock::now();
-  for (auto& w : workers_) {
-    if (w.get() == &self) continue;
-    Runnable* r = w->run_next.load(std::memory_order_acquire);
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    Worker& w = *workers_[i];
+    if (&w == &self) continue;
+    Runnable* r = w.run_next.load(std::memory_order_acquire);
+    std::uint64_t turns = w.turns.load(std::memory_order_relaxed);
     if (r == nullptr) continue;
-    if (r != self.steal_candidate) {
-      self.steal_candidate = r;
+    if (self.candidate_worker != i || self.candidate_turns != turns) {
+      self.candidate_worker = i;
+      self.candidate_turns = turns;
       self.candidate_since = now;
       continue;
     }
     if (now - self.candidate_since < std::chrono::microseconds(5)) continue;
-    self.steal_candidate = nullptr;
-    if (w->run_next.compare_exchange_strong(r, nullptr, std::memory_order_acq_rel)) {
+    self.candidate_worker = kNoWorker;
+    if (w.run_next.compare_exchange_strong(r, nullptr, std::memory_order_acq_rel)) {
       steals_.fetch_add(1, std::memory_order_relaxed);
       return r;
     }
