@@ -10,7 +10,6 @@
 #include <atomic>
 #include <cstdint>
 #include <future>
-#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,7 +34,7 @@ struct Setup : caf::actor_system_config {
 template <class T>
 T wait_for(std::future<T>& f, const Config& config) {
   if (f.wait_for(config.deadline()) != std::future_status::ready) {
-    throw WrongResult("CAF run did not finish before the deadline");
+    wrong_result("CAF run did not finish before the deadline");
   }
   return f.get();
 }
@@ -165,7 +164,7 @@ caf::behavior node_fn(caf::stateful_actor<NodeState>* self, std::uint64_t index,
 }
 
 Sample ring(const Config& config) {
-  const std::uint64_t size = config.ring_actors();
+  const std::uint64_t size = Config::kRingActors;
   const std::uint64_t hops = config.ring_hops();
   Setup cfg(config);
   caf::actor_system sys{cfg};
@@ -185,7 +184,8 @@ Sample ring(const Config& config) {
   return {ns / static_cast<double>(hops)};
 }
 
-// -- skynet ----------------------------------------------------------------------------------------
+// -- skynet
+// ----------------------------------------------------------------------------------------
 
 struct SkynetState {
   std::uint64_t sum = 0;
@@ -237,7 +237,8 @@ Sample skynet(const Config& config) {
   return {ns / 1e6};
 }
 
-// -- spawn -----------------------------------------------------------------------------------------
+// -- spawn
+// -----------------------------------------------------------------------------------------
 
 std::atomic<std::uint64_t> initialized{0};
 
@@ -275,7 +276,8 @@ Sample spawn(const Config& config) {
   return meter.sample();
 }
 
-// -- ask ---------------------------------------------------------------------------------------------
+// -- ask
+// ---------------------------------------------------------------------------------------------
 
 caf::behavior echo_fn(caf::event_based_actor*) {
   return {[](std::uint64_t v) { return v + 1; }};
@@ -293,7 +295,7 @@ Sample ask(const Config& config) {
     self->request(echo, caf::infinite, v)
         .receive([&](std::uint64_t r) { answer = r; },
                  [&](caf::error& e) { error = sys.render(e); });
-    if (!error.empty()) throw WrongResult("CAF request failed: " + error);
+    if (!error.empty()) wrong_result("CAF request failed: " + error);
     return answer;
   };
   for (std::uint64_t i = 0; i < 10; ++i) request(i);  // warm up
@@ -313,7 +315,8 @@ Sample ask(const Config& config) {
   return {p50, p99};
 }
 
-// -- fjthrput ------------------------------------------------------------------------------------------
+// -- fjthrput
+// ------------------------------------------------------------------------------------------
 
 struct FjState {
   std::uint64_t received = 0;
@@ -345,7 +348,7 @@ Sample fjthrput(const Config& config) {
   for (std::uint64_t m = 0; m < per_actor; ++m) {
     for (auto& a : actors) caf::anon_send(a, 37.2);
   }
-  if (!done.wait(config.deadline())) throw WrongResult("fjthrput: not every actor finished");
+  if (!done.wait(config.deadline())) wrong_result("fjthrput: not every actor finished");
   double ns = ns_since(start);
   sys.await_all_actors_done();
   return {ns / static_cast<double>(per_actor * Config::kFjActors)};

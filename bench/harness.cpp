@@ -3,23 +3,32 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <stdexcept>
 
 #include "workloads.hpp"
 
 namespace bench {
 
+void wrong_result(const std::string& why) {
+  std::fprintf(stderr, "troupe-bench: WRONG RESULT: %s\n", why.c_str());
+  std::fflush(stderr);
+  std::_Exit(kWrongResultStatus);
+}
+
 void expect_equal(const char* what, std::uint64_t got, std::uint64_t want) {
   if (got != want) {
-    throw WrongResult(std::string(what) + ": got " + std::to_string(got) + ", expected " +
-                      std::to_string(want));
+    wrong_result(std::string(what) + ": got " + std::to_string(got) + ", expected " +
+                 std::to_string(want));
   }
 }
 
 std::uint64_t Config::scaled(double full, std::uint64_t at_least) const {
-  double n = std::llround(full * scale);
+  double n = std::round(full * scale);
   return std::max<std::uint64_t>(at_least, static_cast<std::uint64_t>(std::max(n, 0.0)));
 }
 
@@ -32,6 +41,13 @@ std::uint64_t Config::skynet_leaves() const {
   std::uint64_t leaves = 1;
   for (unsigned i = 0; i < skynet_depth(); ++i) leaves *= 10;
   return leaves;
+}
+
+double load_average() {
+  std::ifstream loadavg("/proc/loadavg");
+  double one_minute = -1;
+  loadavg >> one_minute;
+  return loadavg ? one_minute : -1;
 }
 
 std::uint64_t resident_bytes() {
@@ -87,8 +103,7 @@ constexpr Workload kWorkloads[] = {
     {"spawn", "1,000,000 idle actors: time per spawn, resident bytes per actor", kSpawn},
     {"ask", "1,000 asks from a plain thread, 1 ms apart (workers parked)", kAsk},
     {"fjthrput", "Savina fork-join throughput: 60 actors x 10,000 messages", kFj},
-    {"floor", "raw moodycamel ConcurrentQueue, 1 producer / 1 consumer, 10,000,000 items",
-     kFloor},
+    {"floor", "raw moodycamel ConcurrentQueue, 1 producer / 1 consumer, 10,000,000 items", kFloor},
 };
 
 }  // namespace

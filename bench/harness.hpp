@@ -1,20 +1,18 @@
 // bench/harness.hpp - what every workload shares: sizes, clocks, checks and completion.
 //
 // A workload is a plain function `Sample run(const Config&)` per peer (troupe, CAF). It
-// builds its own actor system, times only the work itself, checks its result (throwing
-// WrongResult when the runtime computed something wrong) and tears the system down. The
-// driver (main.cpp) runs every measurement in a fresh child process, so one run's heap,
-// threads and resident memory never leak into the next.
+// builds its own actor system, times only the work itself, checks its result and tears the
+// system down. The driver (main.cpp) runs every measurement in a fresh child process, so
+// one run's heap, threads and resident memory never leak into the next, and a wrong result
+// can end that process at once (see wrong_result).
 #pragma once
 
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -23,13 +21,15 @@ namespace bench {
 /// The measured values of one run, one per row of its workload (spawn has two).
 using Sample = std::vector<double>;
 
-/// A workload computed a wrong result: the run fails and troupe-bench exits non-zero.
-class WrongResult : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+/// The exit status of a run whose result was wrong.
+inline constexpr int kWrongResultStatus = 3;
 
-/// Throws WrongResult("<what>: got <got>, expected <want>") unless got == want.
+/// A workload computed a wrong result (or never finished): says so on stderr and ends the
+/// run's process with kWrongResultStatus right away, without unwinding: a runtime that lost
+/// messages could otherwise hang in its own shutdown. Only for the forked run process.
+[[noreturn]] void wrong_result(const std::string& why);
+
+/// Calls wrong_result("<what>: got <got>, expected <want>") unless got == want.
 void expect_equal(const char* what, std::uint64_t got, std::uint64_t want);
 
 /// Sizes of every workload at a given --scale, and the worker count.
@@ -44,7 +44,7 @@ struct Config {
   static constexpr unsigned kFaninSenders = 8;
   std::uint64_t fanin_per_sender() const { return scaled(1'000'000); }
   static constexpr unsigned kFaninChunk = 100;  // messages a sender sends per turn
-  std::uint64_t ring_actors() const { return scaled(1'000, 2); }
+  static constexpr std::uint64_t kRingActors = 1'000;
   std::uint64_t ring_hops() const { return scaled(10'000'000); }
   /// skynet: 10^depth leaves (depth 6 = 1,000,000 leaves, 1,111,111 actors at full scale).
   unsigned skynet_depth() const;
@@ -69,6 +69,10 @@ inline double ns_since(Clock::time_point start) {
   return std::chrono::duration<double, std::nano>(Clock::now() - start).count();
 }
 
+/// The 1-minute load average from /proc/loadavg (-1 if unreadable): other work on the
+/// machine skews every number, so the driver prints it with the results.
+double load_average();
+
 /// Resident set size of this process in bytes, from /proc/self/statm.
 std::uint64_t resident_bytes();
 
@@ -80,7 +84,10 @@ class SpawnMeter {
   std::uint64_t first(int half) const { return half == 0 ? 0 : n_ / 2; }
   std::uint64_t last(int half) const { return half == 0 ? n_ / 2 : n_; }
   void begin(int half) {
-    if (half == 1) rss_mid_ = resident_bytes();
+    // The first reading also pages in the code that reads (libstdc++'s streams): take it
+    // before anything is measured, so that only actors grow the second half.
+    std::uint64_t rss = resident_bytes();
+    if (half == 1) rss_mid_ = rss;
     start_ = Clock::now();
   }
   void end(int half) {

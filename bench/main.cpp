@@ -168,9 +168,6 @@ std::optional<Sample> run_isolated(RunFn run, const Config& config, std::size_t 
       if (s.size() != rows) throw std::logic_error("workload returned the wrong number of values");
       auto bytes = static_cast<ssize_t>(s.size() * sizeof(double));
       if (write(fds[1], s.data(), static_cast<std::size_t>(bytes)) != bytes) code = 5;
-    } catch (const WrongResult& e) {
-      std::fprintf(stderr, "troupe-bench: WRONG RESULT: %s\n", e.what());
-      code = 3;
     } catch (const std::exception& e) {
       std::fprintf(stderr, "troupe-bench: run failed: %s\n", e.what());
       code = 4;
@@ -210,10 +207,10 @@ int main(int argc, char** argv) {
   Peer peers[2] = {troupe_peer(), caf_peer()};
   bool enabled[2] = {opts.run_troupe, opts.run_caf && !peers[1].runs.empty()};
   bool all_ok = true;
+  const double load_before = load_average();
 
-  std::fprintf(stderr, "troupe-bench: %u workers, scale %g, %u reps; %s%s\n",
-               opts.config.workers, opts.config.scale, opts.reps,
-               std::string(peers[1].version).c_str(),
+  std::fprintf(stderr, "troupe-bench: %u workers, scale %g, %u reps; %s%s\n", opts.config.workers,
+               opts.config.scale, opts.reps, std::string(peers[1].version).c_str(),
                peers[1].runs.empty() ? " (CAF column: n/a)" : "");
 
   std::vector<RowResult> results;
@@ -259,8 +256,14 @@ int main(int argc, char** argv) {
     }
   }
 
-  RunInfo info{opts.config.workers, opts.config.scale, opts.reps, std::string(peers[0].version),
-               std::string(peers[1].version)};
+  RunInfo info;
+  info.workers = opts.config.workers;
+  info.scale = opts.config.scale;
+  info.reps = opts.reps;
+  info.load_before = load_before;
+  info.load_after = load_average();
+  info.troupe_version = peers[0].version;
+  info.caf_version = peers[1].version;
   print_table(stdout, info, results);
   if (!opts.json.empty() && !write_json(opts.json, results)) all_ok = false;
   if (!all_ok) std::fprintf(stderr, "troupe-bench: some runs FAILED (see above)\n");

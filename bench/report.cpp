@@ -57,9 +57,11 @@ std::string json_number(const std::optional<double>& v) {
 }  // namespace
 
 void print_table(std::FILE* out, const RunInfo& info, const std::vector<RowResult>& rows) {
-  std::fprintf(out, "\n%s vs %s: %u workers, scale %g, medians of %u alternating rep%s\n\n",
+  std::fprintf(out, "\n%s vs %s: %u workers, scale %g, medians of %u alternating rep%s\n",
                info.troupe_version.c_str(), info.caf_version.c_str(), info.workers, info.scale,
                info.reps, info.reps == 1 ? "" : "s");
+  std::fprintf(out, "load average (1 min) %.2f at the start, %.2f at the end\n\n", info.load_before,
+               info.load_after);
   std::fprintf(out, "%-12s %-9s %12s %12s %11s  %s\n", "workload", "unit", "troupe", "CAF",
                "CAF/troupe", "goal");
   std::fprintf(out, "%-12s %-9s %12s %12s %11s  %s\n", "--------", "----", "------", "---",
@@ -70,8 +72,8 @@ void print_table(std::FILE* out, const RunInfo& info, const std::vector<RowResul
     if (ratio) std::snprintf(ratio_text, sizeof ratio_text, "%.2fx", *ratio);
     std::fprintf(out, "%-12.*s %-9.*s %12s %12s %11s  %s\n", static_cast<int>(r.row->name.size()),
                  r.row->name.data(), static_cast<int>(r.row->unit.size()), r.row->unit.data(),
-                 cell(r.troupe, r.troupe_failed).c_str(), cell(r.caf, r.caf_failed).c_str(), ratio_text,
-                 goal_text(r).c_str());
+                 cell(r.troupe, r.troupe_failed).c_str(), cell(r.caf, r.caf_failed).c_str(),
+                 ratio_text, goal_text(r).c_str());
   }
   std::fprintf(out, "\nCAF/troupe above 1 means troupe is faster (or smaller).\n");
 }

@@ -29,6 +29,8 @@ struct RunInfo {
   unsigned workers = 0;
   double scale = 1;
   unsigned reps = 0;
+  double load_before = -1;  ///< 1-minute load average when the suite started
+  double load_after = -1;   ///< ... and when it ended
   std::string troupe_version;
   std::string caf_version;
 };

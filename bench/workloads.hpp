@@ -34,7 +34,8 @@ struct Workload {
 /// Every workload, in the order the suite runs them.
 std::span<const Workload> workloads();
 
-/// Runs one workload once; returns one value per row. Throws WrongResult on a bad result.
+/// Runs one workload once; returns one value per row. A wrong result ends the process
+/// (wrong_result); other failures throw.
 using RunFn = Sample (*)(const Config&);
 
 /// One workload as a peer implements it.
@@ -45,9 +46,9 @@ struct Entry {
 
 /// An implementation of the suite on one runtime.
 struct Peer {
-  std::string_view name;         ///< "troupe" or "CAF"
-  std::string_view version;      ///< what was measured, printed above the table
-  std::span<const Entry> runs;   ///< empty when the peer was not built in
+  std::string_view name;        ///< "troupe" or "CAF"
+  std::string_view version;     ///< what was measured, printed above the table
+  std::span<const Entry> runs;  ///< empty when the peer was not built in
 
   /// The peer's run function for `workload`, or null.
   RunFn find(std::string_view workload) const {
