@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
+#include <troupe/system_actors.hpp>
 #include <troupe/troupe.hpp>
 
 #include "stress.hpp"
@@ -25,6 +26,23 @@ class Busy : public troupe::Actor {
 
  private:
   std::atomic<long>* handled_;
+};
+// Takes a permit and keeps it; the next ones wait in the semaphore until shutdown.
+struct Take {
+  troupe::Semaphore sem;
+};
+class Taker : public troupe::Actor {
+ public:
+  troupe::Task<void> on(Take t) {
+    try {
+      permit_ = co_await t.sem.acquire();
+    } catch (const troupe::Error&) {
+      // cancelled by the shutdown: the expected end for a waiter
+    }
+  }
+
+ private:
+  troupe::Permit permit_;
 };
 }  // namespace
 
@@ -52,7 +70,7 @@ TEST_CASE("shutdown with 100,000 messages queued over 1,000 actors: drain handle
   }
 }
 
-TEST_CASE("10,000 shutdowns racing with senders, spawners and timers never hang") {
+TEST_CASE("10,000 shutdowns racing with senders, spawners, timers and semaphore waiters never hang") {
   const long rounds = stress::scaled(10'000);
   std::mt19937 rng(7);
   long slowest_ms = 0;
@@ -66,6 +84,8 @@ TEST_CASE("10,000 shutdowns racing with senders, spawners and timers never hang"
       actors.push_back(system.spawn<Busy>(troupe::SpawnOptions{.daemon = i % 2 == 0}, &handled));
       system.every(std::chrono::microseconds(100 + i), actors.back(), Tick{});
     }
+    troupe::Semaphore sem(system, 2);  // 2 holders, 8 waiters still queued at shutdown
+    for (int i = 0; i < 10; ++i) system.spawn<Taker>().tell(Take{sem});
     std::atomic<bool> stop{false};
     std::thread sender([&] {
       long n = 0;
