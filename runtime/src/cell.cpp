@@ -3,7 +3,13 @@
 // Scheduling rests on one counter, `pending_`: a sender increments it before pushing, and
 // the sender that moves it from 0 to 1 schedules the actor (once, never twice). A turn
 // handles up to `batch` messages, subtracts what it handled, and reschedules the actor if
-// anything is left. The top bit marks a dedicated-thread actor whose thread has exited.
+// anything is left. A new cell starts at 1 (its birth), so nothing runs before spawn has
+// registered it.
+//
+// A scheduled cell is kept alive by the registry's reference, not by one per turn: the
+// registry lets go only at the end of the actor's last turn, after the counter has moved
+// from 0 to `kRetired`. From then on a sender sees the bit and makes its message a dead
+// letter itself; nothing schedules the cell again.
 #include <cxxabi.h>
 
 #include <algorithm>
@@ -20,11 +26,12 @@
 namespace troupe::detail {
 
 namespace {
-constexpr std::uint32_t kGone = 1u << 31;  // dedicated thread gone: turns run on the pool
-constexpr std::uint32_t kCount = kGone - 1;
+constexpr std::uint32_t kRetired = 1u << 31;  // the last turn is over: nothing runs again
+constexpr std::uint32_t kCount = kRetired - 1;
 
-thread_local Cell* tls_cell = nullptr;
-thread_local Cell* tls_constructing = nullptr;
+// initial-exec: a plain %fs-relative load instead of a call to __tls_get_addr per access.
+[[gnu::tls_model("initial-exec")]] thread_local Cell* tls_cell = nullptr;
+[[gnu::tls_model("initial-exec")]] thread_local Cell* tls_constructing = nullptr;
 }  // namespace
 
 Cell* current_cell() noexcept { return tls_cell; }
@@ -192,22 +199,38 @@ bool Cell::enqueue(Envelope* e, Priority priority) noexcept {
   if (Tracer* tracer = core_->tracer()) tracer->sent(e);
   if ((flags_ & kBounded) != 0 && priority == Priority::normal) return enqueue_bounded(e);
   std::uint32_t before = pending_.fetch_add(1, std::memory_order_acq_rel);
+  if ((before & kRetired) != 0) {  // ended between the check above and now
+    dead_letter(e);
+    return false;
+  }
   if (priority == Priority::normal) {
     mail_.push(e);
   } else {
     priority_.push(e);
   }
-  if ((before & kCount) == 0) wake(before);
+  if (before == 0) wake();
   return true;
 }
 
-void Cell::wake(std::uint32_t before) noexcept {
-  add_ref();  // the turn's reference, dropped when the actor goes idle again
-  if ((flags_ & kDedicated) != 0 && (before & kGone) == 0) {
+void Cell::wake() noexcept {
+  if ((flags_ & kDedicated) != 0) {
     pending_.notify_one();
   } else {
     core_->scheduler().schedule(this);
   }
+}
+
+void Cell::born() noexcept {
+  std::uint32_t before = pending_.fetch_sub(1, std::memory_order_acq_rel);
+  // Messages sent during construction and registration: run them now. A dedicated
+  // thread, started after this, finds them by itself.
+  if (before != 1 && (flags_ & kDedicated) == 0) core_->scheduler().schedule(this);
+}
+
+void Cell::stillborn() noexcept {
+  Node* taken = nullptr;
+  status_.store(1, std::memory_order_release);  // senders from now on: dead letters
+  reject_all(taken);
 }
 
 bool Cell::enqueue_bounded(Envelope* e) noexcept {
@@ -251,10 +274,15 @@ bool Cell::enqueue_bounded(Envelope* e) noexcept {
     dead_letter(e);
     return false;
   }
-  b.queue.push_back(e);
   std::uint32_t before = pending_.fetch_add(1, std::memory_order_acq_rel);
+  if ((before & kRetired) != 0) {
+    lock.unlock();
+    dead_letter(e);
+    return false;
+  }
+  b.queue.push_back(e);
   lock.unlock();
-  if ((before & kCount) == 0) wake(before);
+  if (before == 0) wake();
   return true;
 }
 
@@ -311,6 +339,9 @@ Envelope* Cell::next_envelope(Node*& taken) noexcept {
     return static_cast<Envelope*>(n);
   }
   if ((flags_ & kBounded) != 0) {
+    // Messages sent from the constructor, before spawn made the mailbox bounded, wait in
+    // the plain mailbox; they go first.
+    if (Node* early = mail_.pop()) return static_cast<Envelope*>(early);
     Cold::Bounded& b = *cold_.load(std::memory_order_acquire)->bounded;
     Envelope* e = nullptr;
     {
@@ -450,9 +481,15 @@ bool Cell::turn() noexcept {
   tls_cell = saved;
   if (tracer != nullptr) tracer->turn(*this, start, std::chrono::steady_clock::now() - start);
 
-  std::uint32_t before = pending_.fetch_sub(handled, std::memory_order_acq_rel);
-  if (((before - handled) & kCount) != 0) return true;  // more to do: keep the reference
-  release();  // idle: drop the turn's reference (may delete this)
+  std::uint32_t left = pending_.fetch_sub(handled, std::memory_order_acq_rel) - handled;
+  if (left != 0) return true;  // more to do
+  if (terminated()) {
+    // The last turn. A sender racing with us has raised the counter and scheduled another
+    // turn (which rejects its message); otherwise retire and let the registry's reference
+    // go (this may delete the cell).
+    std::uint32_t idle = 0;
+    if (pending_.compare_exchange_strong(idle, kRetired, std::memory_order_acq_rel)) release();
+  }
   return false;
 }
 
@@ -501,14 +538,11 @@ std::uint32_t Cell::terminate(Node*& taken) noexcept {
 // -- dedicated threads -----------------------------------------------------------------------------
 
 void Cell::run_dedicated() noexcept {
-  // The thread holds its own reference; a turn's reference comes from the waking sender.
+  // The thread holds its own reference, so the cell outlives the retiring turn.
   for (;;) {
     pending_.wait(0, std::memory_order_acquire);
+    if ((pending_.load(std::memory_order_acquire) & kRetired) != 0) return;
     while (turn()) {
-    }
-    if (terminated()) {
-      std::uint32_t idle = 0;
-      if (pending_.compare_exchange_strong(idle, kGone, std::memory_order_acq_rel)) return;
     }
   }
 }

@@ -46,8 +46,9 @@ struct Scheduler::Worker {
 };
 
 namespace {
-thread_local Scheduler::Worker* tls_worker = nullptr;
-thread_local bool tls_manual_turn = false;  // a manual-mode (deterministic) turn runs here
+[[gnu::tls_model("initial-exec")]] thread_local Scheduler::Worker* tls_worker = nullptr;
+// a manual-mode (deterministic) turn runs here
+[[gnu::tls_model("initial-exec")]] thread_local bool tls_manual_turn = false;
 }  // namespace
 
 bool on_worker_thread() noexcept { return tls_worker != nullptr || tls_manual_turn; }
@@ -108,10 +109,17 @@ void Scheduler::schedule(Runnable* r) noexcept {
   }
   Worker* self = tls_worker;
   if (self != nullptr && self->owner == this) {
-    if (Runnable* displaced = self->run_next.exchange(r, std::memory_order_acq_rel)) {
-      push(self, displaced);
-    } else if (spinners_.load(std::memory_order_relaxed) == 0 &&
-               self->turns.load(std::memory_order_relaxed) >= self->next_eager_wake) {
+    // Only the owner fills its slot (thieves only empty it), so a slot seen empty stays
+    // empty until this store: no read-modify-write needed.
+    if (self->run_next.load(std::memory_order_relaxed) != nullptr) {
+      if (Runnable* displaced = self->run_next.exchange(r, std::memory_order_acq_rel)) {
+        push(self, displaced);
+      }
+      return;
+    }
+    self->run_next.store(r, std::memory_order_release);
+    if (spinners_.load(std::memory_order_relaxed) == 0 &&
+        self->turns.load(std::memory_order_relaxed) >= self->next_eager_wake) {
       // Everyone else is asleep: wake one, so that if this turn runs long, the actor just
       // woken is stolen from the run-next slot instead of waiting for it. At most once per
       // kEagerWakeEvery turns of this worker: a futex wake on every message of a ping-pong

@@ -88,10 +88,12 @@ void Core::adopt(Cell* cell, const SpawnOptions& options, Cell* parent,
   {
     std::lock_guard lock(mutex_);
     if (closing_.load(std::memory_order_relaxed)) {
+      cell->stillborn();
       cell->release();
       throw ShutdownError("cannot spawn '" + options.name + "': the system is shutting down");
     }
     if (!options.name.empty() && names_.contains(cell->name())) {
+      cell->stillborn();
       cell->release();
       throw std::invalid_argument("cannot spawn '" + options.name +
                                   "': an actor with that name is already running");
@@ -113,6 +115,7 @@ void Core::adopt(Cell* cell, const SpawnOptions& options, Cell* parent,
     }
     children.emplace_back(cell);
   }
+  cell->born();
   if (options.dedicated_thread) start_dedicated(cell);
 }
 
@@ -137,7 +140,7 @@ void Core::retire(Cell* cell) noexcept {
     if (!cell->daemon()) --nondaemon_;
   }
   quiet_.notify_all();
-  cell->release();  // the registry's reference; the running turn still holds one
+  // The registry's reference stays with the cell until its last turn ends (Cell::turn).
 }
 
 Ref<Actor> Core::find(std::string_view name, bool (*is_wanted)(Actor*)) const {

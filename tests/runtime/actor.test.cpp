@@ -172,3 +172,48 @@ TEST_CASE("an actor may send to itself through a typed self reference") {
   counter.tell(Countdown{1000});
   REQUIRE(finished.get(10s) == 1001);
 }
+
+namespace {
+struct Hello {};
+struct Greeted {};
+/// Sends itself a message from its constructor, before spawn has registered it.
+struct EagerGreeter : troupe::Actor {
+  explicit EagerGreeter(std::atomic<int>* runs) : runs_(runs) { self<EagerGreeter>().tell(Hello{}); }
+  void on(Hello) {
+    ++*runs_;
+    seen_name_ = std::string(name());
+  }
+  std::string on(Greeted) const { return seen_name_; }
+  std::atomic<int>* runs_;
+  std::string seen_name_;
+};
+}  // namespace
+
+TEST_CASE("a message an actor sends itself while being constructed runs once spawn has "
+          "registered it") {
+  troupe::System system({.workers = 2});
+  std::atomic<int> runs{0};
+  auto plain = system.spawn<EagerGreeter>("plain", &runs);
+  REQUIRE(plain.ask(Greeted{}).get(5s) == "plain");  // the name is set by then
+  auto bounded = system.spawn<EagerGreeter>(
+      troupe::SpawnOptions{.name = "bounded", .mailbox_capacity = 4}, &runs);
+  REQUIRE(bounded.ask(Greeted{}).get(5s) == "bounded");
+  auto dedicated = system.spawn<EagerGreeter>(
+      troupe::SpawnOptions{.name = "dedicated", .dedicated_thread = true}, &runs);
+  REQUIRE(dedicated.ask(Greeted{}).get(5s) == "dedicated");
+  REQUIRE(runs.load() == 3);
+}
+
+TEST_CASE("a spawn refused for a taken name never runs the actor, and what its constructor "
+          "sent becomes a dead letter") {
+  troupe::System system({.workers = 2, .log_dead_letters = false});
+  std::atomic<int> runs{0};
+  auto first = system.spawn<EagerGreeter>("only", &runs);
+  REQUIRE(first.ask(Greeted{}).get(5s) == "only");
+  auto dead_before = system.stats().dead_letters;
+  REQUIRE_THROWS_AS(system.spawn<EagerGreeter>("only", &runs), std::invalid_argument);
+  REQUIRE(system.stats().dead_letters == dead_before + 1);
+  std::this_thread::sleep_for(20ms);
+  REQUIRE(runs.load() == 1);
+  REQUIRE(system.count() == 1);
+}

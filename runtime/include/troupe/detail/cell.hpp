@@ -107,6 +107,10 @@ class Cell : public Runnable {
   void run() noexcept override;
   /// The loop of a dedicated-thread actor; returns once the actor has ended.
   void run_dedicated() noexcept;
+  /// Spawn has registered the cell: messages sent to it so far may run now.
+  void born() noexcept;
+  /// Spawn failed after construction: what was sent to it becomes dead letters.
+  void stillborn() noexcept;
 
  protected:
   explicit Cell(Core& core) noexcept : core_(&core) {}
@@ -129,7 +133,7 @@ class Cell : public Runnable {
   void restart(std::exception_ptr error) noexcept;
   void cancel_coroutines_and_timers(Cold& c) noexcept;
   bool enqueue_bounded(Envelope* e) noexcept;
-  void wake(std::uint32_t before) noexcept;
+  void wake() noexcept;
   // `taken`: urgent and system messages taken off the stack and sorted, not yet handled.
   // It lives in the turn (not in the cell) and is always emptied before the turn ends.
   Envelope* next_envelope(Node*& taken) noexcept;
@@ -139,7 +143,7 @@ class Cell : public Runnable {
   Cold& cold();
 
   std::atomic<std::uint32_t> refs_{1};
-  std::atomic<std::uint32_t> pending_{0};  // queued messages; 0 -> 1 schedules the actor
+  std::atomic<std::uint32_t> pending_{1};  // queued messages (+1 until born); 0 -> 1 schedules
   Mailbox mail_;
   Stack priority_;                  // urgent and system messages (rare): sorted when taken
   std::atomic<std::uint32_t> handled_{0};  // messages handled (mod 2^32); written by turns
