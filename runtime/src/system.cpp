@@ -85,29 +85,20 @@ void Core::adopt(Cell* cell, const SpawnOptions& options, Cell* parent,
     cell->cold().bounded->overflow = options.overflow;
   }
   if (parent != nullptr) cell->cold().parent = Ref<Actor>(parent);
-  {
-    std::lock_guard lock(mutex_);
-    if (closing_.load(std::memory_order_relaxed)) {
+  switch (registry_.add(cell, cell->name(), options.daemon)) {
+    case Registry::Refusal::none:
+      break;
+    case Registry::Refusal::closing:
       cell->stillborn();
       cell->release();
       throw ShutdownError("cannot spawn '" + options.name + "': the system is shutting down");
-    }
-    if (!options.name.empty() && names_.contains(cell->name())) {
+    case Registry::Refusal::name_taken:
       cell->stillborn();
       cell->release();
       throw std::invalid_argument("cannot spawn '" + options.name +
                                   "': an actor with that name is already running");
-    }
-    cell->id_ = ++next_id_;
-    if (!options.name.empty()) names_.emplace(cell->name(), cell);
-    cell->next_ = head_;
-    if (head_ != nullptr) head_->prev_ = cell;
-    head_ = cell;
-    live_.fetch_add(1, std::memory_order_relaxed);
-    if (!options.daemon) ++nondaemon_;
-    retain();  // every cell keeps the core alive
   }
-  spawned_.fetch_add(1, std::memory_order_relaxed);
+  retain();  // every cell keeps the core alive
   if (parent != nullptr) {
     auto& children = parent->cold().children;
     if (children.size() >= 16 && (children.size() & (children.size() - 1)) == 0) {
@@ -126,36 +117,41 @@ void Core::start_dedicated(Cell* cell) {
 }
 
 void Core::retire(Cell* cell) noexcept {
-  {
-    std::lock_guard lock(mutex_);
-    if (cell->prev_ != nullptr) {
-      cell->prev_->next_ = cell->next_;
-    } else {
-      head_ = cell->next_;
-    }
-    if (cell->next_ != nullptr) cell->next_->prev_ = cell->prev_;
-    cell->prev_ = cell->next_ = nullptr;
-    if (!cell->name().empty()) names_.erase(cell->name());
-    live_.fetch_sub(1, std::memory_order_relaxed);
-    if (!cell->daemon()) --nondaemon_;
-  }
-  quiet_.notify_all();
+  registry_.remove(cell);
+  wake_waiters();
   // The registry's reference stays with the cell until its last turn ends (Cell::turn).
 }
 
+void Core::wake_waiters() noexcept {
+  // Pairs with the increment in wait_quiet: either the waiter sees this end in its
+  // predicate, or this sees the waiter and notifies it.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (waiters_.load(std::memory_order_relaxed) == 0) return;
+  { std::lock_guard lock(mutex_); }
+  quiet_.notify_all();
+}
+
+template <class Pred>
+bool Core::wait_quiet(std::chrono::steady_clock::time_point until, Pred quiet) {
+  std::unique_lock lock(mutex_);
+  waiters_.fetch_add(1, std::memory_order_seq_cst);
+  bool ok = quiet_.wait_until(lock, until, quiet);
+  waiters_.fetch_sub(1, std::memory_order_relaxed);
+  return ok;
+}
+
 Ref<Actor> Core::find(std::string_view name, bool (*is_wanted)(Actor*)) const {
-  std::lock_guard lock(mutex_);
-  auto it = names_.find(name);
-  if (it == names_.end() || it->second->terminated()) return {};
-  if (is_wanted != nullptr && !is_wanted(it->second->actor())) return {};
-  return Ref<Actor>(it->second);
+  return registry_.with_name(name, [&](Cell* c) {
+    if (c == nullptr || c->terminated()) return Ref<Actor>();
+    if (is_wanted != nullptr && !is_wanted(c->actor())) return Ref<Actor>();
+    return Ref<Actor>(c);
+  });
 }
 
 std::vector<ActorInfo> Core::snapshot() const {
   std::vector<ActorInfo> out;
-  std::lock_guard lock(mutex_);
-  out.reserve(live_.load(std::memory_order_relaxed));
-  for (Cell* c = head_; c != nullptr; c = c->next_) {
+  out.reserve(registry_.live());
+  registry_.for_each([&](Cell* c) {
     ActorInfo info;
     info.name = c->display_name();
     info.type = demangle(c->type());
@@ -170,51 +166,45 @@ std::vector<ActorInfo> Core::snapshot() const {
     info.failures = c->failures();
     info.dedicated_thread = (c->flags_ & Cell::kDedicated) != 0;
     out.push_back(std::move(info));
-  }
+  });
   return out;
 }
 
 std::vector<Ref<Actor>> Core::live_refs() const {
   std::vector<Ref<Actor>> out;
-  std::lock_guard lock(mutex_);
-  for (Cell* c = head_; c != nullptr; c = c->next_) out.emplace_back(c);
+  registry_.for_each([&](Cell* c) { out.emplace_back(c); });
   return out;
 }
 
 // -- jobs and waiting ---------------------------------------------------------------------------
 
 void Core::job_finished() noexcept {
-  if (jobs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    std::lock_guard lock(mutex_);  // pairs with the predicate check in join()
-  }
-  quiet_.notify_all();
+  if (jobs_.fetch_sub(1, std::memory_order_acq_rel) == 1) wake_waiters();
 }
 
 bool Core::join(std::chrono::steady_clock::time_point until) {
   if (on_worker_thread()) {
     throw WouldDeadlock("System::join called on a worker thread; it would wait for itself");
   }
+  auto quiet = [&] {
+    return registry_.nondaemon() == 0 && jobs_.load(std::memory_order_acquire) == 0;
+  };
   if (scheduler_.manual()) {  // nobody else runs the actors: run them until nothing is left
     run_until_idle(std::numeric_limits<std::size_t>::max());
-    std::lock_guard lock(mutex_);
-    return nondaemon_ == 0 && jobs_.load(std::memory_order_acquire) == 0;
+    return quiet();
   }
-  std::unique_lock lock(mutex_);
-  return quiet_.wait_until(lock, until, [&] {
-    return nondaemon_ == 0 && jobs_.load(std::memory_order_acquire) == 0;
-  });
+  return wait_quiet(until, quiet);
 }
 
 bool Core::wait_all_ended(std::chrono::steady_clock::time_point until) {
+  auto quiet = [&] {
+    return registry_.live() == 0 && jobs_.load(std::memory_order_acquire) == 0;
+  };
   if (scheduler_.manual()) {
     run_until_idle(std::numeric_limits<std::size_t>::max());
-    return live_.load(std::memory_order_acquire) == 0 && jobs_.load(std::memory_order_acquire) == 0;
+    return quiet();
   }
-  std::unique_lock lock(mutex_);
-  return quiet_.wait_until(lock, until, [&] {
-    return live_.load(std::memory_order_relaxed) == 0 &&
-           jobs_.load(std::memory_order_acquire) == 0;
-  });
+  return wait_quiet(until, quiet);
 }
 
 bool Core::shutdown(std::chrono::milliseconds deadline, ShutdownMode mode) {
@@ -224,10 +214,7 @@ bool Core::shutdown(std::chrono::milliseconds deadline, ShutdownMode mode) {
   std::lock_guard once(shutdown_mutex_);
   if (shut_down_) return shutdown_result_;
   auto until = std::chrono::steady_clock::now() + deadline;
-  {
-    std::lock_guard lock(mutex_);
-    closing_.store(true, std::memory_order_release);
-  }
+  registry_.close();
   timers_.stop();  // no timer fires from here on
   for (auto& r : live_refs()) {
     send_stop(r.cell(), mode == ShutdownMode::drain ? StopMode::drain : StopMode::now);
@@ -250,7 +237,7 @@ bool Core::shutdown(std::chrono::milliseconds deadline, ShutdownMode mode) {
   for (auto& t : dedicated) {
     // A dedicated thread exits once its actor has ended; one still blocked in user code
     // after the deadline cannot be interrupted, so it is left to finish on its own.
-    if (live_.load(std::memory_order_acquire) == 0) {
+    if (registry_.live() == 0) {
       t.join();
     } else {
       t.detach();

@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "internal/registry.hpp"
 #include "internal/scheduler.hpp"
 #include "internal/timers.hpp"
 #include "internal/trace.hpp"
@@ -79,8 +80,8 @@ class Core {
   void retire(Cell* cell) noexcept;
   Ref<Actor> find(std::string_view name, bool (*is_wanted)(Actor*)) const;
   std::vector<ActorInfo> snapshot() const;
-  std::size_t count() const noexcept { return live_.load(std::memory_order_acquire); }
-  bool closing() const noexcept { return closing_.load(std::memory_order_acquire); }
+  std::size_t count() const noexcept { return registry_.live(); }
+  bool closing() const noexcept { return registry_.closed(); }
   bool cancelling() const noexcept { return cancelling_.load(std::memory_order_acquire); }
 
   // -- jobs --------------------------------------------------------------------------------------
@@ -96,14 +97,17 @@ class Core {
   // -- counters ----------------------------------------------------------------------------------
   void dead_letter(const Cell& target, const Envelope& e) noexcept;
   std::uint64_t dead_letters() const noexcept { return dead_letters_.load(std::memory_order_relaxed); }
-  std::uint64_t spawned() const noexcept { return spawned_.load(std::memory_order_relaxed); }
+  std::uint64_t spawned() const noexcept { return registry_.spawned(); }
   void report_failure(const Cell& cell, const std::exception_ptr& reason) noexcept;
 
  private:
   void start_dedicated(Cell* cell);
   std::vector<Ref<Actor>> live_refs() const;
   bool wait_all_ended(std::chrono::steady_clock::time_point until);
-  void notify_if_quiet() noexcept;
+  /// Waits until `quiet()` holds or `until` passes; retire and job_finished wake it.
+  template <class Pred>
+  bool wait_quiet(std::chrono::steady_clock::time_point until, Pred quiet);
+  void wake_waiters() noexcept;
 
   System* system_;
   SystemOptions options_;
@@ -112,15 +116,11 @@ class Core {
   TimerService timers_;
   std::unique_ptr<Tracer> tracer_;
 
-  mutable std::mutex mutex_;  // registry lock; also guards the waits below
+  Registry registry_;
+  std::mutex mutex_;  // guards the waits below and dedicated_
   std::condition_variable quiet_;
-  Cell* head_ = nullptr;  // intrusive list of live cells
-  std::unordered_map<std::string_view, Cell*> names_;
-  std::uint32_t next_id_ = 0;
-  std::size_t nondaemon_ = 0;
-  std::atomic<std::size_t> live_{0};
+  std::atomic<int> waiters_{0};  // threads in wait_quiet: only then do ends notify
   std::atomic<std::int64_t> jobs_{0};
-  std::atomic<bool> closing_{false};
   std::atomic<bool> cancelling_{false};
   bool shut_down_ = false;
   bool shutdown_result_ = true;
@@ -128,7 +128,6 @@ class Core {
   std::vector<std::thread> dedicated_;  // guarded by mutex_
 
   std::atomic<std::uint64_t> dead_letters_{0};
-  std::atomic<std::uint64_t> spawned_{0};
   std::atomic<std::int64_t> dead_letter_log_window_{0};
   std::atomic<int> dead_letter_log_count_{0};
 };

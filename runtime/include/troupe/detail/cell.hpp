@@ -122,6 +122,7 @@ class Cell : public Runnable {
 
  private:
   friend class Core;
+  friend class Registry;
   friend struct CellAccess;
   static constexpr std::uint8_t kDaemon = 1;
   static constexpr std::uint8_t kDedicated = 2;

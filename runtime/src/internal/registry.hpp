@@ -1,0 +1,78 @@
+// internal/registry.hpp - every live actor of a system, sharded. Never installed.
+//
+// Spawns and ends happen on every worker at once (a skynet tree spawns and ends a million
+// actors a second), so one lock over one list would be the bottleneck. The registry is 32
+// shards, each a lock, an intrusive list of cells and its own counters; a cell's shard
+// follows from its address. Whole-system questions (count, join, snapshot) visit every
+// shard; they are rare. Names live in one map with its own lock, touched only by named
+// spawns.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <string_view>
+#include <unordered_map>
+
+#include "troupe/detail/cell.hpp"
+
+namespace troupe::detail {
+
+class Registry {
+ public:
+  enum class Refusal { none, closing, name_taken };
+
+  /// Lists `cell` (under `name` if not empty) and gives it an id; refuses once closed or
+  /// when the name is taken.
+  Refusal add(Cell* cell, std::string_view name, bool daemon);
+  /// Unlists an ended cell.
+  void remove(Cell* cell) noexcept;
+  /// No add succeeds after this; every add that succeeded before is visible to for_each.
+  void close();
+  bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
+
+  /// The live cell named `name`, or null. `use` runs with the names lock held.
+  template <class F>
+  auto with_name(std::string_view name, F use) const {
+    std::lock_guard lock(names_mutex_);
+    auto it = names_.find(name);
+    return use(it == names_.end() ? nullptr : it->second);
+  }
+  /// Calls `visit(cell)` for every listed cell, one shard lock at a time.
+  template <class F>
+  void for_each(F visit) const {
+    for (const Shard& s : shards_) {
+      std::lock_guard lock(s.mutex);
+      for (Cell* c = s.head; c != nullptr; c = c->next_) visit(c);
+    }
+  }
+
+  std::size_t live() const noexcept;
+  std::size_t nondaemon() const noexcept;
+  std::uint64_t spawned() const noexcept;
+
+ private:
+  static constexpr std::size_t kShards = 32;
+  static constexpr std::uint32_t kIdBlock = 1024;  // ids a shard takes from the global count
+
+  struct alignas(64) Shard {
+    mutable std::mutex mutex;
+    Cell* head = nullptr;
+    std::size_t live = 0;
+    std::size_t nondaemon = 0;
+    std::uint64_t spawned = 0;
+    std::uint32_t next_id = 0;  // ids [next_id, id_end) are this shard's to hand out
+    std::uint32_t id_end = 0;
+  };
+  Shard& shard_of(const Cell* cell) noexcept;
+
+  std::array<Shard, kShards> shards_;
+  std::atomic<std::uint32_t> id_blocks_{0};
+  std::atomic<bool> closed_{false};
+  mutable std::mutex names_mutex_;
+  std::unordered_map<std::string_view, Cell*> names_;
+};
+
+}  // namespace troupe::detail

@@ -1,0 +1,89 @@
+// registry.cpp - the sharded list of live actors (see internal/registry.hpp).
+#include "internal/registry.hpp"
+
+namespace troupe::detail {
+
+Registry::Shard& Registry::shard_of(const Cell* cell) noexcept {
+  // Cells are at least 16-byte aligned; mix the address so neighbours spread out.
+  auto bits = reinterpret_cast<std::uintptr_t>(cell) >> 4;
+  return shards_[(bits * 0x9E3779B97F4A7C15ull) >> 59];  // top 5 bits: 32 shards
+}
+
+Registry::Refusal Registry::add(Cell* cell, std::string_view name, bool daemon) {
+  Shard& s = shard_of(cell);
+  std::unique_lock lock(s.mutex);
+  if (closed_.load(std::memory_order_relaxed)) return Refusal::closing;
+  if (!name.empty()) {
+    std::lock_guard names(names_mutex_);
+    if (!names_.emplace(name, cell).second) return Refusal::name_taken;
+  }
+  if (s.next_id == s.id_end) {
+    s.next_id = id_blocks_.fetch_add(1, std::memory_order_relaxed) * kIdBlock + 1;
+    s.id_end = s.next_id + kIdBlock;
+  }
+  cell->id_ = s.next_id++;
+  cell->next_ = s.head;
+  if (s.head != nullptr) s.head->prev_ = cell;
+  s.head = cell;
+  ++s.live;
+  if (!daemon) ++s.nondaemon;
+  ++s.spawned;
+  return Refusal::none;
+}
+
+void Registry::remove(Cell* cell) noexcept {
+  Shard& s = shard_of(cell);
+  {
+    std::lock_guard lock(s.mutex);
+    if (cell->prev_ != nullptr) {
+      cell->prev_->next_ = cell->next_;
+    } else {
+      s.head = cell->next_;
+    }
+    if (cell->next_ != nullptr) cell->next_->prev_ = cell->prev_;
+    cell->prev_ = cell->next_ = nullptr;
+    --s.live;
+    if (!cell->daemon()) --s.nondaemon;
+  }
+  if (std::string_view name = cell->name(); !name.empty()) {
+    std::lock_guard names(names_mutex_);
+    names_.erase(name);
+  }
+}
+
+void Registry::close() {
+  // Taking every shard lock orders the flag against each add: an add either saw it, or
+  // finished before and is listed.
+  for (Shard& s : shards_) s.mutex.lock();
+  closed_.store(true, std::memory_order_release);
+  for (Shard& s : shards_) s.mutex.unlock();
+}
+
+std::size_t Registry::live() const noexcept {
+  std::size_t n = 0;
+  for (const Shard& s : shards_) {
+    std::lock_guard lock(s.mutex);
+    n += s.live;
+  }
+  return n;
+}
+
+std::size_t Registry::nondaemon() const noexcept {
+  std::size_t n = 0;
+  for (const Shard& s : shards_) {
+    std::lock_guard lock(s.mutex);
+    n += s.nondaemon;
+  }
+  return n;
+}
+
+std::uint64_t Registry::spawned() const noexcept {
+  std::uint64_t n = 0;
+  for (const Shard& s : shards_) {
+    std::lock_guard lock(s.mutex);
+    n += s.spawned;
+  }
+  return n;
+}
+
+}  // namespace troupe::detail
