@@ -221,6 +221,13 @@ void Cell::wake() noexcept {
 }
 
 void Cell::born() noexcept {
+  // Only the registry and the spawner hold a reference: no other thread can reach the cell
+  // (a Ref that was handed out and dropped again synchronised with the load), so nothing
+  // races with a plain store. This is the common case, and saves an atomic RMW per spawn.
+  if (refs_.load(std::memory_order_acquire) == 2 && pending_.load(std::memory_order_relaxed) == 1) {
+    pending_.store(0, std::memory_order_release);
+    return;
+  }
   std::uint32_t before = pending_.fetch_sub(1, std::memory_order_acq_rel);
   // Messages sent during construction and registration: run them now. A dedicated
   // thread, started after this, finds them by itself.

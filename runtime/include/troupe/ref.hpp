@@ -42,6 +42,8 @@ enum class StopMode {
 
 namespace detail {
 void send_stop(Cell* cell, StopMode mode) noexcept;
+/// Tag: the new Ref takes over a reference the caller already counted.
+struct AdoptRef {};
 }
 
 /// A handle to an actor of type T (or derived). Copy freely: copying is one atomic
@@ -57,6 +59,8 @@ class Ref {
   explicit Ref(detail::Cell* cell) noexcept : cell_(cell) {
     if (cell_) cell_->add_ref();
   }
+  /// Takes over a reference already counted for `cell`. Runtime use.
+  Ref(detail::Cell* cell, detail::AdoptRef) noexcept : cell_(cell) {}
   Ref(const Ref& other) noexcept : Ref(other.cell_) {}
   Ref(Ref&& other) noexcept : cell_(std::exchange(other.cell_, nullptr)) {}
   /// A Ref to a derived actor converts to a Ref to its base.

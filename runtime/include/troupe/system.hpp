@@ -202,7 +202,7 @@ class System {
       }
     }
     auto* block = new detail::Block<T>(*core_, std::forward<Args>(args)...);
-    Ref<T> ref(block);  // the Ref's reference
+    Ref<T> ref(block, detail::AdoptRef{});  // a new cell counts the spawner's reference
     adopt(block, std::move(options), parent, std::move(rebuild));  // the registry's reference
     return ref;
   }

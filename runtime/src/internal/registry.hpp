@@ -14,11 +14,29 @@
 #include <cstdint>
 #include <mutex>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 
 #include "troupe/detail/cell.hpp"
 
 namespace troupe::detail {
+
+/// A lock for a few dozen instructions: spins, then yields the core. One atomic RMW to
+/// lock and a plain store to unlock, against two RMWs and a call each for a mutex.
+class SpinLock {
+ public:
+  void lock() noexcept {
+    for (unsigned spins = 0; locked_.exchange(true, std::memory_order_acquire);) {
+      while (locked_.load(std::memory_order_relaxed)) {
+        if (++spins % 64 == 0) std::this_thread::yield();
+      }
+    }
+  }
+  void unlock() noexcept { locked_.store(false, std::memory_order_release); }
+
+ private:
+  std::atomic<bool> locked_{false};
+};
 
 class Registry {
  public:
@@ -58,7 +76,7 @@ class Registry {
   static constexpr std::uint32_t kIdBlock = 1024;  // ids a shard takes from the global count
 
   struct alignas(64) Shard {
-    mutable std::mutex mutex;
+    mutable SpinLock mutex;
     Cell* head = nullptr;
     std::size_t live = 0;
     std::size_t nondaemon = 0;

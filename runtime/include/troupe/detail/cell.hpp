@@ -143,7 +143,7 @@ class Cell : public Runnable {
   void dead_letter(Envelope* e) noexcept;
   Cold& cold();
 
-  std::atomic<std::uint32_t> refs_{1};
+  std::atomic<std::uint32_t> refs_{2};  // the registry's and the spawner's Ref
   std::atomic<std::uint32_t> pending_{1};  // queued messages (+1 until born); 0 -> 1 schedules
   Mailbox mail_;
   Stack priority_;                  // urgent and system messages (rare): sorted when taken
