@@ -147,7 +147,7 @@ void send_stop(Cell* cell, StopMode mode) noexcept {
 
 Cell::~Cell() {
   delete cold_.load(std::memory_order_acquire);
-  if (id_ != 0) core_->release();  // registered cells keep the core alive
+  if (id_ != 0) core_->cell_freed(this);  // registered cells keep the core alive
 }
 
 Cold& Cell::cold() {

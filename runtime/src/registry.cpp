@@ -3,12 +3,6 @@
 
 namespace troupe::detail {
 
-Registry::Shard& Registry::shard_of(const Cell* cell) noexcept {
-  // Cells are at least 16-byte aligned; mix the address so neighbours spread out.
-  auto bits = reinterpret_cast<std::uintptr_t>(cell) >> 4;
-  return shards_[(bits * 0x9E3779B97F4A7C15ull) >> 59];  // top 5 bits: 32 shards
-}
-
 Registry::Refusal Registry::add(Cell* cell, std::string_view name, bool daemon) {
   Shard& s = shard_of(cell);
   std::unique_lock lock(s.mutex);
@@ -31,8 +25,9 @@ Registry::Refusal Registry::add(Cell* cell, std::string_view name, bool daemon) 
   return Refusal::none;
 }
 
-void Registry::remove(Cell* cell) noexcept {
+bool Registry::remove(Cell* cell) noexcept {
   Shard& s = shard_of(cell);
+  bool emptied = false;
   {
     std::lock_guard lock(s.mutex);
     if (cell->prev_ != nullptr) {
@@ -44,11 +39,13 @@ void Registry::remove(Cell* cell) noexcept {
     cell->prev_ = cell->next_ = nullptr;
     --s.live;
     if (!cell->daemon()) --s.nondaemon;
+    emptied = s.live == 0 || s.nondaemon == 0;
   }
   if (std::string_view name = cell->name(); !name.empty()) {
     std::lock_guard names(names_mutex_);
     names_.erase(name);
   }
+  return emptied;
 }
 
 void Registry::close() {

@@ -98,7 +98,9 @@ void Core::adopt(Cell* cell, const SpawnOptions& options, Cell* parent,
       throw std::invalid_argument("cannot spawn '" + options.name +
                                   "': an actor with that name is already running");
   }
-  retain();  // every cell keeps the core alive
+  // Cells keep the core alive (a stray Ref can still send dead letters to it), counted per
+  // registry shard so that spawning on every worker does not contend on one counter.
+  if (registry_.cell_made(cell)) retain();
   if (parent != nullptr) {
     auto& children = parent->cold().children;
     if (children.size() >= 16 && (children.size() & (children.size() - 1)) == 0) {
@@ -117,9 +119,13 @@ void Core::start_dedicated(Cell* cell) {
 }
 
 void Core::retire(Cell* cell) noexcept {
-  registry_.remove(cell);
-  wake_waiters();
+  // A wait for "no actors left" can only end when some shard has just emptied.
+  if (registry_.remove(cell)) wake_waiters();
   // The registry's reference stays with the cell until its last turn ends (Cell::turn).
+}
+
+void Core::cell_freed(Cell* cell) noexcept {
+  if (registry_.cell_freed(cell)) release();
 }
 
 void Core::wake_waiters() noexcept {

@@ -88,7 +88,10 @@ start_server() {
 stop_server() {
   local pid_var="pid_$1"
   kill -TERM "${!pid_var}"
-  wait "${!pid_var}" || true
+  # Called as $(stop_server NAME) this runs in a subshell, where `wait` cannot wait for the
+  # server (not its child) and returns at once: wait for the server's last line instead.
+  wait_for "$work/server-$1" '^requests: '
+  wait "${!pid_var}" 2>/dev/null || true
   cat "$work/server-$1"
 }
 

@@ -78,6 +78,8 @@ class Core {
   void adopt(Cell* cell, const SpawnOptions& options, Cell* parent,
              std::function<void(Cell*)> rebuild);
   void retire(Cell* cell) noexcept;
+  /// A registered cell's memory is going away (from ~Cell).
+  void cell_freed(Cell* cell) noexcept;
   Ref<Actor> find(std::string_view name, bool (*is_wanted)(Actor*)) const;
   std::vector<ActorInfo> snapshot() const;
   std::size_t count() const noexcept { return registry_.live(); }

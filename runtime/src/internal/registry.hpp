@@ -45,8 +45,18 @@ class Registry {
   /// Lists `cell` (under `name` if not empty) and gives it an id; refuses once closed or
   /// when the name is taken.
   Refusal add(Cell* cell, std::string_view name, bool daemon);
-  /// Unlists an ended cell.
-  void remove(Cell* cell) noexcept;
+  /// Counts a cell's memory (a Ref may keep it long after it ended) against its shard.
+  /// True for the first cell of an empty shard: the caller then pins what cells need.
+  bool cell_made(const Cell* cell) noexcept {
+    return shard_of(cell).cells.fetch_add(1, std::memory_order_relaxed) == 0;
+  }
+  /// True for the last cell of its shard: the caller lets go of the pin.
+  bool cell_freed(const Cell* cell) noexcept {
+    return shard_of(cell).cells.fetch_sub(1, std::memory_order_acq_rel) == 1;
+  }
+  /// Unlists an ended cell. True when that emptied its shard of live or of non-daemon
+  /// cells: only then can a whole-system count have reached zero.
+  bool remove(Cell* cell) noexcept;
   /// No add succeeds after this; every add that succeeded before is visible to for_each.
   void close();
   bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
@@ -83,8 +93,13 @@ class Registry {
     std::uint64_t spawned = 0;
     std::uint32_t next_id = 0;  // ids [next_id, id_end) are this shard's to hand out
     std::uint32_t id_end = 0;
+    std::atomic<std::size_t> cells{0};  // cells of this shard not yet freed, live or not
   };
-  Shard& shard_of(const Cell* cell) noexcept;
+  Shard& shard_of(const Cell* cell) noexcept {
+    // Cells are at least 16-byte aligned; mix the address so neighbours spread out.
+    auto bits = reinterpret_cast<std::uintptr_t>(cell) >> 4;
+    return shards_[(bits * 0x9E3779B97F4A7C15ull) >> 59];  // top 5 bits: 32 shards
+  }
 
   std::array<Shard, kShards> shards_;
   std::atomic<std::uint32_t> id_blocks_{0};

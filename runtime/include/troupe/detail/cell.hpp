@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "troupe/detail/mailbox.hpp"
+#include "troupe/detail/pool.hpp"
 #include "troupe/fwd.hpp"
 
 namespace troupe::detail {
@@ -35,7 +36,7 @@ enum class Priority : std::uint8_t { normal, urgent, system };
 
 /// A message on its way to an actor. `deliver` runs the handler; `reject` disposes of a
 /// message that can no longer be handled (a dead letter), failing any future it carries.
-struct Envelope : Node {
+struct Envelope : Node, Pooled {
   Envelope() = default;
   Envelope(const Envelope&) = delete;
   Envelope& operator=(const Envelope&) = delete;
@@ -54,7 +55,7 @@ struct Envelope : Node {
 
 struct Cold;
 
-class Cell : public Runnable {
+class Cell : public Runnable, public Pooled {
  public:
   Cell(const Cell&) = delete;
   Cell& operator=(const Cell&) = delete;
