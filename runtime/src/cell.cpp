@@ -61,58 +61,60 @@ struct Suspension {
 
 namespace {
 
-struct RuntimeEnvelope : Envelope {
+/// The runtime's own messages: not dead letters when rejected, and they overtake others.
+template <class Payload>
+struct RuntimeEnvelope : Carrying<Payload> {
+  using Carrying<Payload>::Carrying;
   bool counts_as_dead_letter() const noexcept override { return false; }
   bool is_system() const noexcept override { return true; }
 };
 
 /// A child's failure, raised again inside its parent (OnFailure::escalate).
-struct EscalateEnvelope final : RuntimeEnvelope {
-  explicit EscalateEnvelope(std::exception_ptr e) : error(std::move(e)) {}
-  void deliver(Cell&) override { std::rethrow_exception(error); }
-  std::exception_ptr error;
+struct EscalateEnvelope final : RuntimeEnvelope<std::exception_ptr> {
+  using RuntimeEnvelope::RuntimeEnvelope;
+  void deliver(Cell&) override { std::rethrow_exception(payload); }
 };
 
-struct StopEnvelope final : RuntimeEnvelope {
+struct Nothing {};
+
+struct StopEnvelope final : RuntimeEnvelope<Nothing> {
   void deliver(Cell& target) override { target.request_stop(nullptr); }
 };
 
-struct DownEnvelope final : RuntimeEnvelope {
-  explicit DownEnvelope(Down d) : down(std::move(d)) {}
-  void deliver(Cell& target) override { CellAccess::deliver_down(target, down); }
-  Down down;
+struct DownEnvelope final : RuntimeEnvelope<Down> {
+  using RuntimeEnvelope::RuntimeEnvelope;
+  void deliver(Cell& target) override { CellAccess::deliver_down(target, payload); }
 };
 
 Down make_down(Cell& ended) {
   return Down{Ref<Actor>(&ended), ended.display_name(), ended.reason()};
 }
 
-struct WatchEnvelope final : RuntimeEnvelope {
-  explicit WatchEnvelope(Ref<Actor> w) : watcher(std::move(w)) {}
+struct WatchEnvelope final : RuntimeEnvelope<Ref<Actor>> {
+  using RuntimeEnvelope::RuntimeEnvelope;
   void deliver(Cell& target) override {
-    CellAccess::cold(target).watchers.push_back(std::move(watcher));
+    CellAccess::cold(target).watchers.push_back(std::move(payload));  // the watcher
   }
   void reject(Cell& target) noexcept override {  // already ended: tell the watcher now
     try {
-      watcher.cell()->enqueue(new DownEnvelope(make_down(target)), Priority::system);
+      payload.cell()->enqueue(new DownEnvelope(make_down(target)), Priority::system);
     } catch (...) {
     }
   }
-  Ref<Actor> watcher;
 };
 
-struct ResumeEnvelope final : RuntimeEnvelope {
-  explicit ResumeEnvelope(std::shared_ptr<Suspension> s) : suspension(std::move(s)) {}
+struct ResumeEnvelope final : RuntimeEnvelope<std::shared_ptr<Suspension>> {
+  using RuntimeEnvelope::RuntimeEnvelope;
   void deliver(Cell& target) override {
-    if (suspension->dead) return;  // a restart destroyed the frame meanwhile
+    Suspension& suspension = *payload;
+    if (suspension.dead) return;  // a restart destroyed the frame meanwhile
     auto& list = CellAccess::cold(target).suspended;
-    std::erase(list, suspension);
-    suspension->handle.resume();
+    std::erase(list, payload);
+    suspension.handle.resume();
   }
   // A resumption that cannot be delivered does nothing: the frame is still listed in
   // `suspended` and is destroyed by the owner's own turn (terminate), never elsewhere.
   void reject(Cell&) noexcept override {}
-  std::shared_ptr<Suspension> suspension;
 };
 
 }  // namespace
@@ -146,6 +148,7 @@ void send_stop(Cell* cell, StopMode mode) noexcept {
 // -- identity ----------------------------------------------------------------------------------
 
 Cell::~Cell() {
+  if (Node* last = mail_.release_placeholder()) delete static_cast<Envelope*>(last);
   delete cold_.load(std::memory_order_acquire);
   if (id_ != 0) core_->cell_freed(this);  // registered cells keep the core alive
 }
@@ -264,6 +267,7 @@ bool Cell::enqueue_bounded(Envelope* e) noexcept {
       } catch (...) {
       }
       core_->dead_letter(*this, *oldest);
+      oldest->dispose();
       delete oldest;
       return true;
     }
@@ -273,6 +277,7 @@ bool Cell::enqueue_bounded(Envelope* e) noexcept {
     } catch (...) {
     }
     if (policy == Overflow::drop_newest) core_->dead_letter(*this, *e);
+    e->dispose();
     delete e;
     return false;
   }
@@ -296,7 +301,19 @@ bool Cell::enqueue_bounded(Envelope* e) noexcept {
 void Cell::dead_letter(Envelope* e) noexcept {
   if (e->counts_as_dead_letter()) core_->dead_letter(*this, *e);
   e->reject(*this);
+  e->dispose();
   delete e;
+}
+
+void Cell::dead_letter_queued(Envelope* e) noexcept {
+  if (e->counts_as_dead_letter()) core_->dead_letter(*this, *e);
+  e->reject(*this);
+  finish(e);
+}
+
+void Cell::finish(Envelope* e) noexcept {
+  e->dispose();
+  if (!mail_.holds(e)) delete e;  // else the mailbox frees it with the next pop
 }
 
 // -- the turn ------------------------------------------------------------------------------------
@@ -348,7 +365,7 @@ Envelope* Cell::next_envelope(Node*& taken) noexcept {
   if ((flags_ & kBounded) != 0) {
     // Messages sent from the constructor, before spawn made the mailbox bounded, wait in
     // the plain mailbox; they go first.
-    if (Node* early = mail_.pop()) return static_cast<Envelope*>(early);
+    if (Envelope* early = pop_mailbox()) return early;
     Cold::Bounded& b = *cold_.load(std::memory_order_acquire)->bounded;
     Envelope* e = nullptr;
     {
@@ -360,13 +377,20 @@ Envelope* Cell::next_envelope(Node*& taken) noexcept {
     b.space.notify_one();
     return e;
   }
-  return static_cast<Envelope*>(mail_.pop());
+  return pop_mailbox();
+}
+
+Envelope* Cell::pop_mailbox() noexcept {
+  Node* spent = nullptr;
+  Node* n = mail_.pop(spent);
+  if (spent != nullptr) delete static_cast<Envelope*>(spent);  // handled before: a shell
+  return static_cast<Envelope*>(n);
 }
 
 std::uint32_t Cell::reject_all(Node*& taken) noexcept {
   std::uint32_t n = 0;
   while (Envelope* e = next_envelope(taken)) {
-    dead_letter(e);
+    dead_letter_queued(e);
     ++n;
   }
   return n;
@@ -473,7 +497,7 @@ bool Cell::turn() noexcept {
         failures_.store(failures_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
         handle_failure(std::current_exception());
       }
-      delete e;
+      finish(e);
       if (failure_pending_) {  // a coroutine handler failed during this message
         failure_pending_ = false;
         failures_.store(failures_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -495,7 +519,11 @@ bool Cell::turn() noexcept {
     // turn (which rejects its message); otherwise retire and let the registry's reference
     // go (this may delete the cell).
     std::uint32_t idle = 0;
-    if (pending_.compare_exchange_strong(idle, kRetired, std::memory_order_acq_rel)) release();
+    if (pending_.compare_exchange_strong(idle, kRetired, std::memory_order_acq_rel)) {
+      // Nobody pushes any more: the mailbox's last placeholder can go now.
+      if (Node* last = mail_.release_placeholder()) delete static_cast<Envelope*>(last);
+      release();
+    }
   }
   return false;
 }

@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 
 #include <array>
+#include <cstdlib>
 #include <cstdint>
 #include <mutex>
 #include <tuple>
@@ -98,7 +99,7 @@ class Depot {
     auto tail = addr + 2 * kRegion - (aligned + kRegion);
     if (tail > 0) ::munmap(reinterpret_cast<void*>(aligned + kRegion), tail);
 #ifdef MADV_HUGEPAGE
-    ::madvise(reinterpret_cast<void*>(aligned), kRegion, MADV_HUGEPAGE);
+    if (!std::getenv("NOHUGE")) ::madvise(reinterpret_cast<void*>(aligned), kRegion, MADV_HUGEPAGE);
 #endif
     return reinterpret_cast<char*>(aligned);
   }

@@ -28,6 +28,12 @@ struct Item : Node {
 
 Item* as_item(Node* n) { return static_cast<Item*>(n); }
 
+/// Pops, ignoring which placeholder was freed by it (these tests own the nodes).
+Node* pop(Mailbox& box) {
+  Node* spent = nullptr;
+  return box.pop(spent);
+}
+
 /// `producers` arrays of `per_producer` items, numbered. Nodes cannot move, hence arrays.
 std::vector<std::unique_ptr<Item[]>> make_items(int producers, int per_producer) {
   std::vector<std::unique_ptr<Item[]>> items;
@@ -56,8 +62,8 @@ std::vector<int> seqs_of(Node* list) {
 
 TEST_CASE("an empty mailbox pops nullptr") {
   Mailbox box;
-  REQUIRE(box.pop() == nullptr);
-  REQUIRE(box.pop() == nullptr);
+  REQUIRE(pop(box) == nullptr);
+  REQUIRE(pop(box) == nullptr);
 }
 
 TEST_CASE("a mailbox hands nodes back in the order one thread pushed them") {
@@ -68,20 +74,20 @@ TEST_CASE("a mailbox hands nodes back in the order one thread pushed them") {
     box.push(&items[i]);
   }
   for (int i = 0; i < 10; ++i) {
-    Node* n = box.pop();
+    Node* n = pop(box);
     REQUIRE(n == &items[i]);
     REQUIRE(as_item(n)->seq == i);
   }
-  REQUIRE(box.pop() == nullptr);
+  REQUIRE(pop(box) == nullptr);
 }
 
 TEST_CASE("a mailbox with one node pops it, then is empty") {
-  // The single-node case goes through the stub re-push path of the Vyukov queue.
   Mailbox box;
   Item only;
   box.push(&only);
-  REQUIRE(box.pop() == &only);
-  REQUIRE(box.pop() == nullptr);
+  REQUIRE(pop(box) == &only);
+  REQUIRE(pop(box) == nullptr);
+  REQUIRE(box.holds(&only));  // popped, but still the placeholder producers link to
 }
 
 TEST_CASE("a drained mailbox keeps working when pushes and pops interleave") {
@@ -92,28 +98,47 @@ TEST_CASE("a drained mailbox keeps working when pushes and pops interleave") {
     items[i].seq = i;
     box.push(&items[i]);
     if (i % 3 == 2) {  // drain everything so far, then go on pushing
-      while (Node* n = box.pop()) REQUIRE(as_item(n)->seq == next_pop++);
+      while (Node* n = pop(box)) REQUIRE(as_item(n)->seq == next_pop++);
       REQUIRE(next_pop == i + 1);
     }
   }
-  while (Node* n = box.pop()) REQUIRE(as_item(n)->seq == next_pop++);
+  while (Node* n = pop(box)) REQUIRE(as_item(n)->seq == next_pop++);
   REQUIRE(next_pop == 100);
-  REQUIRE(box.pop() == nullptr);
+  REQUIRE(pop(box) == nullptr);
 }
 
-TEST_CASE("a node can be pushed again once it was popped") {
+TEST_CASE("a popped node comes back as spent with the next pop, and can then be reused") {
   Mailbox box;
   Item a;
   Item b;
-  a.seq = 1;
-  b.seq = 2;
+  Node* spent = &a;
+  box.push(&a);
+  REQUIRE(box.pop(spent) == &a);
+  REQUIRE(spent == nullptr);  // the queue's own stub was the placeholder before
+  box.push(&b);
+  REQUIRE(box.pop(spent) == &b);
+  REQUIRE(spent == &a);  // no longer linked: free to go, or to be pushed again
   for (int round = 0; round < 5; ++round) {
     box.push(&a);
+    REQUIRE(box.pop(spent) == &a);
+    REQUIRE(spent == &b);
     box.push(&b);
-    REQUIRE(box.pop() == &a);
-    REQUIRE(box.pop() == &b);
-    REQUIRE(box.pop() == nullptr);
+    REQUIRE(box.pop(spent) == &b);
+    REQUIRE(spent == &a);
   }
+}
+
+TEST_CASE("a retired mailbox lets go of its placeholder and is empty again") {
+  Mailbox box;
+  REQUIRE(box.release_placeholder() == nullptr);
+  Item a;
+  box.push(&a);
+  REQUIRE(pop(box) == &a);
+  REQUIRE(box.release_placeholder() == &a);
+  REQUIRE(box.release_placeholder() == nullptr);
+  Item b;
+  box.push(&b);
+  REQUIRE(pop(box) == &b);
 }
 
 TEST_CASE("4 producers push 100,000 nodes each into one mailbox; the consumer gets all, "
@@ -140,7 +165,7 @@ TEST_CASE("4 producers push 100,000 nodes each into one mailbox; the consumer ge
   int out_of_order = 0;
   auto deadline = std::chrono::steady_clock::now() + 60s;
   while (received < kProducers * kPerProducer && std::chrono::steady_clock::now() < deadline) {
-    Node* n = box.pop();
+    Node* n = pop(box);
     if (n == nullptr) {
       std::this_thread::yield();
       continue;
@@ -155,7 +180,7 @@ TEST_CASE("4 producers push 100,000 nodes each into one mailbox; the consumer ge
   REQUIRE(received == kProducers * kPerProducer);
   REQUIRE(out_of_order == 0);
   for (int p = 0; p < kProducers; ++p) REQUIRE(next_seq[p] == kPerProducer);
-  REQUIRE(box.pop() == nullptr);
+  REQUIRE(pop(box) == nullptr);
 }
 
 // -- Stack -------------------------------------------------------------------------------------

@@ -35,17 +35,22 @@ struct TimerEntry : std::enable_shared_from_this<TimerEntry> {
   std::uint64_t sequence = 0;                     // ties on `due` fire in creation order
 };
 
-template <class T, class M>
-struct TimerEnvelope final : Envelope {
-  TimerEnvelope(std::shared_ptr<TimerEntry> e, M m) : entry(std::move(e)), message(std::move(m)) {}
-  void deliver(Cell& target) override {
-    if (entry->cancelled.load(std::memory_order_acquire)) return;  // cancelled after firing
-    if (entry->period.count() == 0) entry->cancelled.store(true, std::memory_order_release);
-    deliver_tell<T>(target, message);
-  }
-  const std::type_info* message_type() const noexcept override { return &typeid(M); }
+template <class M>
+struct TimerPayload {
   std::shared_ptr<TimerEntry> entry;
   M message;
+};
+
+template <class T, class M>
+struct TimerEnvelope final : Carrying<TimerPayload<M>> {
+  using Carrying<TimerPayload<M>>::Carrying;
+  void deliver(Cell& target) override {
+    TimerEntry& entry = *this->payload.entry;
+    if (entry.cancelled.load(std::memory_order_acquire)) return;  // cancelled after firing
+    if (entry.period.count() == 0) entry.cancelled.store(true, std::memory_order_release);
+    deliver_tell<T>(target, this->payload.message);
+  }
+  const std::type_info* message_type() const noexcept override { return &typeid(M); }
 };
 
 template <class T, class M>

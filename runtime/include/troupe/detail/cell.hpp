@@ -36,12 +36,18 @@ enum class Priority : std::uint8_t { normal, urgent, system };
 
 /// A message on its way to an actor. `deliver` runs the handler; `reject` disposes of a
 /// message that can no longer be handled (a dead letter), failing any future it carries.
+///
+/// What the message carries ends in `dispose`, called exactly once when it has been handled
+/// or rejected. The envelope's memory may outlive that: the mailbox keeps the last message
+/// it handed out as its placeholder (see Mailbox), so `delete` frees only the shell.
 struct Envelope : Node, Pooled {
   Envelope() = default;
   Envelope(const Envelope&) = delete;
   Envelope& operator=(const Envelope&) = delete;
   virtual ~Envelope() = default;
   virtual void deliver(Cell& target) = 0;
+  /// Ends what the message carries (see above). Nothing for messages that carry nothing.
+  virtual void dispose() noexcept {}
   virtual void reject(Cell& target) noexcept;
   /// Fails whatever future the message carries with `why` (asks); nothing for tells.
   virtual void refuse(std::exception_ptr why) noexcept { (void)why; }
@@ -51,6 +57,20 @@ struct Envelope : Node, Pooled {
   virtual bool counts_as_dead_letter() const noexcept { return true; }
   /// True for the runtime's system messages (stop, down, watch), which overtake urgent ones.
   virtual bool is_system() const noexcept { return false; }
+};
+
+/// An envelope carrying `Payload`, whose life ends in dispose(), not in the destructor.
+template <class Payload>
+struct Carrying : Envelope {
+  template <class... Args>
+  explicit Carrying(Args&&... args) {
+    std::construct_at(&payload, std::forward<Args>(args)...);
+  }
+  ~Carrying() override {}  // the payload ended in dispose()
+  void dispose() noexcept override { std::destroy_at(&payload); }
+  union {
+    Payload payload;
+  };
 };
 
 struct Cold;
@@ -131,6 +151,9 @@ class Cell : public Runnable, public Pooled {
   static constexpr unsigned kPolicyShift = 3;  // OnFailure in bits 3-4
 
   bool turn() noexcept;
+  /// A message taken from this actor's queues is done: end it, and free its memory unless
+  /// the mailbox still links through it. Turn only.
+  void finish(Envelope* e) noexcept;
   void handle_failure(std::exception_ptr error) noexcept;
   void restart(std::exception_ptr error) noexcept;
   void cancel_coroutines_and_timers(Cold& c) noexcept;
@@ -139,9 +162,13 @@ class Cell : public Runnable, public Pooled {
   // `taken`: urgent and system messages taken off the stack and sorted, not yet handled.
   // It lives in the turn (not in the cell) and is always emptied before the turn ends.
   Envelope* next_envelope(Node*& taken) noexcept;
+  Envelope* pop_mailbox() noexcept;
   std::uint32_t reject_all(Node*& taken) noexcept;
   std::uint32_t terminate(Node*& taken) noexcept;
+  /// Rejects `e`, which was never queued (the sender's side). Any thread.
   void dead_letter(Envelope* e) noexcept;
+  /// Rejects `e`, taken from this actor's queues. Turn only.
+  void dead_letter_queued(Envelope* e) noexcept;
   Cold& cold();
 
   std::atomic<std::uint32_t> refs_{2};  // the registry's and the spawner's Ref

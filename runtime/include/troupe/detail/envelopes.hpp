@@ -92,25 +92,34 @@ void deliver_tell(Cell& target, M& message) {
 }
 
 template <class T, class M>
-struct TellEnvelope final : Envelope {
-  template <class V>
-  explicit TellEnvelope(V&& v) : message(std::forward<V>(v)) {}
-
-  void deliver(Cell& target) override { deliver_tell<T>(target, message); }
+struct TellEnvelope final : Carrying<M> {  // the payload is the message
+  using Carrying<M>::Carrying;
+  void deliver(Cell& target) override { deliver_tell<T>(target, this->payload); }
   const std::type_info* message_type() const noexcept override { return &typeid(M); }
-
-  M message;
 };
 
 template <class T, class M>
-struct AskEnvelope final : Envelope {
-  using Result = typename AskValue<HandlerResult<T, M>>::type;
+using AskResultOf = typename AskValue<HandlerResult<T, M>>::type;
+
+/// What an ask carries: the message, and the promise its answer completes.
+template <class T, class M>
+struct AskPayload {
+  M message;
+  Promise<AskResultOf<T, M>> promise;
+};
+
+template <class T, class M>
+struct AskEnvelope final : Carrying<AskPayload<T, M>> {
+  using Result = AskResultOf<T, M>;
 
   template <class V>
-  AskEnvelope(V&& v, Promise<Result> p) : message(std::forward<V>(v)), promise(std::move(p)) {}
+  AskEnvelope(V&& v, Promise<Result> p)
+      : Carrying<AskPayload<T, M>>(M(std::forward<V>(v)), std::move(p)) {}
 
   void deliver(Cell& target) override {
     T& actor = static_cast<T&>(*target.actor());
+    M& message = this->payload.message;
+    Promise<Result>& promise = this->payload.promise;
     try {
       if constexpr (IsTask<HandlerResult<T, M>>::value) {
         auto sink = std::make_unique<AskSink<Result, M>>(std::move(promise), std::move(message));
@@ -128,16 +137,15 @@ struct AskEnvelope final : Envelope {
   }
   void reject(Cell& target) noexcept override {
     try {
-      promise.set_exception(target.stopped_error());
+      this->payload.promise.set_exception(target.stopped_error());
     } catch (...) {
-      promise.set_exception(std::current_exception());
+      this->payload.promise.set_exception(std::current_exception());
     }
   }
-  void refuse(std::exception_ptr why) noexcept override { promise.set_exception(std::move(why)); }
+  void refuse(std::exception_ptr why) noexcept override {
+    this->payload.promise.set_exception(std::move(why));
+  }
   const std::type_info* message_type() const noexcept override { return &typeid(M); }
-
-  M message;
-  Promise<Result> promise;
 };
 
 }  // namespace troupe::detail

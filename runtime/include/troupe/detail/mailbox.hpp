@@ -2,6 +2,7 @@
 //
 // Not part of the public API. Two structures, both allocation-free (the message is the node):
 //  - Mailbox: Dmitry Vyukov's intrusive multi-producer/single-consumer queue. 24 bytes idle.
+//    A pop costs no atomic read-modify-write (see Mailbox).
 //  - Stack: a Treiber stack the consumer empties in one exchange, for the rare system and
 //    urgent messages; the consumer reverses what it takes, so order per sender is kept.
 #pragma once
@@ -16,7 +17,12 @@ struct Node {
 };
 
 /// Multi-producer, single-consumer FIFO of intrusive nodes.
-/// `push` is wait-free and thread-safe; `pop` may be called by one thread at a time.
+/// `push` is wait-free and thread-safe; everything else is for the one consumer.
+///
+/// The node most recently popped stays in the queue as its placeholder (the "dummy" of
+/// Vyukov's design), because a producer may still be writing its `next` link. It is handed
+/// back as `spent` by the following pop, to be freed then. This way a pop never needs an
+/// atomic read-modify-write: the queue is never emptied down to an internal stub node.
 class Mailbox {
  public:
   Mailbox() noexcept : head_(&stub_), tail_(&stub_) {}
@@ -31,33 +37,34 @@ class Mailbox {
   }
 
   /// Removes the oldest node, or returns nullptr when empty or when a producer is half-way
-  /// through a push (the caller retries later). Single consumer only.
-  Node* pop() noexcept {
+  /// through a push (the caller retries later). The previous placeholder, now free of
+  /// links, goes to `spent` (nullptr if there is none to free).
+  Node* pop(Node*& spent) noexcept {
     Node* tail = tail_;
     Node* next = tail->next.load(std::memory_order_acquire);
-    if (tail == &stub_) {
-      if (next == nullptr) return nullptr;
-      tail_ = next;
-      tail = next;
-      next = next->next.load(std::memory_order_acquire);
-    }
-    if (next != nullptr) {
-      tail_ = next;
-      return tail;
-    }
-    if (tail != head_.load(std::memory_order_acquire)) return nullptr;
-    push(&stub_);
-    next = tail->next.load(std::memory_order_acquire);
-    if (next != nullptr) {
-      tail_ = next;
-      return tail;
-    }
-    return nullptr;
+    if (next == nullptr) return nullptr;
+    tail_ = next;
+    spent = tail != &stub_ ? tail : nullptr;
+    return next;
+  }
+
+  /// True if `node` is the placeholder: popped, but still linked by the queue.
+  bool holds(const Node* node) const noexcept { return node == tail_; }
+
+  /// Once no producer can push any more: the placeholder (nullptr if none), which the
+  /// queue lets go of, returning to its empty state.
+  Node* release_placeholder() noexcept {
+    Node* tail = tail_;
+    if (tail == &stub_) return nullptr;
+    stub_.next.store(nullptr, std::memory_order_relaxed);
+    head_.store(&stub_, std::memory_order_relaxed);
+    tail_ = &stub_;
+    return tail;
   }
 
  private:
   std::atomic<Node*> head_;  // producers swing this
-  Node* tail_;               // consumer only
+  Node* tail_;               // consumer only: the placeholder
   Node stub_;
 };
 
