@@ -37,6 +37,7 @@ void expect_equal(const char* what, std::uint64_t got, std::uint64_t want);
 struct Config {
   double scale = 1.0;
   unsigned workers = 0;  // resolved to the core count by the driver
+  unsigned batch = 64;   // troupe's messages per turn (SystemOptions::batch; 64 by default)
 
   std::uint64_t scaled(double full, std::uint64_t at_least = 1) const;
 

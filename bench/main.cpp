@@ -41,12 +41,14 @@ struct Options {
 void usage(std::FILE* out) {
   std::fprintf(out,
                "usage: troupe-bench [--scale X] [--workers N] [--reps N] [--only a,b,...]\n"
-               "                    [--peer troupe|caf|all] [--json FILE]\n\n"
+               "                    [--peer troupe|caf|all] [--batch N] [--json FILE]\n\n"
                "  --scale X    multiply every workload size by X (default 1.0 = full size)\n"
                "  --workers N  worker threads for both runtimes (default: one per core)\n"
                "  --reps N     repetitions per peer; the table shows medians (default 5)\n"
                "  --only LIST  run only these workloads (comma-separated)\n"
                "  --peer P     run only one peer (for profiling); default all\n"
+               "  --batch N    troupe's messages per turn (default 64, as the runtime's);\n"
+               "               CAF runs with its default, an unbounded throughput per turn\n"
                "  --json FILE  also write the results as a JSON array to FILE\n\n"
                "workloads:\n");
   for (const Workload& w : workloads()) {
@@ -103,6 +105,10 @@ Options parse(int argc, char** argv) {
       double n = number(flag, value());
       if (n < 1 || n > 1024 || n != static_cast<unsigned>(n)) bad_usage("--workers: 1..1024");
       o.config.workers = static_cast<unsigned>(n);
+    } else if (flag == "--batch") {
+      double n = number(flag, value());
+      if (n < 1 || n > 1e9 || n != static_cast<unsigned>(n)) bad_usage("--batch: 1..1e9");
+      o.config.batch = static_cast<unsigned>(n);
     } else if (flag == "--reps") {
       double n = number(flag, value());
       if (n < 1 || n > 1000 || n != static_cast<unsigned>(n)) bad_usage("--reps: 1..1000");
@@ -258,6 +264,7 @@ int main(int argc, char** argv) {
 
   RunInfo info;
   info.workers = opts.config.workers;
+  info.batch = opts.config.batch;
   info.scale = opts.config.scale;
   info.reps = opts.reps;
   info.load_before = load_before;

@@ -60,6 +60,9 @@ void print_table(std::FILE* out, const RunInfo& info, const std::vector<RowResul
   std::fprintf(out, "\n%s vs %s: %u workers, scale %g, medians of %u alternating rep%s\n",
                info.troupe_version.c_str(), info.caf_version.c_str(), info.workers, info.scale,
                info.reps, info.reps == 1 ? "" : "s");
+  if (info.batch != 64) {
+    std::fprintf(out, "troupe's per-turn batch: %u (not the runtime's default of 64)\n", info.batch);
+  }
   std::fprintf(out, "load average (1 min) %.2f at the start, %.2f at the end\n\n", info.load_before,
                info.load_after);
   std::fprintf(out, "%-12s %-9s %12s %12s %11s  %s\n", "workload", "unit", "troupe", "CAF",

@@ -27,6 +27,7 @@ struct RowResult {
 /// What the table's header line says about the run.
 struct RunInfo {
   unsigned workers = 0;
+  unsigned batch = 64;  // troupe's messages per turn
   double scale = 1;
   unsigned reps = 0;
   double load_before = -1;  ///< 1-minute load average when the suite started

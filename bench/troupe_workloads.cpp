@@ -14,7 +14,9 @@
 namespace bench {
 namespace {
 
-troupe::SystemOptions options(const Config& config) { return {.workers = config.workers}; }
+troupe::SystemOptions options(const Config& config) {
+  return {.workers = config.workers, .batch = config.batch};
+}
 
 /// The answer of `future`; a run that does not finish within the deadline is a wrong result.
 template <class R>
