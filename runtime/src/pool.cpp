@@ -4,7 +4,6 @@
 #include <sys/mman.h>
 
 #include <array>
-#include <cstdlib>
 #include <cstdint>
 #include <mutex>
 #include <tuple>
@@ -99,7 +98,7 @@ class Depot {
     auto tail = addr + 2 * kRegion - (aligned + kRegion);
     if (tail > 0) ::munmap(reinterpret_cast<void*>(aligned + kRegion), tail);
 #ifdef MADV_HUGEPAGE
-    if (!std::getenv("NOHUGE")) ::madvise(reinterpret_cast<void*>(aligned), kRegion, MADV_HUGEPAGE);
+    ::madvise(reinterpret_cast<void*>(aligned), kRegion, MADV_HUGEPAGE);
 #endif
     return reinterpret_cast<char*>(aligned);
   }
@@ -120,26 +119,53 @@ char* align16(char* p) noexcept {
   return reinterpret_cast<char*>((reinterpret_cast<std::uintptr_t>(p) + 15) & ~std::uintptr_t{15});
 }
 
-/// One thread's free lists, and the run it carves new blocks from.
+/// One thread's free lists, and the run it carves new blocks from. Trivial to construct
+/// and destroy, so that reaching it is one %fs-relative access (a thread_local with a
+/// destructor would go through a guard and __tls_get_addr on every use); the thread's
+/// exit is handled by a separate Farewell object, touched only on the slow path.
 struct Cache {
-  std::array<Batch, kClasses> lists{};
-  char* run = nullptr;
-  char* run_end = nullptr;
+  std::array<Batch, kClasses> lists;
+  char* run;
+  char* run_end;
+  bool greeted;  // a Farewell has been set up for this thread
+  bool gone;     // the thread is exiting: its lists went to the depot
 
-  ~Cache() {
-    gone = true;
-    try {
-      for (std::size_t c = 1; c < kClasses; ++c) {
-        if (lists[c].count > 0) depot().give(c, lists[c]);
-      }
-      depot().give_run(run, run_end);
-    } catch (...) {  // out of memory at thread exit: those blocks are lost, not corrupted
+  void* allocate(std::size_t c);
+  void free(void* p, std::size_t c) noexcept;
+  void greet() noexcept;
+  void farewell() noexcept;
+};
+
+[[gnu::tls_model("initial-exec")]] thread_local Cache cache{};
+
+/// Hands a thread's free lists to the depot when the thread exits.
+struct Farewell {
+  ~Farewell() { cache.farewell(); }
+};
+
+void Cache::farewell() noexcept {
+  gone = true;
+  try {
+    for (std::size_t c = 1; c < kClasses; ++c) {
+      if (lists[c].count > 0) depot().give(c, lists[c]);
+      lists[c] = Batch{};
     }
+    depot().give_run(run, run_end);
+  } catch (...) {  // out of memory at thread exit: those blocks are lost, not corrupted
   }
+}
 
-  void* allocate(std::size_t c) {
-    Batch& list = lists[c];
-    if (list.head == nullptr && !depot().take(c, list)) {
+void Cache::greet() noexcept {
+  greeted = true;
+  static thread_local Farewell farewell;  // constructed now; destroyed at this thread's exit
+  (void)farewell;
+}
+
+void* Cache::allocate(std::size_t c) {
+  Batch& list = lists[c];
+  if (list.head == nullptr) {
+    if (!greeted) greet();
+    if (!depot().take(c, list)) {
       std::size_t size = c * kGrain;
       if (size % 16 == 0) run = align16(run);
       if (run_end - run < static_cast<std::ptrdiff_t>(size)) {
@@ -150,40 +176,35 @@ struct Cache {
       run += size;
       return block;
     }
-    Free* block = list.head;
-    list.head = block->next;
-    --list.count;
-    return block;
   }
+  Free* block = list.head;
+  list.head = block->next;
+  --list.count;
+  return block;
+}
 
-  void free(void* p, std::size_t c) noexcept {
-    Batch& list = lists[c];
-    auto* block = static_cast<Free*>(p);
-    block->next = list.head;
-    list.head = block;
-    if (++list.count < 2 * kBatch) return;
-    // Too many here (this thread frees what others make): hand a batch to the depot.
-    Batch surplus{list.head, kBatch};
-    Free* last = list.head;
-    for (std::size_t i = 1; i < kBatch; ++i) last = last->next;
-    list.head = last->next;
-    last->next = nullptr;
-    list.count -= kBatch;
-    try {
-      depot().give(c, surplus);
-    } catch (...) {  // out of memory for the depot's list: keep them here instead
-      last->next = list.head;
-      list.head = surplus.head;
-      list.count += kBatch;
-    }
+void Cache::free(void* p, std::size_t c) noexcept {
+  Batch& list = lists[c];
+  if (!greeted) greet();  // a thread that only frees must hand its lists back too
+  auto* block = static_cast<Free*>(p);
+  block->next = list.head;
+  list.head = block;
+  if (++list.count < 2 * kBatch) return;
+  // Too many here (this thread frees what others make): hand a batch to the depot.
+  Batch surplus{list.head, kBatch};
+  Free* last = list.head;
+  for (std::size_t i = 1; i < kBatch; ++i) last = last->next;
+  list.head = last->next;
+  last->next = nullptr;
+  list.count -= kBatch;
+  try {
+    depot().give(c, surplus);
+  } catch (...) {  // out of memory for the depot's list: keep them here instead
+    last->next = list.head;
+    list.head = surplus.head;
+    list.count += kBatch;
   }
-
-  static thread_local bool gone;  // set once this thread's cache is destroyed
-};
-
-// initial-exec: a plain %fs-relative access, not a call to __tls_get_addr.
-[[gnu::tls_model("initial-exec")]] thread_local bool Cache::gone = false;
-[[gnu::tls_model("initial-exec")]] thread_local Cache cache;
+}
 
 std::size_t size_class(std::size_t bytes) noexcept { return (bytes + kGrain - 1) / kGrain; }
 
@@ -192,7 +213,7 @@ std::size_t size_class(std::size_t bytes) noexcept { return (bytes + kGrain - 1)
 void* pool_allocate(std::size_t bytes) {
   std::size_t c = size_class(bytes);
   if (c >= kClasses || c == 0) return ::operator new(bytes);
-  if (Cache::gone) return ::operator new(c * kGrain);  // may end up in a free list: full size
+  if (cache.gone) return ::operator new(c * kGrain);  // may end up in a free list: full size
   return cache.allocate(c);
 }
 
@@ -202,7 +223,7 @@ void pool_free(void* block, std::size_t bytes) noexcept {
     ::operator delete(block, bytes);
     return;
   }
-  if (Cache::gone) {  // during this thread's exit: straight to the depot
+  if (cache.gone) {  // during this thread's exit: straight to the depot
     try {
       depot().give(c, Batch{new (block) Free{nullptr}, 1});
     } catch (...) {
