@@ -487,7 +487,10 @@ bool Cell::turn() noexcept {
   if (!terminated()) {
     const std::uint32_t batch = core_->options().batch;
     while (handled < batch || taken != nullptr) {
-      Envelope* e = next_envelope(taken);
+      // The common case first: no urgent or system message, a plain mailbox.
+      Envelope* e = taken == nullptr && priority_.empty() && (flags_ & kBounded) == 0
+                        ? pop_mailbox()
+                        : next_envelope(taken);
       if (e == nullptr) break;
       ++handled;
       if (tracer != nullptr) tracer->delivered(e);
