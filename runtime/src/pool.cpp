@@ -132,7 +132,10 @@ struct Cache {
 
   void* allocate(std::size_t c);
   void free(void* p, std::size_t c) noexcept;
-  void greet() noexcept;
+  // The slow paths, kept out of line so the fast ones stay a few instructions.
+  [[gnu::noinline]] void* refill(std::size_t c);
+  [[gnu::noinline]] void overflow(std::size_t c) noexcept;
+  [[gnu::noinline]] void greet() noexcept;
   void farewell() noexcept;
 };
 
@@ -163,33 +166,40 @@ void Cache::greet() noexcept {
 
 void* Cache::allocate(std::size_t c) {
   Batch& list = lists[c];
-  if (list.head == nullptr) {
-    if (!greeted) greet();
-    if (!depot().take(c, list)) {
-      std::size_t size = c * kGrain;
-      if (size % 16 == 0) run = align16(run);
-      if (run_end - run < static_cast<std::ptrdiff_t>(size)) {
-        // The tail left (under 512 bytes of 64 KiB) is dropped rather than kept.
-        std::tie(run, run_end) = depot().run(size);
-      }
-      char* block = run;
-      run += size;
-      return block;
-    }
-  }
   Free* block = list.head;
+  if (block == nullptr) return refill(c);
   list.head = block->next;
   --list.count;
   return block;
 }
 
+void* Cache::refill(std::size_t c) {
+  if (!greeted) greet();
+  Batch& list = lists[c];
+  if (depot().take(c, list)) return allocate(c);
+  std::size_t size = c * kGrain;
+  if (size % 16 == 0) run = align16(run);
+  if (run_end - run < static_cast<std::ptrdiff_t>(size)) {
+    // The tail left (under 512 bytes of 64 KiB) is dropped rather than kept.
+    std::tie(run, run_end) = depot().run(size);
+  }
+  char* block = run;
+  run += size;
+  return block;
+}
+
 void Cache::free(void* p, std::size_t c) noexcept {
   Batch& list = lists[c];
-  if (!greeted) greet();  // a thread that only frees must hand its lists back too
   auto* block = static_cast<Free*>(p);
   block->next = list.head;
   list.head = block;
-  if (++list.count < 2 * kBatch) return;
+  if (++list.count >= 2 * kBatch || !greeted) overflow(c);
+}
+
+void Cache::overflow(std::size_t c) noexcept {
+  if (!greeted) greet();  // a thread that only frees must hand its lists back too
+  Batch& list = lists[c];
+  if (list.count < 2 * kBatch) return;
   // Too many here (this thread frees what others make): hand a batch to the depot.
   Batch surplus{list.head, kBatch};
   Free* last = list.head;
@@ -208,28 +218,35 @@ void Cache::free(void* p, std::size_t c) noexcept {
 
 std::size_t size_class(std::size_t bytes) noexcept { return (bytes + kGrain - 1) / kGrain; }
 
-}  // namespace
-
-void* pool_allocate(std::size_t bytes) {
+[[gnu::noinline]] void* allocate_elsewhere(std::size_t bytes) {
   std::size_t c = size_class(bytes);
   if (c >= kClasses || c == 0) return ::operator new(bytes);
-  if (cache.gone) return ::operator new(c * kGrain);  // may end up in a free list: full size
-  return cache.allocate(c);
+  return ::operator new(c * kGrain);  // the thread is exiting; may end up in a free list
 }
 
-void pool_free(void* block, std::size_t bytes) noexcept {
+[[gnu::noinline]] void free_elsewhere(void* block, std::size_t bytes) noexcept {
   std::size_t c = size_class(bytes);
   if (c >= kClasses || c == 0) {
     ::operator delete(block, bytes);
     return;
   }
-  if (cache.gone) {  // during this thread's exit: straight to the depot
-    try {
-      depot().give(c, Batch{new (block) Free{nullptr}, 1});
-    } catch (...) {
-    }
-    return;
+  try {  // the thread is exiting: straight to the depot
+    depot().give(c, Batch{new (block) Free{nullptr}, 1});
+  } catch (...) {
   }
+}
+
+}  // namespace
+
+void* pool_allocate(std::size_t bytes) {
+  std::size_t c = size_class(bytes);
+  if (c >= kClasses || c == 0 || cache.gone) return allocate_elsewhere(bytes);
+  return cache.allocate(c);
+}
+
+void pool_free(void* block, std::size_t bytes) noexcept {
+  std::size_t c = size_class(bytes);
+  if (c >= kClasses || c == 0 || cache.gone) return free_elsewhere(block, bytes);
   cache.free(block, c);
 }
 
