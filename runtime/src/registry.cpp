@@ -56,31 +56,18 @@ void Registry::close() {
   for (Shard& s : shards_) s.mutex.unlock();
 }
 
-std::size_t Registry::live() const noexcept {
-  std::size_t n = 0;
+template <class Count>
+Count Registry::sum(Count Shard::*field) const noexcept {
+  Count n = 0;
   for (const Shard& s : shards_) {
     std::lock_guard lock(s.mutex);
-    n += s.live;
+    n += s.*field;
   }
   return n;
 }
 
-std::size_t Registry::nondaemon() const noexcept {
-  std::size_t n = 0;
-  for (const Shard& s : shards_) {
-    std::lock_guard lock(s.mutex);
-    n += s.nondaemon;
-  }
-  return n;
-}
-
-std::uint64_t Registry::spawned() const noexcept {
-  std::uint64_t n = 0;
-  for (const Shard& s : shards_) {
-    std::lock_guard lock(s.mutex);
-    n += s.spawned;
-  }
-  return n;
-}
+std::size_t Registry::live() const noexcept { return sum(&Shard::live); }
+std::size_t Registry::nondaemon() const noexcept { return sum(&Shard::nondaemon); }
+std::uint64_t Registry::spawned() const noexcept { return sum(&Shard::spawned); }
 
 }  // namespace troupe::detail

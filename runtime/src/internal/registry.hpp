@@ -95,6 +95,9 @@ class Registry {
     std::uint32_t id_end = 0;
     std::atomic<std::size_t> cells{0};  // cells of this shard not yet freed, live or not
   };
+  /// A counter summed over the shards, each read under its lock.
+  template <class Count>
+  Count sum(Count Shard::*field) const noexcept;
   Shard& shard_of(const Cell* cell) noexcept {
     // Cells are at least 16-byte aligned; mix the address so neighbours spread out.
     auto bits = reinterpret_cast<std::uintptr_t>(cell) >> 4;
