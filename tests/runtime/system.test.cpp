@@ -1,4 +1,5 @@
 // Tests of System (system.cpp): registry, snapshot, submit/map, join and shutdown rules.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <stdexcept>
@@ -187,4 +188,43 @@ TEST_CASE("a ref outliving its system stays safe to use and to drop") {
 
 TEST_CASE("options that make no sense are refused at construction") {
   REQUIRE_THROWS_AS(troupe::System({.batch = 0}), std::invalid_argument);
+}
+
+TEST_CASE("actors spawned and stopped from several threads at once are each listed once, "
+          "with distinct ids, and join sees the last of them end") {
+#ifdef TROUPE_SANITIZED
+  constexpr int kPerThread = 500;
+#else
+  constexpr int kPerThread = 20'000;
+#endif
+  constexpr int kThreads = 4;
+  troupe::System system({.workers = 2});
+  std::vector<std::vector<troupe::Ref<Pinger>>> spawned(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) spawned[t].push_back(system.spawn<Pinger>());
+    });
+  }
+  for (auto& th : threads) th.join();
+  REQUIRE(system.count() == kThreads * kPerThread);
+  REQUIRE(system.stats().spawned == kThreads * kPerThread);
+  auto rows = system.actors();
+  REQUIRE(rows.size() == kThreads * kPerThread);
+  std::vector<std::uint32_t> ids;
+  for (const auto& r : rows) ids.push_back(r.id);
+  std::sort(ids.begin(), ids.end());
+  REQUIRE(std::adjacent_find(ids.begin(), ids.end()) == ids.end());
+  REQUIRE(ids.front() > 0);
+
+  threads.clear();  // now stop them from the same threads, all at once
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (auto& r : spawned[t]) r.stop();
+    });
+  }
+  for (auto& th : threads) th.join();
+  REQUIRE(system.join(10s));
+  REQUIRE(system.count() == 0);
+  REQUIRE(system.actors().empty());
 }
