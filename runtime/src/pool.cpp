@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <tuple>
@@ -52,15 +53,20 @@ struct Batch {
 class Depot {
  public:
   bool take(std::size_t c, Batch& out) {
+    // Most refills find nothing (while a consumer lags, every block is still in use):
+    // look without the lock first.
+    if (available_[c].load(std::memory_order_relaxed) == 0) return false;
     std::lock_guard lock(mutex_);
     if (batches_[c].empty()) return false;
     out = batches_[c].back();
     batches_[c].pop_back();
+    available_[c].store(batches_[c].size(), std::memory_order_relaxed);
     return true;
   }
   void give(std::size_t c, Batch batch) {
     std::lock_guard lock(mutex_);
     batches_[c].push_back(batch);
+    available_[c].store(batches_[c].size(), std::memory_order_relaxed);
   }
   /// A run of kRun fresh bytes, or what a finished thread left of one if that holds at
   /// least `need` bytes.
@@ -105,6 +111,7 @@ class Depot {
 
   std::mutex mutex_;
   std::array<std::vector<Batch>, kClasses> batches_;
+  std::array<std::atomic<std::size_t>, kClasses> available_{};  // batches_[c].size(), readable unlocked
   std::vector<std::pair<char*, char*>> runs_;
   char* region_ = nullptr;
   std::size_t region_left_ = 0;
