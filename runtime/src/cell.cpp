@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "internal/core.hpp"
 #include "troupe/actor.hpp"
@@ -224,9 +225,11 @@ void Cell::wake() noexcept {
 }
 
 void Cell::born() noexcept {
-  // Only the registry and the spawner hold a reference: no other thread can reach the cell
-  // (a Ref that was handed out and dropped again synchronised with the load), so nothing
-  // races with a plain store. This is the common case, and saves an atomic RMW per spawn.
+  // Called by the registry with the cell's shard locked (and the name map, for a named
+  // cell), so neither find() nor shutdown can hand out a Ref meanwhile. If only the
+  // registry and the spawner hold a reference, no other thread can reach the cell (a Ref
+  // handed out and dropped again synchronised with the load), so nothing races with a
+  // plain store. This is the common case, and saves an atomic RMW per spawn.
   if (refs_.load(std::memory_order_acquire) == 2 && pending_.load(std::memory_order_relaxed) == 1) {
     pending_.store(0, std::memory_order_release);
     return;
@@ -240,7 +243,21 @@ void Cell::born() noexcept {
 void Cell::stillborn() noexcept {
   Node* taken = nullptr;
   status_.store(1, std::memory_order_release);  // senders from now on: dead letters
-  reject_all(taken);
+  // A sender holding a Ref from the constructor may have passed the check above already:
+  // reject until only the birth count is left, then retire, so that any later sender
+  // rejects its own message.
+  std::uint32_t rejected = reject_all(taken);
+  std::uint32_t seen = pending_.load(std::memory_order_acquire);
+  for (;;) {
+    if (seen - rejected == 1) {
+      if (pending_.compare_exchange_weak(seen, kRetired, std::memory_order_acq_rel)) return;
+      continue;
+    }
+    std::uint32_t more = reject_all(taken);
+    if (more == 0) std::this_thread::yield();  // a sender is half-way through its push
+    rejected += more;
+    seen = pending_.load(std::memory_order_acquire);
+  }
 }
 
 bool Cell::enqueue_bounded(Envelope* e) noexcept {
@@ -515,19 +532,24 @@ bool Cell::turn() noexcept {
   tls_cell = saved;
   if (tracer != nullptr) tracer->turn(*this, start, std::chrono::steady_clock::now() - start);
 
-  std::uint32_t left = pending_.fetch_sub(handled, std::memory_order_acq_rel) - handled;
-  if (left != 0) return true;  // more to do
-  if (terminated()) {
-    // The last turn. A sender racing with us has raised the counter and scheduled another
-    // turn (which rejects its message); otherwise retire and let the registry's reference
-    // go (this may delete the cell).
-    std::uint32_t idle = 0;
-    if (pending_.compare_exchange_strong(idle, kRetired, std::memory_order_acq_rel)) {
-      // Nobody pushes any more: the mailbox's last placeholder can go now.
-      if (Node* last = mail_.release_placeholder()) delete static_cast<Envelope*>(last);
-      release();
-    }
+  if (!terminated()) {
+    // Once the count reaches 0 another turn may run (a sender schedules it), retire the
+    // cell and free it: this turn must not touch the cell after this line.
+    return pending_.fetch_sub(handled, std::memory_order_acq_rel) != handled;
   }
+  // The last turn: subtract and retire in one step, so that no other turn can run and free
+  // the cell in between. A sender racing with us has raised the counter: then run again
+  // (the next turn rejects its message).
+  std::uint32_t seen = pending_.load(std::memory_order_relaxed);
+  std::uint32_t next;
+  do {
+    next = seen == handled ? kRetired : seen - handled;
+  } while (!pending_.compare_exchange_weak(seen, next, std::memory_order_acq_rel));
+  if (next != kRetired) return true;
+  // Nobody pushes any more: the mailbox's last placeholder can go now, and the registry's
+  // reference with it (this may delete the cell).
+  if (Node* last = mail_.release_placeholder()) delete static_cast<Envelope*>(last);
+  release();
   return false;
 }
 

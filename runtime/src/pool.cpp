@@ -187,8 +187,10 @@ void* Cache::refill(std::size_t c) {
   std::size_t size = c * kGrain;
   if (size % 16 == 0) run = align16(run);
   if (run_end - run < static_cast<std::ptrdiff_t>(size)) {
-    // The tail left (under 512 bytes of 64 KiB) is dropped rather than kept.
-    std::tie(run, run_end) = depot().run(size);
+    // The tail left (under 512 bytes of 64 KiB) is dropped rather than kept. A run left
+    // by a finished thread may start at 8 mod 16: ask for room to align.
+    std::tie(run, run_end) = depot().run(size + 8);
+    if (size % 16 == 0) run = align16(run);
   }
   char* block = run;
   run += size;

@@ -7,8 +7,9 @@ Registry::Refusal Registry::add(Cell* cell, std::string_view name, bool daemon) 
   Shard& s = shard_of(cell);
   std::unique_lock lock(s.mutex);
   if (closed_.load(std::memory_order_relaxed)) return Refusal::closing;
+  std::unique_lock<std::mutex> names;
   if (!name.empty()) {
-    std::lock_guard names(names_mutex_);
+    names = std::unique_lock(names_mutex_);
     if (!names_.emplace(name, cell).second) return Refusal::name_taken;
   }
   if (s.next_id == s.id_end) {
@@ -22,6 +23,9 @@ Registry::Refusal Registry::add(Cell* cell, std::string_view name, bool daemon) 
   ++s.live;
   if (!daemon) ++s.nondaemon;
   ++s.spawned;
+  // Still under the locks through which find() and shutdown reach a listed cell: the
+  // birth may take its fast path (see Cell::born).
+  cell->born();
   return Refusal::none;
 }
 
@@ -58,11 +62,13 @@ void Registry::close() {
 
 template <class Count>
 Count Registry::sum(Count Shard::*field) const noexcept {
+  // Every shard locked at once: summed one at a time, an actor spawned into a shard
+  // already counted by one that ends in a shard not yet counted would be missed, and
+  // join() could return while it runs.
+  for (const Shard& s : shards_) s.mutex.lock();
   Count n = 0;
-  for (const Shard& s : shards_) {
-    std::lock_guard lock(s.mutex);
-    n += s.*field;
-  }
+  for (const Shard& s : shards_) n += s.*field;
+  for (const Shard& s : shards_) s.mutex.unlock();
   return n;
 }
 

@@ -84,7 +84,16 @@ void Core::adopt(Cell* cell, const SpawnOptions& options, Cell* parent,
     cell->cold().bounded->capacity = options.mailbox_capacity;
     cell->cold().bounded->overflow = options.overflow;
   }
-  if (parent != nullptr) cell->cold().parent = Ref<Actor>(parent);
+  if (parent != nullptr) {
+    cell->cold().parent = Ref<Actor>(parent);
+    // Room for the child now: nothing after the registration below may throw, or the
+    // cell would be listed but never run.
+    auto& children = parent->cold().children;
+    if (children.size() >= 16 && (children.size() & (children.size() - 1)) == 0) {
+      std::erase_if(children, [](const Ref<Actor>& c) { return c.cell()->terminated(); });
+    }
+    children.reserve(children.size() + 1);
+  }
   switch (registry_.add(cell, cell->name(), options.daemon)) {
     case Registry::Refusal::none:
       break;
@@ -101,14 +110,7 @@ void Core::adopt(Cell* cell, const SpawnOptions& options, Cell* parent,
   // Cells keep the core alive (a stray Ref can still send dead letters to it), counted per
   // registry shard so that spawning on every worker does not contend on one counter.
   if (registry_.cell_made(cell)) retain();
-  if (parent != nullptr) {
-    auto& children = parent->cold().children;
-    if (children.size() >= 16 && (children.size() & (children.size() - 1)) == 0) {
-      std::erase_if(children, [](const Ref<Actor>& c) { return c.cell()->terminated(); });
-    }
-    children.emplace_back(cell);
-  }
-  cell->born();
+  if (parent != nullptr) parent->cold().children.emplace_back(cell);  // reserved above
   if (options.dedicated_thread) start_dedicated(cell);
 }
 

@@ -228,3 +228,39 @@ TEST_CASE("actors spawned and stopped from several threads at once are each list
   REQUIRE(system.count() == 0);
   REQUIRE(system.actors().empty());
 }
+
+namespace {
+struct Relay {
+  int left;
+};
+/// Spawns its successor, hands it the baton, and stops: at every moment one is alive.
+struct Runner : troupe::Actor {
+  explicit Runner(std::atomic<int>* finished) : finished_(finished) {}
+  void on(Relay r) {
+    if (r.left == 0) {
+      finished_->store(1);
+    } else {
+      system().spawn<Runner>(troupe::SpawnOptions{}, finished_).tell(Relay{r.left - 1});
+    }
+    stop();
+  }
+  std::atomic<int>* finished_;
+};
+}  // namespace
+
+TEST_CASE("join does not return while a relay of actors, each spawning the next before it "
+          "stops, is still running") {
+#ifdef TROUPE_SANITIZED
+  constexpr int kLegs = 2'000;
+#else
+  constexpr int kLegs = 50'000;
+#endif
+  for (int round = 0; round < 3; ++round) {
+    troupe::System system({.workers = 2});
+    std::atomic<int> finished{0};
+    system.spawn<Runner>(troupe::SpawnOptions{}, &finished).tell(Relay{kLegs});
+    REQUIRE(system.join(30s));
+    REQUIRE(finished.load() == 1);
+    REQUIRE(system.count() == 0);
+  }
+}

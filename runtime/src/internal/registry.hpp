@@ -42,8 +42,8 @@ class Registry {
  public:
   enum class Refusal { none, closing, name_taken };
 
-  /// Lists `cell` (under `name` if not empty) and gives it an id; refuses once closed or
-  /// when the name is taken.
+  /// Lists `cell` (under `name` if not empty), gives it an id and lets it run
+  /// (Cell::born); refuses once closed or when the name is taken.
   Refusal add(Cell* cell, std::string_view name, bool daemon);
   /// Counts a cell's memory (a Ref may keep it long after it ended) against its shard.
   /// True for the first cell of an empty shard: the caller then pins what cells need.
