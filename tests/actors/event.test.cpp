@@ -9,42 +9,18 @@
 
 #include <catch2/catch.hpp>
 
+#include "../support.hpp"
+
 #include <troupe/event.hpp>
 #include <troupe/troupe.hpp>
 
 using namespace std::chrono_literals;
 
+using support::eventually;
+using support::outcome;
+using support::kPatience;
+
 namespace {
-
-/// What a test waits at most for something that should happen; never reached when it works.
-constexpr auto kPatience = 10s;
-
-template <class Pred>
-bool eventually(Pred done, std::chrono::milliseconds limit = kPatience) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return done();
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
-
-/// "true"/"false", or the name of the error the future failed with.
-std::string outcome(const troupe::Future<bool>& f) {
-  try {
-    return f.get(kPatience) ? "true" : "false";
-  } catch (const troupe::Cancelled&) {
-    return "Cancelled";
-  } catch (const troupe::TimeoutError&) {
-    return "TimeoutError";
-  } catch (const troupe::BrokenPromise&) {
-    return "BrokenPromise";
-  } catch (const troupe::ActorStopped&) {
-    return "ActorStopped";
-  } catch (const std::exception& e) {
-    return std::string("other: ") + e.what();
-  }
-}
 
 struct Fixture {
   std::shared_ptr<troupe::ManualClock> clock = std::make_shared<troupe::ManualClock>();

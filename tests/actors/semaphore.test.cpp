@@ -13,48 +13,19 @@
 
 #include <catch2/catch.hpp>
 
+#include "../support.hpp"
+
 #include <troupe/semaphore.hpp>
 #include <troupe/troupe.hpp>
 #include <troupe/usage_error.hpp>
 
 using namespace std::chrono_literals;
 
+using support::eventually;
+using support::outcome;
+using support::kPatience;
+
 namespace {
-
-constexpr auto kPatience = 10s;
-
-template <class Pred>
-bool eventually(Pred done, std::chrono::milliseconds limit = kPatience) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return done();
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
-
-/// "value", or the name of the error the future failed with.
-template <class R>
-std::string outcome(const troupe::Future<R>& f) {
-  try {
-    f.wait_for(kPatience);
-    if (!f.ready()) return "not ready";
-    if (auto e = f.error()) std::rethrow_exception(e);
-    return "value";
-  } catch (const troupe::Cancelled&) {
-    return "Cancelled";
-  } catch (const troupe::TimeoutError&) {
-    return "TimeoutError";
-  } catch (const troupe::UsageError&) {
-    return "UsageError";
-  } catch (const troupe::BrokenPromise&) {
-    return "BrokenPromise";
-  } catch (const troupe::ActorStopped&) {
-    return "ActorStopped";
-  } catch (const std::exception& e) {
-    return std::string("other: ") + e.what();
-  }
-}
 
 struct Fixture {
   std::shared_ptr<troupe::ManualClock> clock = std::make_shared<troupe::ManualClock>();

@@ -12,24 +12,17 @@
 
 #include <catch2/catch.hpp>
 
+#include "../support.hpp"
+
 #include <troupe/signals.hpp>
 #include <troupe/troupe.hpp>
 
 using namespace std::chrono_literals;
 
+using support::eventually;
+using support::kPatience;
+
 namespace {
-
-constexpr auto kPatience = 10s;
-
-template <class Pred>
-bool eventually(Pred done, std::chrono::milliseconds limit = kPatience) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return done();
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
 
 struct Ping {};
 class Idle : public troupe::Actor {

@@ -17,6 +17,7 @@
 #include <string>
 #include <thread>
 
+#include "../support.hpp"
 #include <troupe/future.hpp>
 #include <troupe/http.hpp>
 
@@ -128,15 +129,10 @@ std::string outcome(const troupe::Future<R>& f) {
   }
 }
 
-/// Polls `done` until it is true or `limit` passes; returns done().
+/// support::eventually with this suite's longer patience (HTTP under sanitizers is slow).
 template <class Pred>
 bool eventually(Pred done, std::chrono::milliseconds limit = kPatience) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return done();
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
+  return support::eventually(std::move(done), limit);
 }
 
 }  // namespace net_test

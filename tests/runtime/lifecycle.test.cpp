@@ -8,21 +8,15 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
+
+#include "../support.hpp"
 #include <troupe/troupe.hpp>
 
 using namespace std::chrono_literals;
 
-namespace {
+using support::eventually;
 
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 5s) {
-  auto until = std::chrono::steady_clock::now() + limit;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+namespace {
 
 struct Boom {
   int kind;  // 0 std::exception, 1 int, 2 bad_alloc

@@ -8,25 +8,16 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
+
+#include "../support.hpp"
 #include <troupe/troupe.hpp>
 
 using namespace std::chrono_literals;
 
+using support::eventually;
+using support::kPatience;
+
 namespace {
-
-/// What a test waits at most for something that should happen; never reached when it works.
-constexpr auto kPatience = 10s;
-
-/// Polls `done` until it holds or kPatience passes; returns its last value.
-template <class Pred>
-bool eventually(Pred done) {
-  auto deadline = std::chrono::steady_clock::now() + kPatience;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return done();
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
 
 /// Spins (a worker must not block on a future) until `open` is set or kPatience passes.
 void spin_until(const std::atomic<bool>& open) {

@@ -8,9 +8,13 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
+
+#include "../support.hpp"
 #include <troupe/troupe.hpp>
 
 using namespace std::chrono_literals;
+
+using support::eventually;
 
 namespace {
 
@@ -35,15 +39,6 @@ class Counter : public troupe::Actor {
   int total_;
   int generation_;
 };
-
-template <class Pred>
-bool eventually(Pred pred) {
-  for (int i = 0; i < 5000; ++i) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(1ms);
-  }
-  return false;
-}
 
 struct Downs {};
 struct WatchIt {

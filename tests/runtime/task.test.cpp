@@ -10,42 +10,17 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
+
+#include "../support.hpp"
 #include <troupe/troupe.hpp>
 
 using namespace std::chrono_literals;
 
+using support::eventually;
+using support::outcome;
+using support::kPatience;
+
 namespace {
-
-/// What a test waits at most for something that should happen; never reached when it works.
-constexpr auto kPatience = 5s;
-
-/// Polls `done` until it holds or kPatience passes; returns its last value.
-template <class Pred>
-bool eventually(Pred done) {
-  auto deadline = std::chrono::steady_clock::now() + kPatience;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return done();
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
-
-/// "value", or the name of the troupe error a future failed with.
-template <class R>
-std::string outcome(const troupe::Future<R>& f) {
-  try {
-    f.get(kPatience);
-    return "value";
-  } catch (const troupe::TimeoutError&) {
-    return "TimeoutError";
-  } catch (const troupe::BrokenPromise&) {
-    return "BrokenPromise";
-  } catch (const troupe::ActorStopped&) {
-    return "ActorStopped";
-  } catch (const std::exception& e) {
-    return std::string("other: ") + e.what();
-  }
-}
 
 // -- a plain actor the coroutines ask ------------------------------------------------------------
 
