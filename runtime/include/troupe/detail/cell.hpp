@@ -128,9 +128,11 @@ class Cell : public Runnable, public Pooled {
   void run() noexcept override;
   /// The loop of a dedicated-thread actor; returns once the actor has ended.
   void run_dedicated() noexcept;
-  /// Spawn has registered the cell: messages sent to it so far may run now.
+  /// The registry has listed the cell: messages sent to it so far may run now. Called by
+  /// Registry::add with the cell's shard (and name) locked.
   void born() noexcept;
-  /// Spawn failed after construction: what was sent to it becomes dead letters.
+  /// Spawn failed after construction: what was sent to it becomes dead letters, and so
+  /// does anything sent later.
   void stillborn() noexcept;
 
  protected:
