@@ -12,7 +12,11 @@
 #include <thread>
 #include <typeinfo>
 
+#include <memory>
+
+#include <troupe/clock.hpp>
 #include <troupe/future.hpp>
+#include <troupe/system.hpp>
 
 namespace support {
 
@@ -63,5 +67,11 @@ std::string outcome(const troupe::Future<R>& f) {
     return "value";
   }
 }
+
+/// A two-worker system on a clock the test advances by hand. Derive a fixture from it.
+struct ClockedSystem {
+  std::shared_ptr<troupe::ManualClock> clock = std::make_shared<troupe::ManualClock>();
+  troupe::System system{{.workers = 2, .clock = clock}};
+};
 
 }  // namespace support

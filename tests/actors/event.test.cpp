@@ -22,9 +22,7 @@ using support::kPatience;
 
 namespace {
 
-struct Fixture {
-  std::shared_ptr<troupe::ManualClock> clock = std::make_shared<troupe::ManualClock>();
-  troupe::System system{{.workers = 2, .clock = clock}};
+struct Fixture : support::ClockedSystem {
   troupe::Event event{system, "ev"};
 
   /// Waits until the event's actor has parked `n` waiters (so their timers exist).

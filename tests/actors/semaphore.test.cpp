@@ -27,9 +27,7 @@ using support::kPatience;
 
 namespace {
 
-struct Fixture {
-  std::shared_ptr<troupe::ManualClock> clock = std::make_shared<troupe::ManualClock>();
-  troupe::System system{{.workers = 2, .clock = clock}};
+struct Fixture : support::ClockedSystem {
 
   static unsigned available(const troupe::Semaphore& s) { return s.available().get(kPatience); }
   static std::size_t waiting(const troupe::Semaphore& s) { return s.waiting().get(kPatience); }

@@ -27,9 +27,7 @@ using support::kPatience;
 
 namespace {
 
-struct Fixture {
-  std::shared_ptr<troupe::ManualClock> clock = std::make_shared<troupe::ManualClock>();
-  troupe::System system{{.workers = 2, .clock = clock}};
+struct Fixture : support::ClockedSystem {
 
   template <class Q>
   static std::vector<int> drain(const Q& q, int n) {

@@ -5,6 +5,8 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
+
+#include "../support.hpp"
 #include <troupe/troupe.hpp>
 
 using namespace std::chrono_literals;
@@ -46,10 +48,7 @@ class Ticker : public troupe::Actor {
   std::vector<troupe::Timer> timers_;
 };
 
-struct Fixture {
-  std::shared_ptr<troupe::ManualClock> clock = std::make_shared<troupe::ManualClock>();
-  troupe::System system{{.workers = 2, .clock = clock}};
-};
+using Fixture = support::ClockedSystem;
 
 }  // namespace
 
