@@ -9,6 +9,10 @@
 #include <mutex>
 #include <random>
 
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include "internal/core.hpp"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -33,6 +37,10 @@ struct Scheduler::Worker {
   moodycamel::ProducerToken producer;
   moodycamel::ConsumerToken consumer;
   std::atomic<Runnable*> run_next{nullptr};  // the owner's next turn; idle workers may steal it
+  // The owner empties run_next without a read-modify-write (take_run_next); these two
+  // flags keep a thief from emptying it at the same moment.
+  std::atomic<bool> taking{false};  // the owner is between its load and its store
+  std::atomic<int> thieves{0};      // thieves about to empty the slot
   // While spinning: another worker seen with an occupied run-next slot, and its turn count
   std::size_t candidate_worker = ~std::size_t{0};
   std::uint64_t candidate_turns = 0;
@@ -53,6 +61,23 @@ namespace {
 
 bool on_worker_thread() noexcept { return tls_worker != nullptr || tls_manual_turn; }
 
+namespace {
+int membarrier(int cmd) { return static_cast<int>(syscall(__NR_membarrier, cmd, 0U, 0)); }
+
+/// Whether the kernel gives this process cheap asymmetric fences (membarrier's private
+/// expedited command, Linux 4.14): every running thread of the process passes a full
+/// memory barrier before the call returns. Asked once; without it (old kernels, seccomp,
+/// valgrind) the owner's take falls back to an exchange.
+bool asymmetric_fences() noexcept {
+  static const bool available = [] {
+    int supported = membarrier(MEMBARRIER_CMD_QUERY);
+    if (supported < 0 || (supported & MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0) return false;
+    return membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
+  }();
+  return available;
+}
+}  // namespace
+
 struct Scheduler::Manual {
   mutable std::mutex mutex;
   std::deque<Runnable*> ready;
@@ -62,7 +87,7 @@ struct Scheduler::Manual {
 
 Scheduler::Scheduler(unsigned workers, std::chrono::microseconds spin, bool manual,
                      std::uint64_t seed)
-    : spin_(spin) {
+    : spin_(spin), asymmetric_(!manual && asymmetric_fences()) {
   if (manual) {
     manual_ = std::make_unique<Manual>();
     manual_->rng.seed(seed);
@@ -179,11 +204,11 @@ void Scheduler::drain_inline() noexcept {
 Runnable* Scheduler::find_work(Worker& self) noexcept {
   Runnable* r = nullptr;
   if (self.run_next_streak < kRunNextLimit) {
-    if ((r = self.run_next.exchange(nullptr, std::memory_order_acq_rel)) != nullptr) {
+    if ((r = take_run_next(self)) != nullptr) {
       ++self.run_next_streak;
       return r;
     }
-  } else if ((r = self.run_next.exchange(nullptr, std::memory_order_acq_rel)) != nullptr) {
+  } else if ((r = take_run_next(self)) != nullptr) {
     if (queue_.size_approx() == 0) {  // streak used up, but nobody else is waiting: go on
       self.run_next_streak = 1;
       return r;
@@ -196,6 +221,38 @@ Runnable* Scheduler::find_work(Worker& self) noexcept {
   if (queue_.try_dequeue_from_producer(self.producer, r)) return r;
   if (queue_.try_dequeue(self.consumer, r)) return r;
   return nullptr;
+}
+
+Runnable* Scheduler::take_run_next(Worker& self) noexcept {
+  if (!asymmetric_) return self.run_next.exchange(nullptr, std::memory_order_acq_rel);
+  // Only the owner fills the slot, so between our load and our store only a thief could
+  // change it. A thief announces itself in `thieves`, then runs membarrier (a full
+  // barrier on this thread too), then checks `taking` (steal_run_next). This is Dekker's
+  // protocol with the heavy fence on the rare side: either we see the thief and take by
+  // exchange, or the thief sees us inside and backs off. Either way one of us gets it.
+  self.taking.store(true, std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);  // the barrier comes from membarrier
+  Runnable* r;
+  if (self.thieves.load(std::memory_order_relaxed) != 0) {
+    r = self.run_next.exchange(nullptr, std::memory_order_acq_rel);
+  } else {
+    r = self.run_next.load(std::memory_order_relaxed);
+    if (r != nullptr) self.run_next.store(nullptr, std::memory_order_relaxed);
+  }
+  self.taking.store(false, std::memory_order_release);
+  return r;
+}
+
+bool Scheduler::empty_run_next(Worker& victim, Runnable* r) noexcept {
+  if (!asymmetric_) {
+    return victim.run_next.compare_exchange_strong(r, nullptr, std::memory_order_acq_rel);
+  }
+  victim.thieves.fetch_add(1, std::memory_order_seq_cst);
+  membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED);  // the owner's next take sees `thieves`
+  bool took = !victim.taking.load(std::memory_order_acquire) &&
+              victim.run_next.compare_exchange_strong(r, nullptr, std::memory_order_acq_rel);
+  victim.thieves.fetch_sub(1, std::memory_order_release);
+  return took;
 }
 
 Runnable* Scheduler::steal_run_next(Worker& self) noexcept {
@@ -218,7 +275,7 @@ Runnable* Scheduler::steal_run_next(Worker& self) noexcept {
     }
     if (now - self.candidate_since < std::chrono::microseconds(5)) continue;
     self.candidate_worker = kNoWorker;
-    if (w.run_next.compare_exchange_strong(r, nullptr, std::memory_order_acq_rel)) {
+    if (empty_run_next(w, r)) {
       steals_.fetch_add(1, std::memory_order_relaxed);
       return r;
     }

@@ -69,7 +69,9 @@ class Scheduler {
   void worker_main(Worker& self);
   Runnable* find_work(Worker& self) noexcept;
   bool park(Worker& self, Runnable*& found) noexcept;
+  Runnable* take_run_next(Worker& self) noexcept;
   Runnable* steal_run_next(Worker& self) noexcept;
+  bool empty_run_next(Worker& victim, Runnable* r) noexcept;
   void push(Worker* self, Runnable* r) noexcept;
   void wake_one() noexcept;
   void drain_inline() noexcept;
@@ -85,6 +87,7 @@ class Scheduler {
   std::atomic<std::uint64_t> wakeups_{0};
   std::atomic<std::uint64_t> steals_{0};
   std::chrono::microseconds spin_;
+  bool asymmetric_;  // membarrier available: the owner takes run-next with plain accesses
   std::vector<std::unique_ptr<Worker>> workers_;
   std::mutex exit_mutex_;  // members, not globals: a detached worker may outlive main()
   std::condition_variable exit_cv_;
