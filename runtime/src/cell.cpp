@@ -1,15 +1,16 @@
 // cell.cpp - an actor's mailbox and its turn: enqueue, schedule, deliver, terminate.
 //
-// Scheduling rests on one counter, `pending_`: a sender increments it before pushing, and
-// the sender that moves it from 0 to 1 schedules the actor (once, never twice). A turn
-// handles up to `batch` messages, subtracts what it handled, and reschedules the actor if
-// anything is left. A new cell starts at 1 (its birth), so nothing runs before spawn has
-// registered it.
+// Scheduling rests on the mailbox head (see Mailbox): a turn that runs out of messages
+// parks it, and the one sender whose push finds it parked schedules the actor (once,
+// never twice). A turn handles up to `batch` messages and yields if more remain. A new
+// cell's mailbox starts active (as if scheduled), so nothing runs before spawn has
+// registered it; born() then parks it or schedules it.
 //
 // A scheduled cell is kept alive by the registry's reference, not by one per turn: the
-// registry lets go only at the end of the actor's last turn, after the counter has moved
-// from 0 to `kRetired`. From then on a sender sees the bit and makes its message a dead
-// letter itself; nothing schedules the cell again.
+// registry lets go only at the end of the actor's last turn, which parks the mailbox as
+// retired. Senders check `terminated()` first, so a sender that still finds the mailbox
+// retired raced with the end: it takes a reference and schedules one more turn, which
+// turns its message into a dead letter and lets go of that reference.
 #include <cxxabi.h>
 
 #include <algorithm>
@@ -27,9 +28,6 @@
 namespace troupe::detail {
 
 namespace {
-constexpr std::uint32_t kRetired = 1u << 31;  // the last turn is over: nothing runs again
-constexpr std::uint32_t kCount = kRetired - 1;
-
 // initial-exec: a plain %fs-relative load instead of a call to __tls_get_addr per access.
 [[gnu::tls_model("initial-exec")]] thread_local Cell* tls_cell = nullptr;
 [[gnu::tls_model("initial-exec")]] thread_local Cell* tls_constructing = nullptr;
@@ -190,7 +188,9 @@ std::exception_ptr Cell::stopped_error() const {
 }
 
 std::uint32_t Cell::mailbox_depth() const noexcept {
-  return pending_.load(std::memory_order_relaxed) & kCount;
+  auto depth = static_cast<std::int32_t>(sent_.load(std::memory_order_relaxed) -
+                                         handled_.load(std::memory_order_relaxed));
+  return depth > 0 ? static_cast<std::uint32_t>(depth) : 0;  // lost counts read low
 }
 
 // -- sending -----------------------------------------------------------------------------------
@@ -202,26 +202,41 @@ bool Cell::enqueue(Envelope* e, Priority priority) noexcept {
   }
   if (Tracer* tracer = core_->tracer()) tracer->sent(e);
   if ((flags_ & kBounded) != 0 && priority == Priority::normal) return enqueue_bounded(e);
-  std::uint32_t before = pending_.fetch_add(1, std::memory_order_acq_rel);
-  if ((before & kRetired) != 0) {  // ended between the check above and now
-    dead_letter(e);
-    return false;
-  }
+  // Counted before the push, so that the turn handling it cannot count it first.
+  sent_.store(sent_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  Mailbox::State state;
   if (priority == Priority::normal) {
-    mail_.push(e);
+    state = mail_.push(e);
   } else {
     priority_.push(e);
+    state = mail_.poke();
   }
-  if (before == 0) wake();
+  if (state != Mailbox::kActive) wake(state);
   return true;
 }
 
-void Cell::wake() noexcept {
-  if ((flags_ & kDedicated) != 0) {
-    pending_.notify_one();
+void Cell::wake(Mailbox::State state) noexcept {
+  if (state == Mailbox::kRetired) {
+    // The actor ended after our check of terminated(): one more turn makes the message a
+    // dead letter. It runs on the pool (a dedicated thread has gone) and holds a reference
+    // of its own, as the registry's is gone.
+    add_ref();
+    core_->scheduler().schedule(this);
+  } else if ((flags_ & kDedicated) != 0) {
+    mail_.notify();
   } else {
     core_->scheduler().schedule(this);
   }
+}
+
+bool Cell::park(Mailbox::State how) noexcept {
+  return mail_.park(how, [this] {
+    if (!priority_.empty()) return false;
+    if ((flags_ & kBounded) == 0) return true;
+    Cold::Bounded& b = *cold_.load(std::memory_order_acquire)->bounded;
+    std::lock_guard lock(b.mutex);
+    return b.queue.empty();
+  });
 }
 
 void Cell::born() noexcept {
@@ -230,33 +245,25 @@ void Cell::born() noexcept {
   // registry and the spawner hold a reference, no other thread can reach the cell (a Ref
   // handed out and dropped again synchronised with the load), so nothing races with a
   // plain store. This is the common case, and saves an atomic RMW per spawn.
-  if (refs_.load(std::memory_order_acquire) == 2 && pending_.load(std::memory_order_relaxed) == 1) {
-    pending_.store(0, std::memory_order_release);
+  if (refs_.load(std::memory_order_acquire) == 2 && priority_.empty() && mail_.park_unshared()) {
     return;
   }
-  std::uint32_t before = pending_.fetch_sub(1, std::memory_order_acq_rel);
+  if (park(Mailbox::kIdle)) return;
   // Messages sent during construction and registration: run them now. A dedicated
-  // thread, started after this, finds them by itself.
-  if (before != 1 && (flags_ & kDedicated) == 0) core_->scheduler().schedule(this);
+  // thread, started after this, finds the mailbox active and runs them by itself.
+  if ((flags_ & kDedicated) == 0) core_->scheduler().schedule(this);
 }
 
 void Cell::stillborn() noexcept {
   Node* taken = nullptr;
   status_.store(1, std::memory_order_release);  // senders from now on: dead letters
-  // A sender holding a Ref from the constructor may have passed the check above already:
-  // reject until only the birth count is left, then retire, so that any later sender
-  // rejects its own message.
-  std::uint32_t rejected = reject_all(taken);
-  std::uint32_t seen = pending_.load(std::memory_order_acquire);
+  // A sender holding a Ref from the constructor may have passed the check above already.
+  // The birth keeps the mailbox active: reject what is queued until it parks as retired,
+  // after which a racing sender schedules a turn that rejects its message (see wake).
   for (;;) {
-    if (seen - rejected == 1) {
-      if (pending_.compare_exchange_weak(seen, kRetired, std::memory_order_acq_rel)) return;
-      continue;
-    }
-    std::uint32_t more = reject_all(taken);
-    if (more == 0) std::this_thread::yield();  // a sender is half-way through its push
-    rejected += more;
-    seen = pending_.load(std::memory_order_acquire);
+    reject_all(taken);
+    if (park(Mailbox::kRetired)) return;
+    std::this_thread::yield();  // a sender is half-way through its push
   }
 }
 
@@ -277,7 +284,7 @@ bool Cell::enqueue_bounded(Envelope* e) noexcept {
     if (policy == Overflow::drop_oldest) {
       Envelope* oldest = b.queue.front();
       b.queue.pop_front();
-      b.queue.push_back(e);  // one out, one in: the pending count stays as it is
+      b.queue.push_back(e);  // one out, one in: counted as sent already; the actor is awake
       lock.unlock();
       try {
         oldest->refuse(full());
@@ -303,15 +310,10 @@ bool Cell::enqueue_bounded(Envelope* e) noexcept {
     dead_letter(e);
     return false;
   }
-  std::uint32_t before = pending_.fetch_add(1, std::memory_order_acq_rel);
-  if ((before & kRetired) != 0) {
-    lock.unlock();
-    dead_letter(e);
-    return false;
-  }
+  sent_.store(sent_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   b.queue.push_back(e);
   lock.unlock();
-  if (before == 0) wake();
+  if (Mailbox::State state = mail_.poke(); state != Mailbox::kActive) wake(state);
   return true;
 }
 
@@ -494,73 +496,84 @@ void Cell::restart(std::exception_ptr error) noexcept {
   }
 }
 
-bool Cell::turn() noexcept {
+Cell::Next Cell::turn() noexcept {
   Cell* saved = std::exchange(tls_cell, this);
   Node* taken = nullptr;  // priority messages taken this turn: all handled before it ends
   std::uint32_t handled = 0;
   Tracer* tracer = core_->tracer();
-  auto start = tracer != nullptr ? std::chrono::steady_clock::now()
-                                 : std::chrono::steady_clock::time_point{};
-  if (!terminated()) {
-    const std::uint32_t batch = core_->options().batch;
-    while (handled < batch || taken != nullptr) {
-      // The common case first: no urgent or system message, a plain mailbox.
-      Envelope* e = taken == nullptr && priority_.empty() && (flags_ & kBounded) == 0
-                        ? pop_mailbox()
-                        : next_envelope(taken);
-      if (e == nullptr) break;
-      ++handled;
-      if (tracer != nullptr) tracer->delivered(e);
-      try {
-        e->deliver(*this);
-      } catch (...) {
-        failures_.store(failures_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-        handle_failure(std::current_exception());
+  const std::uint32_t batch = core_->options().batch;
+  for (unsigned empty_rounds = 0;;) {
+    auto start = tracer != nullptr ? std::chrono::steady_clock::now()
+                                   : std::chrono::steady_clock::time_point{};
+    std::uint32_t round = 0;  // messages handled since the last attempt to park
+    if (!terminated()) {
+      while (handled + round < batch || taken != nullptr) {
+        // The common case first: no urgent or system message, a plain mailbox.
+        Envelope* e = taken == nullptr && priority_.empty() && (flags_ & kBounded) == 0
+                          ? pop_mailbox()
+                          : next_envelope(taken);
+        if (e == nullptr) break;
+        ++round;
+        if (tracer != nullptr) tracer->delivered(e);
+        try {
+          e->deliver(*this);
+        } catch (...) {
+          failures_.store(failures_.load(std::memory_order_relaxed) + 1,
+                          std::memory_order_relaxed);
+          handle_failure(std::current_exception());
+        }
+        finish(e);
+        if (failure_pending_) {  // a coroutine handler failed during this message
+          failure_pending_ = false;
+          failures_.store(failures_.load(std::memory_order_relaxed) + 1,
+                          std::memory_order_relaxed);
+          handle_failure(std::exchange(cold().pending_failure, nullptr));
+        }
+        if (stop_requested_) break;
       }
-      finish(e);
-      if (failure_pending_) {  // a coroutine handler failed during this message
-        failure_pending_ = false;
-        failures_.store(failures_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-        handle_failure(std::exchange(cold().pending_failure, nullptr));
-      }
-      if (stop_requested_) break;
+      handled += round;
+      handled_.store(handled_.load(std::memory_order_relaxed) + round,
+                     std::memory_order_relaxed);
+      if (stop_requested_) terminate(taken);
     }
-    handled_.store(handled_.load(std::memory_order_relaxed) + handled, std::memory_order_relaxed);
-    if (stop_requested_) handled += terminate(taken);
-  }
-  if (terminated()) handled += reject_all(taken);
-  tls_cell = saved;
-  if (tracer != nullptr) tracer->turn(*this, start, std::chrono::steady_clock::now() - start);
+    std::uint32_t rejected = terminated() ? reject_all(taken) : 0;
+    tls_cell = saved;
+    if (tracer != nullptr) tracer->turn(*this, start, std::chrono::steady_clock::now() - start);
+    bool ended = terminated();
+    if (!ended && handled >= batch) return Next::again;  // the rest waits its turn
 
-  if (!terminated()) {
-    // Once the count reaches 0 another turn may run (a sender schedules it), retire the
-    // cell and free it: this turn must not touch the cell after this line.
-    return pending_.fetch_sub(handled, std::memory_order_acq_rel) != handled;
+    // Nothing left that this turn can see. A sender that raced and lost counts may have
+    // left `sent_` below `handled_`: nothing is queued now, so catch it up.
+    if (!ended) {
+      std::uint32_t sent = sent_.load(std::memory_order_relaxed);
+      std::uint32_t done = handled_.load(std::memory_order_relaxed);
+      if (static_cast<std::int32_t>(sent - done) < 0) {
+        sent_.store(done, std::memory_order_relaxed);
+      }
+    }
+    // Park. From here on another turn may run (a sender schedules it), retire the cell and
+    // free it: on success, this turn must not touch the cell again.
+    if (park(ended ? Mailbox::kRetired : Mailbox::kIdle)) {
+      if (!ended) return Next::idle;
+      // The registry's reference (or, after a racing send, the one wake() took) goes.
+      release();
+      return Next::retired;
+    }
+    // Something arrived meanwhile. Go on with it, unless twice nothing could be taken: a
+    // sender is half-way through its push, so let others run first.
+    empty_rounds = round == 0 && rejected == 0 ? empty_rounds + 1 : 0;
+    if (empty_rounds >= 2) return Next::again;
+    tls_cell = this;
   }
-  // The last turn: subtract and retire in one step, so that no other turn can run and free
-  // the cell in between. A sender racing with us has raised the counter: then run again
-  // (the next turn rejects its message).
-  std::uint32_t seen = pending_.load(std::memory_order_relaxed);
-  std::uint32_t next;
-  do {
-    next = seen == handled ? kRetired : seen - handled;
-  } while (!pending_.compare_exchange_weak(seen, next, std::memory_order_acq_rel));
-  if (next != kRetired) return true;
-  // Nobody pushes any more: the mailbox's last placeholder can go now, and the registry's
-  // reference with it (this may delete the cell).
-  if (Node* last = mail_.release_placeholder()) delete static_cast<Envelope*>(last);
-  release();
-  return false;
 }
 
 void Cell::run() noexcept {
-  if (turn()) core_->scheduler().yield(this);
+  if (turn() == Next::again) core_->scheduler().yield(this);
 }
 
-std::uint32_t Cell::terminate(Node*& taken) noexcept {
+void Cell::terminate(Node*& taken) noexcept {
   Cold* c = cold_.load(std::memory_order_acquire);
   status_.store(stop_failed_ ? 2 : 1, std::memory_order_release);
-  std::uint32_t rejected = 0;
   if (c != nullptr) {
     // Coroutines still waiting: destroy their frames now, while the actor object exists.
     cancel_coroutines_and_timers(*c);
@@ -568,7 +581,7 @@ std::uint32_t Cell::terminate(Node*& taken) noexcept {
       { std::lock_guard lock(c->bounded->mutex); }
       c->bounded->space.notify_all();
     }
-    rejected = reject_all(taken);  // queued resumptions destroy their frames here too
+    reject_all(taken);  // queued resumptions destroy their frames here too
     for (auto& child : c->children) send_stop(child.cell(), StopMode::now);
     c->children.clear();
   }
@@ -592,18 +605,21 @@ std::uint32_t Cell::terminate(Node*& taken) noexcept {
     c->watchers.clear();
   }
   core_->retire(this);
-  return rejected;
 }
 
 // -- dedicated threads -----------------------------------------------------------------------------
 
 void Cell::run_dedicated() noexcept {
-  // The thread holds its own reference, so the cell outlives the retiring turn.
+  // The thread holds its own reference, so the cell outlives the retiring turn. It runs
+  // while the mailbox is active: from birth if messages came early, else once a sender
+  // wakes it.
   for (;;) {
-    pending_.wait(0, std::memory_order_acquire);
-    if ((pending_.load(std::memory_order_acquire) & kRetired) != 0) return;
-    while (turn()) {
-    }
+    mail_.wait_while_idle();
+    Next next;
+    do {
+      next = turn();
+    } while (next == Next::again);
+    if (next == Next::retired) return;
   }
 }
 

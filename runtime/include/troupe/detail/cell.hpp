@@ -91,7 +91,9 @@ class Cell : public Runnable, public Pooled {
   /// the message was turned into a dead letter. Thread-safe, never blocks. The caller must
   /// hold a reference to the cell.
   bool enqueue(Envelope* e, Priority priority = Priority::normal) noexcept;
-  /// Messages queued and not yet handled (approximate while senders race).
+  /// Messages queued and not yet handled; the one in hand counts until its turn ends.
+  /// Exact with one sender at a time; racing senders can make it read low until the actor
+  /// next runs out of messages.
   std::uint32_t mailbox_depth() const noexcept;
 
   // -- identity and state ------------------------------------------------------------------
@@ -152,7 +154,12 @@ class Cell : public Runnable, public Pooled {
   static constexpr std::uint8_t kBounded = 4;
   static constexpr unsigned kPolicyShift = 3;  // OnFailure in bits 3-4
 
-  bool turn() noexcept;
+  /// What follows a turn: another one (the batch is used up), or nothing until a sender
+  /// wakes the actor (idle), or nothing ever (retired; the turn let go of a reference).
+  enum class Next : std::uint8_t { again, idle, retired };
+  Next turn() noexcept;
+  /// Parks the mailbox (see Mailbox::park), also checking the priority and bounded queues.
+  bool park(Mailbox::State how) noexcept;
   /// A message taken from this actor's queues is done: end it, and free its memory unless
   /// the mailbox still links through it. Turn only.
   void finish(Envelope* e) noexcept;
@@ -160,13 +167,14 @@ class Cell : public Runnable, public Pooled {
   void restart(std::exception_ptr error) noexcept;
   void cancel_coroutines_and_timers(Cold& c) noexcept;
   bool enqueue_bounded(Envelope* e) noexcept;
-  void wake() noexcept;
+  /// Schedules the actor, which the send that returned `state` (idle or retired) woke.
+  void wake(Mailbox::State state) noexcept;
   // `taken`: urgent and system messages taken off the stack and sorted, not yet handled.
   // It lives in the turn (not in the cell) and is always emptied before the turn ends.
   Envelope* next_envelope(Node*& taken) noexcept;
   Envelope* pop_mailbox() noexcept;
   std::uint32_t reject_all(Node*& taken) noexcept;
-  std::uint32_t terminate(Node*& taken) noexcept;
+  void terminate(Node*& taken) noexcept;
   /// Rejects `e`, which was never queued (the sender's side). Any thread.
   void dead_letter(Envelope* e) noexcept;
   /// Rejects `e`, taken from this actor's queues. Turn only.
@@ -174,8 +182,10 @@ class Cell : public Runnable, public Pooled {
   Cold& cold();
 
   std::atomic<std::uint32_t> refs_{2};  // the registry's and the spawner's Ref
-  std::atomic<std::uint32_t> pending_{1};  // queued messages (+1 until born); 0 -> 1 schedules
-  Mailbox mail_;
+  // Messages sent (mod 2^32), counted by senders with a plain load and store, not a
+  // read-modify-write: racing senders may lose counts (see mailbox_depth).
+  std::atomic<std::uint32_t> sent_{0};
+  Mailbox mail_;  // starts active: nothing runs until born() parks or schedules it
   Stack priority_;                  // urgent and system messages (rare): sorted when taken
   std::atomic<std::uint32_t> handled_{0};  // messages handled (mod 2^32); written by turns
   std::atomic<std::uint32_t> failures_{0};  // exceptions that escaped handlers
