@@ -195,7 +195,10 @@ std::uint32_t Cell::mailbox_depth() const noexcept {
 
 // -- sending -----------------------------------------------------------------------------------
 
-bool Cell::enqueue(Envelope* e, Priority priority) noexcept {
+Cell::Cell(Core& core) noexcept
+    : core_(&core), flags_(core.tracer() != nullptr ? kTraced : 0) {}
+
+bool Cell::enqueue_slow(Envelope* e, Priority priority) noexcept {
   if (terminated()) {
     dead_letter(e);
     return false;

@@ -71,7 +71,7 @@ void Core::adopt(Cell* cell, const SpawnOptions& options, Cell* parent,
   if (!options.name.empty()) cell->cold().name = options.name;
   cell->flags_ = static_cast<std::uint8_t>(
       (options.daemon ? Cell::kDaemon : 0) | (options.dedicated_thread ? Cell::kDedicated : 0) |
-      (options.mailbox_capacity > 0 ? Cell::kBounded : 0) |
+      (options.mailbox_capacity > 0 ? Cell::kBounded : 0) | (cell->flags_ & Cell::kTraced) |
       (static_cast<unsigned>(options.on_failure) << Cell::kPolicyShift));
   if (options.on_failure == OnFailure::restart) {
     Cold& c = cell->cold();

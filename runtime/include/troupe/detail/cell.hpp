@@ -90,7 +90,21 @@ class Cell : public Runnable, public Pooled {
   /// Hands `e` to this actor (ownership passes). Returns false if the actor has terminated:
   /// the message was turned into a dead letter. Thread-safe, never blocks. The caller must
   /// hold a reference to the cell.
-  bool enqueue(Envelope* e, Priority priority = Priority::normal) noexcept;
+  bool enqueue(Envelope* e, Priority priority = Priority::normal) noexcept {
+    // Inline, for the common case: a normal message to a live actor with a plain mailbox
+    // and no tracer. Counted before the push, so the turn handling it cannot count first.
+    if (((flags_ & (kBounded | kTraced)) | static_cast<std::uint8_t>(priority)) == 0 &&
+        !terminated()) [[likely]] {
+      sent_.store(sent_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      if (Mailbox::State state = mail_.push(e); state != Mailbox::kActive) [[unlikely]] {
+        wake(state);
+      }
+      return true;
+    }
+    return enqueue_slow(e, priority);
+  }
+  /// enqueue() for everything else (runtime/src/cell.cpp).
+  bool enqueue_slow(Envelope* e, Priority priority) noexcept;
   /// Messages queued and not yet handled; the one in hand counts until its turn ends.
   /// Exact with one sender at a time; racing senders can make it read low until the actor
   /// next runs out of messages.
@@ -138,7 +152,7 @@ class Cell : public Runnable, public Pooled {
   void stillborn() noexcept;
 
  protected:
-  explicit Cell(Core& core) noexcept : core_(&core) {}
+  explicit Cell(Core& core) noexcept;
   virtual ~Cell();
   virtual void destroy_actor() noexcept = 0;  // idempotent
   virtual void deliver_down(const Down& down) = 0;
@@ -153,6 +167,7 @@ class Cell : public Runnable, public Pooled {
   static constexpr std::uint8_t kDedicated = 2;
   static constexpr std::uint8_t kBounded = 4;
   static constexpr unsigned kPolicyShift = 3;  // OnFailure in bits 3-4
+  static constexpr std::uint8_t kTraced = 32;  // the system has a tracer (set at birth)
 
   /// What follows a turn: another one (the batch is used up), or nothing until a sender
   /// wakes the actor (idle), or nothing ever (retired; the turn let go of a reference).
