@@ -76,7 +76,8 @@ class Ref {
   }
 
   /// Sends `message` (copied or moved into the envelope). Never blocks. Per-sender FIFO.
-  /// Returns false if the actor has terminated: the message became a dead letter.
+  /// Returns false if the actor has terminated: the message became a dead letter. (A send
+  /// racing with the actor's end may return true and still become a dead letter.)
   template <class M>
     requires Handles<T, M>
   bool tell(M&& message) const {

@@ -88,8 +88,9 @@ class Cell : public Runnable, public Pooled {
 
   // -- messages ----------------------------------------------------------------------------
   /// Hands `e` to this actor (ownership passes). Returns false if the actor has terminated:
-  /// the message was turned into a dead letter. Thread-safe, never blocks. The caller must
-  /// hold a reference to the cell.
+  /// the message was turned into a dead letter. A message that races with the end (sent as
+  /// the last turn finishes) is accepted, and made a dead letter by one more turn.
+  /// Thread-safe, never blocks. The caller must hold a reference to the cell.
   bool enqueue(Envelope* e, Priority priority = Priority::normal) noexcept {
     // Inline, for the common case: a normal message to a live actor with a plain mailbox
     // and no tracer. Counted before the push, so the turn handling it cannot count first.
