@@ -204,7 +204,7 @@ bool Cell::enqueue_slow(Envelope* e, Priority priority) noexcept {
     return false;
   }
   if (Tracer* tracer = core_->tracer()) tracer->sent(e);
-  if ((flags_ & kBounded) != 0 && priority == Priority::normal) return enqueue_bounded(e);
+  if ((flags() & kBounded) != 0 && priority == Priority::normal) return enqueue_bounded(e);
   // Counted before the push, so that the turn handling it cannot count it first.
   sent_.store(sent_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   Mailbox::State state;
@@ -225,7 +225,7 @@ void Cell::wake(Mailbox::State state) noexcept {
     // of its own, as the registry's is gone.
     add_ref();
     core_->scheduler().schedule(this);
-  } else if ((flags_ & kDedicated) != 0) {
+  } else if ((flags() & kDedicated) != 0) {
     mail_.notify();
   } else {
     core_->scheduler().schedule(this);
@@ -235,7 +235,7 @@ void Cell::wake(Mailbox::State state) noexcept {
 bool Cell::park(Mailbox::State how) noexcept {
   return mail_.park(how, [this] {
     if (!priority_.empty()) return false;
-    if ((flags_ & kBounded) == 0) return true;
+    if ((flags() & kBounded) == 0) return true;
     Cold::Bounded& b = *cold_.load(std::memory_order_acquire)->bounded;
     std::lock_guard lock(b.mutex);
     return b.queue.empty();
@@ -254,7 +254,7 @@ void Cell::born() noexcept {
   if (park(Mailbox::kIdle)) return;
   // Messages sent during construction and registration: run them now. A dedicated
   // thread, started after this, finds the mailbox active and runs them by itself.
-  if ((flags_ & kDedicated) == 0) core_->scheduler().schedule(this);
+  if ((flags() & kDedicated) == 0) core_->scheduler().schedule(this);
 }
 
 void Cell::stillborn() noexcept {
@@ -384,7 +384,7 @@ Envelope* Cell::next_envelope(Node*& taken) noexcept {
     taken = n->next.load(std::memory_order_relaxed);
     return static_cast<Envelope*>(n);
   }
-  if ((flags_ & kBounded) != 0) {
+  if ((flags() & kBounded) != 0) {
     // Messages sent from the constructor, before spawn made the mailbox bounded, wait in
     // the plain mailbox; they go first.
     if (Envelope* early = pop_mailbox()) return early;
@@ -445,7 +445,7 @@ std::uint32_t Cell::restarts() const noexcept {
 }
 
 void Cell::handle_failure(std::exception_ptr error) noexcept {
-  auto policy = static_cast<OnFailure>((flags_ >> kPolicyShift) & 3);
+  auto policy = static_cast<OnFailure>((flags() >> kPolicyShift) & 3);
   switch (policy) {
     case OnFailure::resume:
       return;  // the ask (if any) already carries the exception; the state is kept
@@ -512,7 +512,7 @@ Cell::Next Cell::turn() noexcept {
     if (!terminated()) {
       while (handled + round < batch || taken != nullptr) {
         // The common case first: no urgent or system message, a plain mailbox.
-        Envelope* e = taken == nullptr && priority_.empty() && (flags_ & kBounded) == 0
+        Envelope* e = taken == nullptr && priority_.empty() && (flags() & kBounded) == 0
                           ? pop_mailbox()
                           : next_envelope(taken);
         if (e == nullptr) break;

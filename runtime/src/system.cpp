@@ -67,11 +67,13 @@ Core::~Core() = default;
 
 void Core::adopt(Cell* cell, const SpawnOptions& options, Cell* parent,
                  std::function<void(Cell*)> rebuild) {
-  // Everything here happens before the cell is published to any other thread.
+  // Nothing here is seen by another thread before the registration below, except by one
+  // a constructor handed self() to: such a sender reads the flags (published last, with
+  // release) and, only once they say so, the bounded queue.
   if (!options.name.empty()) cell->cold().name = options.name;
-  cell->flags_ = static_cast<std::uint8_t>(
+  const auto flags = static_cast<std::uint8_t>(
       (options.daemon ? Cell::kDaemon : 0) | (options.dedicated_thread ? Cell::kDedicated : 0) |
-      (options.mailbox_capacity > 0 ? Cell::kBounded : 0) | (cell->flags_ & Cell::kTraced) |
+      (options.mailbox_capacity > 0 ? Cell::kBounded : 0) | (cell->flags() & Cell::kTraced) |
       (static_cast<unsigned>(options.on_failure) << Cell::kPolicyShift));
   if (options.on_failure == OnFailure::restart) {
     Cold& c = cell->cold();
@@ -84,6 +86,7 @@ void Core::adopt(Cell* cell, const SpawnOptions& options, Cell* parent,
     cell->cold().bounded->capacity = options.mailbox_capacity;
     cell->cold().bounded->overflow = options.overflow;
   }
+  cell->flags_.store(flags, std::memory_order_release);
   if (parent != nullptr) {
     cell->cold().parent = Ref<Actor>(parent);
     // Room for the child now: nothing after the registration below may throw, or the
@@ -172,7 +175,7 @@ std::vector<ActorInfo> Core::snapshot() const {
     info.restarts = c->restarts();
     info.handled = c->handled();
     info.failures = c->failures();
-    info.dedicated_thread = (c->flags_ & Cell::kDedicated) != 0;
+    info.dedicated_thread = (c->flags() & Cell::kDedicated) != 0;
     out.push_back(std::move(info));
   });
   return out;

@@ -6,6 +6,8 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
+
+#include "../support.hpp"
 #include <troupe/troupe.hpp>
 
 using namespace std::chrono_literals;
@@ -202,6 +204,53 @@ TEST_CASE("a message an actor sends itself while being constructed runs once spa
       troupe::SpawnOptions{.name = "dedicated", .dedicated_thread = true}, &runs);
   REQUIRE(dedicated.ask(Greeted{}).get(5s) == "dedicated");
   REQUIRE(runs.load() == 3);
+}
+
+namespace {
+class Introduced;
+struct Introduce {
+  troupe::Ref<Introduced> who;
+};
+struct Reply {};
+struct Count {};
+/// Answers an introduction with a burst of replies, at once, from its own worker.
+struct Replier : troupe::Actor {
+  void on(const Introduce& i);
+};
+/// Hands self() to the replier from its constructor, then dawdles, so that the replies
+/// arrive while spawn is still configuring the cell (here: making it bounded).
+class Introduced : public troupe::Actor {
+ public:
+  explicit Introduced(troupe::Ref<Replier> replier) {
+    replier.tell(Introduce{self<Introduced>()});
+    auto until = std::chrono::steady_clock::now() + 200us;
+    while (std::chrono::steady_clock::now() < until) {
+    }
+  }
+  void on(Reply) { ++replies_; }
+  int on(Count) const { return replies_; }
+
+ private:
+  int replies_ = 0;
+};
+void Replier::on(const Introduce& i) {
+  for (int n = 0; n < 50; ++n) i.who.tell(Reply{});
+}
+}  // namespace
+
+TEST_CASE("replies that reach an actor while spawn still configures it all arrive "
+          "(plain and bounded mailboxes)") {
+  troupe::System system({.workers = 2});
+  auto replier = system.spawn<Replier>();
+  for (int round = 0; round < 40; ++round) {
+    troupe::SpawnOptions options;
+    if (round % 2 == 1) {
+      options.mailbox_capacity = 64;
+      options.overflow = troupe::Overflow::block;  // a worker's send that finds it full fails
+    }
+    auto actor = system.spawn<Introduced>(options, replier);
+    REQUIRE(support::eventually([&] { return actor.ask(Count{}).get(5s) == 50; }));
+  }
 }
 
 TEST_CASE("a spawn refused for a taken name never runs the actor, and what its constructor "

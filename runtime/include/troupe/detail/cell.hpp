@@ -94,7 +94,7 @@ class Cell : public Runnable, public Pooled {
   bool enqueue(Envelope* e, Priority priority = Priority::normal) noexcept {
     // Inline, for the common case: a normal message to a live actor with a plain mailbox
     // and no tracer. Counted before the push, so the turn handling it cannot count first.
-    if (((flags_ & (kBounded | kTraced)) | static_cast<std::uint8_t>(priority)) == 0 &&
+    if (((flags() & (kBounded | kTraced)) | static_cast<std::uint8_t>(priority)) == 0 &&
         !terminated()) [[likely]] {
       sent_.store(sent_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
       if (Mailbox::State state = mail_.push(e); state != Mailbox::kActive) [[unlikely]] {
@@ -121,7 +121,7 @@ class Cell : public Runnable, public Pooled {
   std::string display_name() const;
   bool terminated() const noexcept { return status_.load(std::memory_order_acquire) != 0; }
   bool failed() const noexcept { return status_.load(std::memory_order_acquire) == 2; }
-  bool daemon() const noexcept { return (flags_ & kDaemon) != 0; }
+  bool daemon() const noexcept { return (flags() & kDaemon) != 0; }
   /// The exception that ended the actor (null if it stopped normally). Call once terminated.
   std::exception_ptr reason() const noexcept;
   /// An ActorStopped error describing why this actor no longer takes messages.
@@ -211,7 +211,11 @@ class Cell : public Runnable, public Pooled {
   std::atomic<Cold*> cold_{nullptr};
   std::uint32_t id_ = 0;
   std::atomic<std::uint8_t> status_{0};  // 0 alive, 1 stopped, 2 failed
-  std::uint8_t flags_ = 0;
+  // Set by spawn once the cell is configured (its bounded queue made), with a release
+  // store: a constructor may already have handed self() to another thread, whose sends
+  // read this with acquire (a plain load on x86).
+  std::atomic<std::uint8_t> flags_{0};
+  std::uint8_t flags() const noexcept { return flags_.load(std::memory_order_acquire); }
   bool stop_requested_ : 1 = false;
   bool stop_failed_ : 1 = false;
   bool failure_pending_ : 1 = false;
