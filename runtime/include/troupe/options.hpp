@@ -95,6 +95,8 @@ struct ActorInfo {
   std::string name;  ///< spawn name, or "<type>#<id>"
   std::string type;  ///< demangled C++ type
   std::uint32_t id = 0;
+  /// Messages queued, the one in hand included; exact with one sender at a time, may read
+  /// low while several senders race (caught up when the actor runs out of messages).
   std::uint32_t mailbox_depth = 0;
   ActorState state = ActorState::idle;
   bool daemon = false;
