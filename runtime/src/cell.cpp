@@ -218,6 +218,26 @@ bool Cell::enqueue_slow(Envelope* e, Priority priority) noexcept {
   return true;
 }
 
+bool Cell::enqueue_ask(Envelope* e, StateBase& answer) noexcept {
+  // Only a plain thread can wait on the answer (a worker or a turn must not block), and
+  // only a pool actor's turn can be handed over.
+  if (tls_cell != nullptr || on_worker_thread() || (flags() & (kBounded | kDedicated)) != 0 ||
+      terminated() || core_->scheduler().manual()) {
+    return enqueue(e);
+  }
+  if (Tracer* tracer = core_->tracer()) tracer->sent(e);
+  sent_.store(sent_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  Mailbox::State state = mail_.push(e);
+  if (state == Mailbox::kIdle) {
+    // Woken by this ask, so its message comes first (before any normal message sent
+    // after it): the turn that answers can run on the asker's thread once it waits.
+    core_->scheduler().hand_off(this, answer);
+  } else if (state != Mailbox::kActive) {
+    wake(state);
+  }
+  return true;
+}
+
 void Cell::wake(Mailbox::State state) noexcept {
   if (state == Mailbox::kRetired) {
     // The actor ended after our check of terminated(): one more turn makes the message a
@@ -499,12 +519,11 @@ void Cell::restart(std::exception_ptr error) noexcept {
   }
 }
 
-Cell::Next Cell::turn() noexcept {
+Cell::Next Cell::turn(std::uint32_t batch, bool park_early) noexcept {
   Cell* saved = std::exchange(tls_cell, this);
   Node* taken = nullptr;  // priority messages taken this turn: all handled before it ends
   std::uint32_t handled = 0;
   Tracer* tracer = core_->tracer();
-  const std::uint32_t batch = core_->options().batch;
   for (unsigned empty_rounds = 0;;) {
     auto start = tracer != nullptr ? std::chrono::steady_clock::now()
                                    : std::chrono::steady_clock::time_point{};
@@ -543,7 +562,8 @@ Cell::Next Cell::turn() noexcept {
     tls_cell = saved;
     if (tracer != nullptr) tracer->turn(*this, start, std::chrono::steady_clock::now() - start);
     bool ended = terminated();
-    if (!ended && handled >= batch) return Next::again;  // the rest waits its turn
+    bool used_up = !ended && handled >= batch;
+    if (used_up && !park_early) return Next::again;  // the rest waits its turn
 
     // Nothing left that this turn can see. A sender that raced and lost counts may have
     // left `sent_` below `handled_`: nothing is queued now, so catch it up.
@@ -562,6 +582,7 @@ Cell::Next Cell::turn() noexcept {
       release();
       return Next::retired;
     }
+    if (used_up) return Next::again;
     // Something arrived meanwhile. Go on with it, unless twice nothing could be taken: a
     // sender is half-way through its push, so let others run first.
     empty_rounds = round == 0 && rejected == 0 ? empty_rounds + 1 : 0;
@@ -571,7 +592,11 @@ Cell::Next Cell::turn() noexcept {
 }
 
 void Cell::run() noexcept {
-  if (turn() == Next::again) core_->scheduler().yield(this);
+  if (turn(core_->options().batch, false) == Next::again) core_->scheduler().yield(this);
+}
+
+void Cell::run_for_asker() noexcept {
+  if (turn(1, true) == Next::again) core_->scheduler().yield(this);
 }
 
 void Cell::terminate(Node*& taken) noexcept {
@@ -620,7 +645,7 @@ void Cell::run_dedicated() noexcept {
     mail_.wait_while_idle();
     Next next;
     do {
-      next = turn();
+      next = turn(core_->options().batch, false);
     } while (next == Next::again);
     if (next == Next::retired) return;
   }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "internal/core.hpp"
+#include "internal/handoff.hpp"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -61,11 +62,12 @@ struct Scheduler::Worker {
 
 namespace {
 [[gnu::tls_model("initial-exec")]] thread_local Scheduler::Worker* tls_worker = nullptr;
-// a manual-mode (deterministic) turn runs here
-[[gnu::tls_model("initial-exec")]] thread_local bool tls_manual_turn = false;
+// A turn runs here outside the pool: a manual-mode (deterministic) one, or one an asker
+// took over (Handoff). Blocking waits are refused during it, as on a worker.
+[[gnu::tls_model("initial-exec")]] thread_local bool tls_outside_turn = false;
 }  // namespace
 
-bool on_worker_thread() noexcept { return tls_worker != nullptr || tls_manual_turn; }
+bool on_worker_thread() noexcept { return tls_worker != nullptr || tls_outside_turn; }
 
 namespace {
 int membarrier(int cmd) { return static_cast<int>(syscall(__NR_membarrier, cmd, 0U, 0)); }
@@ -169,6 +171,31 @@ void Scheduler::schedule(Runnable* r) noexcept {
     return;
   }
   push(nullptr, r);
+}
+
+void Scheduler::hand_off(Cell* cell, StateBase& answer) noexcept {
+  Handoff* handoff;
+  try {
+    handoff = new Handoff(cell);
+  } catch (...) {  // no memory for it: schedule the actor itself
+    push(nullptr, cell);
+    return;
+  }
+  answer.hand_off(handoff);
+  push(nullptr, handoff);  // a worker may still be the one to run it
+}
+
+bool Handoff::take_over() noexcept {
+  bool mine = claim();
+  if (mine) {
+    // Counted first: once the turn is over, the cell (and with it the system) may be gone.
+    cell_->core().scheduler().asker_turns_.fetch_add(1, std::memory_order_relaxed);
+    bool saved = std::exchange(tls_outside_turn, true);
+    cell_->run_for_asker();
+    tls_outside_turn = saved;
+  }
+  release();
+  return mine;
 }
 
 void Scheduler::yield(Runnable* r) noexcept {
@@ -376,9 +403,9 @@ bool Scheduler::run_one() {
     r = ready[i];
     ready.erase(ready.begin() + static_cast<std::ptrdiff_t>(i));
   }
-  bool saved = std::exchange(tls_manual_turn, true);
+  bool saved = std::exchange(tls_outside_turn, true);
   r->run();
-  tls_manual_turn = saved;
+  tls_outside_turn = saved;
   return true;
 }
 

@@ -365,6 +365,7 @@ SystemStats System::stats() const noexcept {
   s.parks = core_->scheduler().parks();
   s.wakeups = core_->scheduler().wakeups();
   s.steals = core_->scheduler().steals();
+  s.asker_turns = core_->scheduler().asker_turns();
   return s;
 }
 

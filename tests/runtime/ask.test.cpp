@@ -1,11 +1,17 @@
-// Tests of asks (ref.hpp, detail/envelopes.hpp): answers, errors, timeouts, stopped targets.
+// Tests of asks (ref.hpp, detail/envelopes.hpp): answers, errors, timeouts, stopped targets,
+// and the hand-over of the answering turn to a plain thread waiting in get().
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
 
 #include <catch2/catch.hpp>
 #include <troupe/troupe.hpp>
+
+#include "../support.hpp"
 
 using namespace std::chrono_literals;
 
@@ -108,4 +114,134 @@ TEST_CASE("asks from many threads each get their own answer") {
   }
   for (auto& t : threads) t.join();
   REQUIRE(wrong.load() == 0);
+}
+
+// -- asks from plain threads: the answering turn may run on the asking thread ------------------
+
+namespace {
+
+/// Keeps a one-worker system's worker busy until released (at most kPatience).
+class Gate {
+ public:
+  void wait() {
+    std::unique_lock lock(mutex_);
+    cv_.wait_for(lock, support::kPatience, [&] { return open_; });
+  }
+  void open() {
+    {
+      std::lock_guard lock(mutex_);
+      open_ = true;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
+struct Hold {
+  Gate* gate;
+  troupe::Promise<void>* holding;
+};
+
+class Holder : public troupe::Actor {
+ public:
+  void on(const Hold& h) {
+    h.holding->set_value();
+    h.gate->wait();
+  }
+};
+
+/// The only worker of `system` is inside a handler until `gate` opens.
+void occupy_the_worker(troupe::System& system, Gate& gate) {
+  troupe::Promise<void> holding;
+  system.spawn<Holder>().tell(Hold{&gate, &holding});
+  holding.future().get(support::kPatience);
+}
+
+struct WhereAmI {};
+struct Note {};
+struct AwaitInside {
+  troupe::Future<int> other;
+};
+
+class Recorder : public troupe::Actor {
+ public:
+  explicit Recorder(std::atomic<int>* notes) : notes_(notes) {}
+  std::thread::id on(WhereAmI) { return std::this_thread::get_id(); }
+  void on(Note) { notes_->fetch_add(1); }
+  int on(const AwaitInside& a) { return a.other.get(); }  // blocks: refused on any turn
+
+ private:
+  std::atomic<int>* notes_;
+};
+
+}  // namespace
+
+TEST_CASE("an untimed get runs the answering handler itself while no worker is free") {
+  troupe::System system({.workers = 1});
+  Gate gate;
+  occupy_the_worker(system, gate);
+  std::atomic<int> notes{0};
+  auto recorder = system.spawn<Recorder>("recorder", &notes);
+  // Without the hand-over this get would wait for the gate's 10 s, then see a worker's id.
+  std::thread::id ran_on = recorder.ask(WhereAmI{}).get();
+  gate.open();
+  REQUIRE(ran_on == std::this_thread::get_id());
+  REQUIRE(system.stats().asker_turns == 1);
+}
+
+TEST_CASE("a get with a timeout never runs the handler on the asking thread") {
+  troupe::System system({.workers = 1});
+  Gate gate;
+  occupy_the_worker(system, gate);
+  std::atomic<int> notes{0};
+  auto recorder = system.spawn<Recorder>("recorder", &notes);
+  auto where = recorder.ask(WhereAmI{});
+  REQUIRE_THROWS_AS(where.get(50ms), troupe::TimeoutError);
+  gate.open();
+  REQUIRE(where.get(support::kPatience) != std::this_thread::get_id());
+  REQUIRE(system.stats().asker_turns == 0);
+}
+
+TEST_CASE("a handler run for its asker handles only the asked message and leaves the rest to the pool") {
+  troupe::System system({.workers = 1});
+  Gate gate;
+  occupy_the_worker(system, gate);
+  std::atomic<int> notes{0};
+  auto recorder = system.spawn<Recorder>("recorder", &notes);
+  auto where = recorder.ask(WhereAmI{});
+  for (int i = 0; i < 3; ++i) recorder.tell(Note{});
+  REQUIRE(where.get() == std::this_thread::get_id());
+  REQUIRE(notes.load() == 0);  // queued after the ask: they wait for the worker
+  gate.open();
+  REQUIRE(support::eventually([&] { return notes.load() == 3; }));
+  REQUIRE(system.stats().asker_turns == 1);
+}
+
+TEST_CASE("a handler run on the asking thread cannot block on a future either") {
+  troupe::System system({.workers = 1});
+  Gate gate;
+  occupy_the_worker(system, gate);
+  std::atomic<int> notes{0};
+  auto recorder = system.spawn<Recorder>("recorder", &notes);
+  troupe::Promise<int> never;
+  REQUIRE_THROWS_AS(recorder.ask(AwaitInside{never.future()}).get(), troupe::WouldDeadlock);
+  REQUIRE(system.stats().asker_turns == 1);
+  gate.open();
+}
+
+TEST_CASE("an ask whose future is dropped unwaited is answered by a worker") {
+  troupe::System system({.workers = 1});
+  Gate gate;
+  occupy_the_worker(system, gate);
+  std::atomic<int> notes{0};
+  auto recorder = system.spawn<Recorder>("recorder", &notes);
+  (void)recorder.ask(WhereAmI{});  // the future, and its claim on the turn, go at once
+  recorder.tell(Note{});
+  gate.open();
+  REQUIRE(support::eventually([&] { return notes.load() == 1; }));
+  REQUIRE(system.stats().asker_turns == 0);
 }

@@ -22,6 +22,8 @@ namespace troupe {
 
 template <class R>
 class Future;
+template <class T>
+class Ref;
 
 namespace detail {
 /// Builds the callback that resumes `handle` once an awaited future is ready: on the actor
@@ -121,6 +123,8 @@ class Future {
 
   /// Waits for the result and returns it, or rethrows the error.
   /// Blocks: for non-actor threads only; on a worker thread it throws WouldDeadlock.
+  /// Waiting for an ask this thread made to an idle actor, it may run the handler itself,
+  /// if no worker has picked the actor up yet (see README, "Inside": asks from plain threads).
   decltype(auto) get() const& {
     state_->wait();
     return result();
@@ -129,7 +133,8 @@ class Future {
     state_->wait();
     return take();
   }
-  /// As get(), but throws TimeoutError if nothing arrives within `timeout`.
+  /// As get(), but throws TimeoutError if nothing arrives within `timeout`. Never runs a
+  /// handler on this thread, so the deadline holds whatever the handler does.
   template <class Rep, class Period>
   decltype(auto) get(std::chrono::duration<Rep, Period> timeout) const& {
     if (!state_->wait_for(timeout)) detail::throw_timeout(timeout);
@@ -204,6 +209,9 @@ class Future {
   }
 
  private:
+  template <class T>
+  friend class Ref;  // an ask hands the answering turn to the state (StateBase::hand_off)
+
   template <class F>
   static decltype(auto) call(F& fn, const Future& self) {
     if constexpr (std::is_void_v<R>) {

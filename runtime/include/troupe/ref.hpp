@@ -93,14 +93,16 @@ class Ref {
 
   /// Sends `message` and returns a future of the handler's answer. Never blocks.
   /// The future fails with the handler's exception, or with ActorStopped if the actor is
-  /// gone (or goes) before answering.
+  /// gone (or goes) before answering. Asked from a plain thread, an untimed get() may run
+  /// the handler on that thread (Future::get).
   template <class M>
     requires Handles<T, M>
   auto ask(M&& message) const {  // -> Future<AskResult<T, M>>
     Promise<AskResult<T, M>> promise;
     Future<AskResult<T, M>> future = promise.future();
-    cell_->enqueue(new detail::AskEnvelope<T, std::decay_t<M>>(std::forward<M>(message),
-                                                               std::move(promise)));
+    cell_->enqueue_ask(new detail::AskEnvelope<T, std::decay_t<M>>(std::forward<M>(message),
+                                                                   std::move(promise)),
+                       *future.state_);
     return future;
   }
 

@@ -40,6 +40,7 @@ struct SystemStats {
   std::uint64_t parks = 0;         ///< times a worker went to sleep
   std::uint64_t wakeups = 0;       ///< times a sleeping worker was woken for work
   std::uint64_t steals = 0;        ///< work an idle worker took that another had queued
+  std::uint64_t asker_turns = 0;   ///< asks answered on the plain thread waiting in get()
 };
 
 class System {

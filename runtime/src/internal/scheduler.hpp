@@ -41,6 +41,9 @@ class Scheduler {
   /// Makes `r` runnable because something new arrived for it. On a worker of this pool it
   /// goes to the run-next slot; elsewhere into the shared queue. Thread-safe, never blocks.
   void schedule(Runnable* r) noexcept;
+  /// Schedules `cell`, which an ask from a plain thread woke, as a Handoff that an untimed
+  /// wait on `answer` may run (internal/handoff.hpp). Thread-safe, never blocks.
+  void hand_off(Cell* cell, StateBase& answer) noexcept;
   /// Puts `r` at the back of the queue (it used up its turn). Thread-safe, never blocks.
   void yield(Runnable* r) noexcept;
   /// Lets the workers finish what is queued, then stops them. Waits as long as they make
@@ -62,6 +65,10 @@ class Scheduler {
   std::uint64_t wakeups() const noexcept { return wakeups_.load(std::memory_order_relaxed); }
   /// Work an idle worker took from the shared queue or from another's run-next slot.
   std::uint64_t steals() const noexcept { return steals_.load(std::memory_order_relaxed); }
+  /// Turns that ran on the asking thread (Handoff::take_over).
+  std::uint64_t asker_turns() const noexcept {
+    return asker_turns_.load(std::memory_order_relaxed);
+  }
 
   struct Worker;
 
@@ -86,6 +93,8 @@ class Scheduler {
   std::atomic<std::uint64_t> parks_{0};
   std::atomic<std::uint64_t> wakeups_{0};
   std::atomic<std::uint64_t> steals_{0};
+  std::atomic<std::uint64_t> asker_turns_{0};
+  friend class Handoff;
   std::chrono::microseconds spin_;
   bool asymmetric_;  // membarrier available: the owner takes run-next with plain accesses
   std::vector<std::unique_ptr<Worker>> workers_;

@@ -74,6 +74,7 @@ struct Carrying : Envelope {
 };
 
 struct Cold;
+class StateBase;
 
 class Cell : public Runnable, public Pooled {
  public:
@@ -106,6 +107,10 @@ class Cell : public Runnable, public Pooled {
   }
   /// enqueue() for everything else (runtime/src/cell.cpp).
   bool enqueue_slow(Envelope* e, Priority priority) noexcept;
+  /// enqueue() for an ask, whose future has the shared state `answer`. From a plain thread
+  /// to an idle pool actor, the turn it schedules is a Handoff that an untimed wait on
+  /// `answer` may run on the asking thread.
+  bool enqueue_ask(Envelope* e, StateBase& answer) noexcept;
   /// Messages queued and not yet handled; the one in hand counts until its turn ends.
   /// Exact with one sender at a time; racing senders can make it read low until the actor
   /// next runs out of messages.
@@ -143,6 +148,10 @@ class Cell : public Runnable, public Pooled {
 
   /// A pool worker's turn: handles up to `batch` messages, then yields if more remain.
   void run() noexcept override;
+  /// A turn on the thread waiting for the answer to the first queued message (a Handoff):
+  /// handles that one message (and any urgent or system ones before it), then parks or
+  /// leaves the rest to the pool.
+  void run_for_asker() noexcept;
   /// The loop of a dedicated-thread actor; returns once the actor has ended.
   void run_dedicated() noexcept;
   /// The registry has listed the cell: messages sent to it so far may run now. Called by
@@ -173,7 +182,9 @@ class Cell : public Runnable, public Pooled {
   /// What follows a turn: another one (the batch is used up), or nothing until a sender
   /// wakes the actor (idle), or nothing ever (retired; the turn let go of a reference).
   enum class Next : std::uint8_t { again, idle, retired };
-  Next turn() noexcept;
+  /// Handles up to `batch` messages. Once they are used up, a pool turn (`park_early`
+  /// false) returns `again` at once; a turn for an asker parks if nothing is left.
+  Next turn(std::uint32_t batch, bool park_early) noexcept;
   /// Parks the mailbox (see Mailbox::park), also checking the priority and bounded queues.
   bool park(Mailbox::State how) noexcept;
   /// A message taken from this actor's queues is done: end it, and free its memory unless

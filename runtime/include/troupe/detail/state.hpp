@@ -23,16 +23,24 @@ using Stored = std::conditional_t<std::is_void_v<R>, Unit, R>;
 /// True on a thread of a System's worker pool (where blocking waits are refused).
 bool on_worker_thread() noexcept;
 
+/// A scheduled turn that the thread waiting for its answer may run itself
+/// (runtime/src/internal/handoff.hpp).
+class Handoff;
+
 /// Untyped part of a future's state: readiness, the error, waiting and callbacks.
 /// Compiled once in future.cpp; the typed State<R> only adds the value.
 class StateBase {
  public:
   StateBase() = default;
+  ~StateBase() {
+    if (handoff_.load(std::memory_order_relaxed) != nullptr) drop_handoff();
+  }
   StateBase(const StateBase&) = delete;
   StateBase& operator=(const StateBase&) = delete;
 
   bool ready() const noexcept { return ready_.load(std::memory_order_acquire); }
-  /// Blocks until ready. Throws WouldDeadlock on a worker thread.
+  /// Blocks until ready. Throws WouldDeadlock on a worker thread. If the turn that answers
+  /// was handed over (see hand_off) and no worker has started it, runs it on this thread.
   void wait();
   /// Blocks until ready or `timeout`; returns readiness. Throws WouldDeadlock on a worker.
   bool wait_for(std::chrono::nanoseconds timeout);
@@ -43,6 +51,9 @@ class StateBase {
   bool set_exception(std::exception_ptr error);
   /// The error, once ready; null on success.
   const std::exception_ptr& error() const noexcept { return error_; }
+  /// Runtime use: the turn that will answer, queued for the pool, which an untimed wait may
+  /// take over. Set once, by the ask that scheduled it.
+  void hand_off(Handoff* turn) noexcept { handoff_.store(turn, std::memory_order_release); }
 
  protected:
   /// Completes the state; `store` writes the value under the lock.
@@ -56,12 +67,14 @@ class StateBase {
 
  private:
   bool finish(std::unique_lock<std::mutex>& lock);
+  void drop_handoff() noexcept;
 
   std::mutex mutex_;
   std::condition_variable cv_;
   std::atomic<bool> ready_{false};
   std::exception_ptr error_;
   std::vector<std::function<void()>> callbacks_;
+  std::atomic<Handoff*> handoff_{nullptr};
   friend class StateAccess;
 };
 
