@@ -519,11 +519,13 @@ void Cell::restart(std::exception_ptr error) noexcept {
   }
 }
 
-Cell::Next Cell::turn(std::uint32_t batch, bool park_early) noexcept {
+template <bool kForAsker>
+Cell::Next Cell::turn() noexcept {
   Cell* saved = std::exchange(tls_cell, this);
   Node* taken = nullptr;  // priority messages taken this turn: all handled before it ends
   std::uint32_t handled = 0;
   Tracer* tracer = core_->tracer();
+  const std::uint32_t batch = kForAsker ? 1 : core_->options().batch;
   for (unsigned empty_rounds = 0;;) {
     auto start = tracer != nullptr ? std::chrono::steady_clock::now()
                                    : std::chrono::steady_clock::time_point{};
@@ -563,7 +565,7 @@ Cell::Next Cell::turn(std::uint32_t batch, bool park_early) noexcept {
     if (tracer != nullptr) tracer->turn(*this, start, std::chrono::steady_clock::now() - start);
     bool ended = terminated();
     bool used_up = !ended && handled >= batch;
-    if (used_up && !park_early) return Next::again;  // the rest waits its turn
+    if (!kForAsker && used_up) return Next::again;  // the rest waits its turn
 
     // Nothing left that this turn can see. A sender that raced and lost counts may have
     // left `sent_` below `handled_`: nothing is queued now, so catch it up.
@@ -582,7 +584,7 @@ Cell::Next Cell::turn(std::uint32_t batch, bool park_early) noexcept {
       release();
       return Next::retired;
     }
-    if (used_up) return Next::again;
+    if (kForAsker && used_up) return Next::again;  // the rest is for the pool
     // Something arrived meanwhile. Go on with it, unless twice nothing could be taken: a
     // sender is half-way through its push, so let others run first.
     empty_rounds = round == 0 && rejected == 0 ? empty_rounds + 1 : 0;
@@ -592,11 +594,11 @@ Cell::Next Cell::turn(std::uint32_t batch, bool park_early) noexcept {
 }
 
 void Cell::run() noexcept {
-  if (turn(core_->options().batch, false) == Next::again) core_->scheduler().yield(this);
+  if (turn<false>() == Next::again) core_->scheduler().yield(this);
 }
 
 void Cell::run_for_asker() noexcept {
-  if (turn(1, true) == Next::again) core_->scheduler().yield(this);
+  if (turn<true>() == Next::again) core_->scheduler().yield(this);
 }
 
 void Cell::terminate(Node*& taken) noexcept {
@@ -645,7 +647,7 @@ void Cell::run_dedicated() noexcept {
     mail_.wait_while_idle();
     Next next;
     do {
-      next = turn(core_->options().batch, false);
+      next = turn<false>();
     } while (next == Next::again);
     if (next == Next::retired) return;
   }

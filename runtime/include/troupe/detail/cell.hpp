@@ -182,9 +182,10 @@ class Cell : public Runnable, public Pooled {
   /// What follows a turn: another one (the batch is used up), or nothing until a sender
   /// wakes the actor (idle), or nothing ever (retired; the turn let go of a reference).
   enum class Next : std::uint8_t { again, idle, retired };
-  /// Handles up to `batch` messages. Once they are used up, a pool turn (`park_early`
-  /// false) returns `again` at once; a turn for an asker parks if nothing is left.
-  Next turn(std::uint32_t batch, bool park_early) noexcept;
+  /// Handles up to the system's batch of messages, then returns `again` at once. A turn
+  /// for an asker (run_for_asker) handles one, then parks if nothing is left.
+  template <bool kForAsker>
+  Next turn() noexcept;
   /// Parks the mailbox (see Mailbox::park), also checking the priority and bounded queues.
   bool park(Mailbox::State how) noexcept;
   /// A message taken from this actor's queues is done: end it, and free its memory unless
