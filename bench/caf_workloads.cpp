@@ -249,6 +249,7 @@ caf::behavior idle_fn(caf::event_based_actor*) {
 
 Sample spawn(const Config& config) {
   const std::uint64_t n = config.spawn_actors();
+  warm_memory(n * Config::kSpawnWarmBytes);  // the same for both peers
   Setup cfg(config);
   caf::actor_system sys{cfg};
   std::vector<caf::actor> handles(n);  // resident before any reading is taken

@@ -1,6 +1,8 @@
 // bench/harness.cpp - sizes, statistics, /proc readings, and the list of workloads.
 #include "harness.hpp"
 
+#include <sys/mman.h>
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -56,6 +58,17 @@ std::uint64_t resident_bytes() {
   std::uint64_t resident = 0;
   if (!(statm >> size >> resident)) throw std::runtime_error("cannot read /proc/self/statm");
   return resident * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+void warm_memory(std::size_t bytes) {
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return;  // nothing warmed: the run measures cold memory, as before
+#ifdef MADV_HUGEPAGE
+  ::madvise(p, bytes, MADV_HUGEPAGE);  // huge pages where the kernel has them, as troupe's pool
+#endif
+  auto* bytes_at = static_cast<volatile char*>(p);
+  for (std::size_t i = 0; i < bytes; i += 4096) bytes_at[i] = 1;
+  ::munmap(p, bytes);
 }
 
 double quantile(std::vector<double>& values, double q) {

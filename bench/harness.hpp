@@ -53,6 +53,9 @@ struct Config {
   std::uint64_t spawn_actors() const { return scaled(1'000'000, 100); }
   std::uint64_t ask_count() const { return scaled(1'000, 20); }
   static constexpr auto kAskPause = std::chrono::milliseconds(1);  // lets workers park
+  /// Fresh memory touched per actor before spawn is timed (warm_memory): more than either
+  /// peer uses (CAF 1,216 B, troupe 122 B).
+  static constexpr std::size_t kSpawnWarmBytes = 1536;
   static constexpr unsigned kFjActors = 60;
   std::uint64_t fj_per_actor() const { return scaled(10'000); }
   std::uint64_t floor_items() const { return scaled(10'000'000); }
@@ -76,6 +79,13 @@ double load_average();
 
 /// Resident set size of this process in bytes, from /proc/self/statm.
 std::uint64_t resident_bytes();
+
+/// Touches `bytes` of fresh memory, then gives it back to the kernel. A workload that needs
+/// much fresh memory calls it first, for either peer: on this KVM guest, memory the guest
+/// has freed goes back to the host after a few seconds, and faulting it in again costs
+/// 2-4 ns per byte, ten times what the runtime does with it. What was just touched and
+/// freed is still backed, so the measurement sees the runtime, not the host's paging.
+void warm_memory(std::size_t bytes);
 
 /// Measures the spawn workload in two halves: time per spawn over both, resident bytes per
 /// actor over the second half only (the marginal cost, free of one-time heap growth).

@@ -294,6 +294,7 @@ class IdleActor : public troupe::Actor {
 
 Sample spawn(const Config& config) {
   const std::uint64_t n = config.spawn_actors();
+  warm_memory(n * Config::kSpawnWarmBytes);  // the same for both peers
   troupe::System system(options(config));
   std::vector<troupe::Ref<IdleActor>> refs(n);  // resident before any reading is taken
 
