@@ -228,9 +228,11 @@ bool Cell::enqueue_ask(Envelope* e, StateBase& answer) noexcept {
   if (Tracer* tracer = core_->tracer()) tracer->sent(e);
   sent_.store(sent_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   Mailbox::State state = mail_.push(e);
-  if (state == Mailbox::kIdle) {
-    // Woken by this ask, so its message comes first (before any normal message sent
-    // after it): the turn that answers can run on the asker's thread once it waits.
+  // Woken by this ask, so its message comes first (before any normal message sent after
+  // it): the turn that answers can run on the asker's thread once it waits. The flags are
+  // read again: a Ref handed out by the constructor can reach here before spawn published
+  // them, and a dedicated thread must be the only one to run its actor's turns.
+  if (state == Mailbox::kIdle && (flags() & kDedicated) == 0) {
     core_->scheduler().hand_off(this, answer);
   } else if (state != Mailbox::kActive) {
     wake(state);

@@ -69,6 +69,8 @@ namespace {
 
 bool on_worker_thread() noexcept { return tls_worker != nullptr || tls_outside_turn; }
 
+bool on_pool_thread() noexcept { return tls_worker != nullptr; }
+
 namespace {
 int membarrier(int cmd) { return static_cast<int>(syscall(__NR_membarrier, cmd, 0U, 0)); }
 
@@ -188,11 +190,16 @@ void Scheduler::hand_off(Cell* cell, StateBase& answer) noexcept {
 bool Handoff::take_over() noexcept {
   bool mine = claim();
   if (mine) {
-    // Counted first: once the turn is over, the cell (and with it the system) may be gone.
-    cell_->core().scheduler().asker_turns_.fetch_add(1, std::memory_order_relaxed);
+    // The turn may end the actor and free its cell; if the System is gone meanwhile (a
+    // handler outlasting the shutdown deadline), that would free the Core under the
+    // scheduler this turn yields to. Workers hold the Core for the same reason.
+    Core& core = cell_->core();
+    core.retain();
+    core.scheduler().asker_turns_.fetch_add(1, std::memory_order_relaxed);
     bool saved = std::exchange(tls_outside_turn, true);
     cell_->run_for_asker();
     tls_outside_turn = saved;
+    core.release();
   }
   release();
   return mine;

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "internal/scheduler.hpp"
 #include "troupe/detail/cell.hpp"
 #include "troupe/detail/state.hpp"
 
@@ -56,7 +57,7 @@ Tracer::Buffer& Tracer::buffer() {
   if (tls_tid == 0) tls_tid = ++thread_ids;
   auto b = std::make_unique<Buffer>();
   b->tid = tls_tid;
-  b->thread_name = on_worker_thread() ? fmt::format("worker {}", tls_tid)
+  b->thread_name = on_pool_thread() ? fmt::format("worker {}", tls_tid)
                                       : fmt::format("thread {}", tls_tid);
   Buffer* raw = b.get();
   {

@@ -171,6 +171,10 @@ class Recorder : public troupe::Actor {
  public:
   explicit Recorder(std::atomic<int>* notes) : notes_(notes) {}
   std::thread::id on(WhereAmI) { return std::this_thread::get_id(); }
+  void on(const Hold& h) {
+    h.holding->set_value();
+    h.gate->wait();
+  }
   void on(Note) { notes_->fetch_add(1); }
   int on(const AwaitInside& a) { return a.other.get(); }  // blocks: refused on any turn
 
@@ -242,6 +246,37 @@ TEST_CASE("an ask whose future is dropped unwaited is answered by a worker") {
   (void)recorder.ask(WhereAmI{});  // the future, and its claim on the turn, go at once
   recorder.tell(Note{});
   gate.open();
+  // Sent after the ask, so handled after it (per-sender order): the ask's turn ran.
   REQUIRE(support::eventually([&] { return notes.load() == 1; }));
+  REQUIRE(system.stats().asker_turns == 0);
+}
+
+TEST_CASE("an untimed get waits for a worker that has already started the handler") {
+  troupe::System system({.workers = 1});
+  std::atomic<int> notes{0};
+  auto recorder = system.spawn<Recorder>("recorder", &notes);
+  Gate gate;
+  troupe::Promise<void> holding;
+  auto held = recorder.ask(Hold{&gate, &holding});  // the idle worker takes this turn
+  holding.future().get(support::kPatience);         // and is inside the handler now
+  std::thread opener([&] {
+    std::this_thread::sleep_for(20ms);
+    gate.open();
+  });
+  held.get();  // nothing to take over: it waits for the worker, which the gate releases
+  opener.join();
+  REQUIRE(system.stats().asker_turns == 0);
+}
+
+TEST_CASE("asks to a dedicated-thread actor are answered on its own thread only") {
+  troupe::System system({.workers = 1});
+  Gate gate;
+  occupy_the_worker(system, gate);
+  std::atomic<int> notes{0};
+  troupe::SpawnOptions dedicated;
+  dedicated.dedicated_thread = true;
+  auto recorder = system.spawn<Recorder>(dedicated, &notes);
+  for (int i = 0; i < 3; ++i) REQUIRE(recorder.ask(WhereAmI{}).get() != std::this_thread::get_id());
+  gate.open();
   REQUIRE(system.stats().asker_turns == 0);
 }

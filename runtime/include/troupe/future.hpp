@@ -123,8 +123,8 @@ class Future {
 
   /// Waits for the result and returns it, or rethrows the error.
   /// Blocks: for non-actor threads only; on a worker thread it throws WouldDeadlock.
-  /// Waiting for an ask this thread made to an idle actor, it may run the handler itself,
-  /// if no worker has picked the actor up yet (see README, "Inside": asks from plain threads).
+  /// Waiting for an ask a plain thread made to an idle actor, it may run the handler on
+  /// this thread, if no worker has started it yet (README, "Asks from plain threads").
   decltype(auto) get() const& {
     state_->wait();
     return result();

@@ -26,6 +26,11 @@ namespace troupe::detail {
 
 class Core;
 
+/// True on a worker thread of some System's pool: not on a thread that runs a turn outside
+/// it (the deterministic scheduler's caller, or an asker taking over its answer's turn),
+/// where on_worker_thread() is also true.
+bool on_pool_thread() noexcept;
+
 class Scheduler {
  public:
   /// `workers` threads; with `manual`, no threads at all: runnables wait in a list until
