@@ -184,25 +184,29 @@ class Recorder : public troupe::Actor {
 
 }  // namespace
 
-TEST_CASE("an untimed get runs the answering handler itself while no worker is free") {
-  troupe::System system({.workers = 1});
+/// A one-worker system whose worker is held inside another actor's handler until the
+/// fixture ends, and an idle Recorder to ask: no worker can take a turn meanwhile.
+struct BusyPool {
   Gate gate;
-  occupy_the_worker(system, gate);
   std::atomic<int> notes{0};
-  auto recorder = system.spawn<Recorder>("recorder", &notes);
+  troupe::System system{{.workers = 1}};
+  troupe::Ref<Recorder> recorder;
+
+  BusyPool() {
+    occupy_the_worker(system, gate);
+    recorder = system.spawn<Recorder>("recorder", &notes);
+  }
+  ~BusyPool() { gate.open(); }
+};
+
+TEST_CASE_METHOD(BusyPool, "an untimed get runs the answering handler itself while no worker is free") {
   // Without the hand-over this get would wait for the gate's 10 s, then see a worker's id.
   std::thread::id ran_on = recorder.ask(WhereAmI{}).get();
-  gate.open();
   REQUIRE(ran_on == std::this_thread::get_id());
   REQUIRE(system.stats().asker_turns == 1);
 }
 
-TEST_CASE("a get with a timeout never runs the handler on the asking thread") {
-  troupe::System system({.workers = 1});
-  Gate gate;
-  occupy_the_worker(system, gate);
-  std::atomic<int> notes{0};
-  auto recorder = system.spawn<Recorder>("recorder", &notes);
+TEST_CASE_METHOD(BusyPool, "a get with a timeout never runs the handler on the asking thread") {
   auto where = recorder.ask(WhereAmI{});
   REQUIRE_THROWS_AS(where.get(50ms), troupe::TimeoutError);
   gate.open();
@@ -210,12 +214,7 @@ TEST_CASE("a get with a timeout never runs the handler on the asking thread") {
   REQUIRE(system.stats().asker_turns == 0);
 }
 
-TEST_CASE("a handler run for its asker handles only the asked message and leaves the rest to the pool") {
-  troupe::System system({.workers = 1});
-  Gate gate;
-  occupy_the_worker(system, gate);
-  std::atomic<int> notes{0};
-  auto recorder = system.spawn<Recorder>("recorder", &notes);
+TEST_CASE_METHOD(BusyPool, "a handler run for its asker handles only the asked message and leaves the rest to the pool") {
   auto where = recorder.ask(WhereAmI{});
   for (int i = 0; i < 3; ++i) recorder.tell(Note{});
   REQUIRE(where.get() == std::this_thread::get_id());
@@ -225,24 +224,13 @@ TEST_CASE("a handler run for its asker handles only the asked message and leaves
   REQUIRE(system.stats().asker_turns == 1);
 }
 
-TEST_CASE("a handler run on the asking thread cannot block on a future either") {
-  troupe::System system({.workers = 1});
-  Gate gate;
-  occupy_the_worker(system, gate);
-  std::atomic<int> notes{0};
-  auto recorder = system.spawn<Recorder>("recorder", &notes);
+TEST_CASE_METHOD(BusyPool, "a handler run on the asking thread cannot block on a future either") {
   troupe::Promise<int> never;
   REQUIRE_THROWS_AS(recorder.ask(AwaitInside{never.future()}).get(), troupe::WouldDeadlock);
   REQUIRE(system.stats().asker_turns == 1);
-  gate.open();
 }
 
-TEST_CASE("an ask whose future is dropped unwaited is answered by a worker") {
-  troupe::System system({.workers = 1});
-  Gate gate;
-  occupy_the_worker(system, gate);
-  std::atomic<int> notes{0};
-  auto recorder = system.spawn<Recorder>("recorder", &notes);
+TEST_CASE_METHOD(BusyPool, "an ask whose future is dropped unwaited is answered by a worker") {
   (void)recorder.ask(WhereAmI{});  // the future, and its claim on the turn, go at once
   recorder.tell(Note{});
   gate.open();
@@ -268,15 +256,10 @@ TEST_CASE("an untimed get waits for a worker that has already started the handle
   REQUIRE(system.stats().asker_turns == 0);
 }
 
-TEST_CASE("asks to a dedicated-thread actor are answered on its own thread only") {
-  troupe::System system({.workers = 1});
-  Gate gate;
-  occupy_the_worker(system, gate);
-  std::atomic<int> notes{0};
+TEST_CASE_METHOD(BusyPool, "asks to a dedicated-thread actor are answered on its own thread only") {
   troupe::SpawnOptions dedicated;
   dedicated.dedicated_thread = true;
-  auto recorder = system.spawn<Recorder>(dedicated, &notes);
-  for (int i = 0; i < 3; ++i) REQUIRE(recorder.ask(WhereAmI{}).get() != std::this_thread::get_id());
-  gate.open();
+  auto own = system.spawn<Recorder>(dedicated, &notes);
+  for (int i = 0; i < 3; ++i) REQUIRE(own.ask(WhereAmI{}).get() != std::this_thread::get_id());
   REQUIRE(system.stats().asker_turns == 0);
 }
