@@ -263,3 +263,25 @@ TEST_CASE_METHOD(BusyPool, "asks to a dedicated-thread actor are answered on its
   for (int i = 0; i < 3; ++i) REQUIRE(own.ask(WhereAmI{}).get() != std::this_thread::get_id());
   REQUIRE(system.stats().asker_turns == 0);
 }
+
+TEST_CASE("a system can end while a plain thread is inside a handler it took over") {
+  Gate worker_gate;
+  Gate asker_gate;
+  std::atomic<int> notes{0};
+  troupe::Promise<void> holding;
+  std::thread asker;
+  {
+    troupe::System system({.workers = 1, .shutdown_deadline = 100ms});
+    occupy_the_worker(system, worker_gate);
+    auto recorder = system.spawn<Recorder>("recorder", &notes);
+    troupe::Future<void> answer = recorder.ask(Hold{&asker_gate, &holding});
+    asker = std::thread([answer] { answer.get(); });  // the worker is busy: it takes over
+    holding.future().get(support::kPatience);
+    worker_gate.open();
+  }  // the shutdown gives up on the recorder after 100 ms: its turn is on the asker
+  // The turn ends after the system did; with a stop waiting, it goes back to a scheduler
+  // whose core only the asker still holds.
+  asker_gate.open();
+  asker.join();
+  REQUIRE(notes.load() == 0);
+}
