@@ -198,7 +198,7 @@ std::uint32_t Cell::mailbox_depth() const noexcept {
 Cell::Cell(Core& core) noexcept
     : core_(&core), flags_(core.tracer() != nullptr ? kTraced : 0) {}
 
-bool Cell::enqueue_slow(Envelope* e, Priority priority) noexcept {
+bool Cell::enqueue_slow(Envelope* e, Priority priority, StateBase* answer) noexcept {
   if (terminated()) {
     dead_letter(e);
     return false;
@@ -214,30 +214,25 @@ bool Cell::enqueue_slow(Envelope* e, Priority priority) noexcept {
     priority_.push(e);
     state = mail_.poke();
   }
-  if (state != Mailbox::kActive) wake(state);
+  if (state == Mailbox::kActive) return true;
+  // An ask that woke the actor: its message comes first (before any normal message sent
+  // after it), so the turn that answers can run on the asker's thread once it waits. The
+  // flags are read again: a Ref handed out by the constructor can reach here before spawn
+  // published them, and a dedicated thread must be the only one to run its actor's turns.
+  if (answer != nullptr && state == Mailbox::kIdle && (flags() & kDedicated) == 0) {
+    core_->scheduler().hand_off(this, *answer);
+  } else {
+    wake(state);
+  }
   return true;
 }
 
 bool Cell::enqueue_ask(Envelope* e, StateBase& answer) noexcept {
   // Only a plain thread can wait on the answer (a worker or a turn must not block), and
   // only a pool actor's turn can be handed over.
-  if (tls_cell != nullptr || on_worker_thread() || (flags() & (kBounded | kDedicated)) != 0 ||
-      terminated() || core_->scheduler().manual()) {
-    return enqueue(e);
-  }
-  if (Tracer* tracer = core_->tracer()) tracer->sent(e);
-  sent_.store(sent_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  Mailbox::State state = mail_.push(e);
-  // Woken by this ask, so its message comes first (before any normal message sent after
-  // it): the turn that answers can run on the asker's thread once it waits. The flags are
-  // read again: a Ref handed out by the constructor can reach here before spawn published
-  // them, and a dedicated thread must be the only one to run its actor's turns.
-  if (state == Mailbox::kIdle && (flags() & kDedicated) == 0) {
-    core_->scheduler().hand_off(this, answer);
-  } else if (state != Mailbox::kActive) {
-    wake(state);
-  }
-  return true;
+  bool may_hand_off = tls_cell == nullptr && !on_worker_thread() &&
+                      (flags() & (kBounded | kDedicated)) == 0 && !core_->scheduler().manual();
+  return may_hand_off ? enqueue_slow(e, Priority::normal, &answer) : enqueue(e);
 }
 
 void Cell::wake(Mailbox::State state) noexcept {

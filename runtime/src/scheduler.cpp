@@ -187,9 +187,8 @@ void Scheduler::hand_off(Cell* cell, StateBase& answer) noexcept {
   push(nullptr, handoff);  // a worker may still be the one to run it
 }
 
-bool Handoff::take_over() noexcept {
-  bool mine = claim();
-  if (mine) {
+void Handoff::take_over() noexcept {
+  if (claim()) {
     // The turn may end the actor and free its cell; if the System is gone meanwhile (a
     // handler outlasting the shutdown deadline), that would free the Core under the
     // scheduler this turn yields to. Workers hold the Core for the same reason.
@@ -202,7 +201,6 @@ bool Handoff::take_over() noexcept {
     core.release();
   }
   release();
-  return mine;
 }
 
 void Scheduler::yield(Runnable* r) noexcept {

@@ -28,8 +28,8 @@ class Handoff final : public Runnable, public Pooled {
     release();
   }
   /// The asker waits (scheduler.cpp): run the turn for its message here, unless a worker
-  /// has claimed it. Returns whether this thread ran it.
-  bool take_over() noexcept;
+  /// has claimed it.
+  void take_over() noexcept;
   /// Lets go of one of the two references (the queue's and the future's).
   void release() noexcept {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;

@@ -105,8 +105,9 @@ class Cell : public Runnable, public Pooled {
     }
     return enqueue_slow(e, priority);
   }
-  /// enqueue() for everything else (runtime/src/cell.cpp).
-  bool enqueue_slow(Envelope* e, Priority priority) noexcept;
+  /// enqueue() for everything else (runtime/src/cell.cpp); with `answer`, for an ask that
+  /// may hand its turn over (enqueue_ask).
+  bool enqueue_slow(Envelope* e, Priority priority, StateBase* answer = nullptr) noexcept;
   /// enqueue() for an ask, whose future has the shared state `answer`. From a plain thread
   /// to an idle pool actor, the turn it schedules is a Handoff that an untimed wait on
   /// `answer` may run on the asking thread.
