@@ -12,6 +12,7 @@
 // retired raced with the end: it takes a reference and schedules one more turn, which
 // turns its message into a dead letter and lets go of that reference.
 #include <cxxabi.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <coroutine>
@@ -56,6 +57,7 @@ struct Suspension {
   Ref<Actor> owner;
   std::atomic<bool> claimed{false};  // the future's side: posted a resumption, or gave up
   bool dead = false;                 // the owner's side: frame destroyed (owner's turn only)
+  std::list<std::shared_ptr<Suspension>>::iterator place;  // in Cold::suspended (owner's)
 };
 
 namespace {
@@ -107,8 +109,7 @@ struct ResumeEnvelope final : RuntimeEnvelope<std::shared_ptr<Suspension>> {
   void deliver(Cell& target) override {
     Suspension& suspension = *payload;
     if (suspension.dead) return;  // a restart destroyed the frame meanwhile
-    auto& list = CellAccess::cold(target).suspended;
-    std::erase(list, payload);
+    CellAccess::cold(target).suspended.erase(suspension.place);
     suspension.handle.resume();
   }
   // A resumption that cannot be delivered does nothing: the frame is still listed in
@@ -127,7 +128,8 @@ std::function<void()> make_resumer(std::coroutine_handle<> handle, std::coroutin
   s->handle = handle;
   s->root = root;
   s->owner = Ref<Actor>(cell);
-  CellAccess::cold(*cell).suspended.push_back(s);
+  auto& suspended = CellAccess::cold(*cell).suspended;
+  s->place = suspended.insert(suspended.end(), s);
   return [s] {
     if (!s->claimed.exchange(true, std::memory_order_acq_rel)) {
       s->owner.cell()->enqueue(new ResumeEnvelope(s));
@@ -289,37 +291,46 @@ void Cell::stillborn() noexcept {
 
 bool Cell::enqueue_bounded(Envelope* e) noexcept {
   Cold::Bounded& b = *cold_.load(std::memory_order_acquire)->bounded;
-  auto full = [&] {
-    return std::make_exception_ptr(MailboxFull("the mailbox of '" + display_name() +
-                                               "' is full (capacity " +
-                                               std::to_string(b.capacity) + ")"));
+  // The runtime's own messages (a draining stop, a coroutine's resumption) keep their
+  // place in line behind the user's, but the overflow policy is for user messages only:
+  // they are never refused, dropped, evicted or made to wait, and take no capacity.
+  const bool runtime_message = !e->counts_as_dead_letter();
+  auto full = [&]() noexcept {
+    try {
+      return std::make_exception_ptr(MailboxFull("the mailbox of '" + display_name() +
+                                                 "' is full (capacity " +
+                                                 std::to_string(b.capacity) + ")"));
+    } catch (...) {
+      return std::current_exception();  // out of memory: the asker learns that instead
+    }
   };
   std::unique_lock lock(b.mutex);
-  while (b.queue.size() >= b.capacity && !terminated()) {
+  while (!runtime_message && b.user_messages >= b.capacity && !terminated()) {
     Overflow policy = b.overflow;
-    if (policy == Overflow::block && !on_worker_thread()) {
+    // Only a plain thread waits: a worker must not, and neither may any actor's turn
+    // (a dedicated thread's included), since two actors waiting on each other's full
+    // mailboxes would never wake.
+    if (policy == Overflow::block && tls_cell == nullptr && !on_worker_thread()) {
       b.space.wait(lock);
       continue;
     }
     if (policy == Overflow::drop_oldest) {
-      Envelope* oldest = b.queue.front();
-      b.queue.pop_front();
+      // The oldest user message makes room; runtime messages are skipped over. There is
+      // one: user_messages >= capacity >= 1.
+      auto oldest_it = std::find_if(b.queue.begin(), b.queue.end(),
+                                    [](Envelope* q) { return q->counts_as_dead_letter(); });
+      Envelope* oldest = *oldest_it;
+      b.queue.erase(oldest_it);
       b.queue.push_back(e);  // one out, one in: counted as sent already; the actor is awake
       lock.unlock();
-      try {
-        oldest->refuse(full());
-      } catch (...) {
-      }
+      oldest->refuse(full());
       core_->dead_letter(*this, *oldest);
       oldest->dispose();
       delete oldest;
       return true;
     }
-    lock.unlock();  // reject, drop_newest, and block from a worker (which must not wait)
-    try {
-      e->refuse(full());
-    } catch (...) {
-    }
+    lock.unlock();  // reject, drop_newest, and block from an actor (which must not wait)
+    e->refuse(full());
     if (policy == Overflow::drop_newest) core_->dead_letter(*this, *e);
     e->dispose();
     delete e;
@@ -332,6 +343,7 @@ bool Cell::enqueue_bounded(Envelope* e) noexcept {
   }
   sent_.store(sent_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   b.queue.push_back(e);
+  if (!runtime_message) ++b.user_messages;
   lock.unlock();
   if (Mailbox::State state = mail_.poke(); state != Mailbox::kActive) wake(state);
   return true;
@@ -412,6 +424,7 @@ Envelope* Cell::next_envelope(Node*& taken) noexcept {
       if (b.queue.empty()) return nullptr;
       e = b.queue.front();
       b.queue.pop_front();
+      if (e->counts_as_dead_letter()) --b.user_messages;
     }
     b.space.notify_one();
     return e;
@@ -463,9 +476,13 @@ std::uint32_t Cell::restarts() const noexcept {
 
 void Cell::handle_failure(std::exception_ptr error) noexcept {
   auto policy = static_cast<OnFailure>((flags() >> kPolicyShift) & 3);
+  core_->count_failure();
   switch (policy) {
     case OnFailure::resume:
-      return;  // the ask (if any) already carries the exception; the state is kept
+      // The ask (if any) already carries the exception; the state is kept. Nobody else
+      // hears of it, so say it.
+      core_->report_failure(*this, error, "failed; the message was skipped (resume)");
+      return;
     case OnFailure::restart: {
       Cold& c = *cold_.load(std::memory_order_acquire);  // made at spawn for this policy
       Clock::time_point now = core_->timers().clock().now();
@@ -474,6 +491,17 @@ void Cell::handle_failure(std::exception_ptr error) noexcept {
       }
       if (c.restart_times.size() >= c.max_restarts) break;  // too many: stop, failed
       c.restart_times.push_back(now);
+      try {
+        core_->report_failure(
+            *this, error,
+            fmt::format("failed and is restarted ({} of at most {} within {} ms)",
+                        c.restart_times.size(), c.max_restarts,
+                        std::chrono::duration_cast<std::chrono::milliseconds>(
+                            c.restart_window)
+                            .count()));
+      } catch (...) {
+        core_->report_failure(*this, error, "failed and is restarted");
+      }
       restart(std::move(error));
       return;
     }
@@ -508,6 +536,7 @@ void Cell::restart(std::exception_ptr error) noexcept {
   cancel_coroutines_and_timers(c);  // the old actor's timers and waits die with it
   destroy_actor();
   c.restarts.fetch_add(1, std::memory_order_relaxed);
+  core_->count_restart();
   try {
     c.rebuild(this);
   } catch (...) {

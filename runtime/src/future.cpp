@@ -1,5 +1,13 @@
 // future.cpp - the untyped half of Future/Promise: waiting, completing, callbacks.
+#include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
@@ -19,11 +27,110 @@ void refuse_on_worker() {
         "dedicated_thread");
   }
 }
+/// Runs one on_ready callback. An exception escaping it is reported on stderr
+/// (rate-limited) and goes no further: not into the other callbacks, not into whoever
+/// completed the future (an answering actor, a promise's set_value), not into on_ready.
+void run_callback(std::function<void()>& callback) noexcept {
+  try {
+    callback();
+  } catch (...) {
+    report_callback_error(std::current_exception());
+  }
+}
 }  // namespace
+
+std::atomic<std::uint64_t> callback_errors_total{0};
+
+void report_callback_error(const std::exception_ptr& error) noexcept {
+  callback_errors_total.fetch_add(1, std::memory_order_relaxed);
+  // At most five lines a second, process-wide: a callback that throws on every message
+  // must not drown stderr.
+  static std::atomic<std::int64_t> window{0};
+  static std::atomic<int> lines{0};
+  std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::steady_clock::now().time_since_epoch())
+                         .count();
+  std::int64_t seen = window.load(std::memory_order_relaxed);
+  if (seen != now && window.compare_exchange_strong(seen, now, std::memory_order_relaxed)) {
+    lines.store(0, std::memory_order_relaxed);
+  }
+  if (lines.fetch_add(1, std::memory_order_relaxed) >= 5) return;
+  try {
+    std::string line = fmt::format(
+        "troupe: a Future callback threw ({}); the other callbacks ran, and the future "
+        "keeps its result\n",
+        describe(error));
+    std::fputs(line.c_str(), stderr);
+  } catch (...) {
+    std::fputs("troupe: a Future callback threw\n", stderr);
+  }
+}
+
+// -- wait drivers (deterministic systems) -----------------------------------------------------
+
+namespace {
+struct Drivers {
+  std::mutex mutex;
+  std::vector<std::pair<std::thread::id, WaitDriver*>> list;
+  std::atomic<int> count{0};  // waits skip the lock while no driver exists anywhere
+};
+Drivers& drivers() {
+  static Drivers* d = new Drivers;  // never destroyed: systems may end after static exit
+  return *d;
+}
+}  // namespace
+
+void add_wait_driver(WaitDriver* driver) {
+  Drivers& d = drivers();
+  std::lock_guard lock(d.mutex);
+  d.list.emplace_back(std::this_thread::get_id(), driver);
+  d.count.fetch_add(1, std::memory_order_release);
+}
+
+void remove_wait_driver(WaitDriver* driver) noexcept {
+  Drivers& d = drivers();
+  std::lock_guard lock(d.mutex);
+  auto gone = std::erase_if(d.list, [&](const auto& entry) { return entry.second == driver; });
+  d.count.fetch_sub(static_cast<int>(gone), std::memory_order_release);
+}
+
+StateBase::Driven StateBase::drive() {
+  Drivers& d = drivers();
+  if (d.count.load(std::memory_order_acquire) == 0 || current_cell() != nullptr) {
+    return Driven::nothing;
+  }
+  std::vector<WaitDriver*> mine;
+  {
+    std::lock_guard lock(d.mutex);
+    for (auto& [thread, driver] : d.list) {
+      if (thread == std::this_thread::get_id()) mine.push_back(driver);
+    }
+  }
+  if (mine.empty()) return Driven::nothing;
+  while (!ready()) {
+    bool progressed = false;
+    for (WaitDriver* driver : mine) progressed = driver->step() || progressed;
+    if (!progressed) return ready() ? Driven::ready : Driven::stalled;
+  }
+  return Driven::ready;
+}
+
+// -- waiting --------------------------------------------------------------------------------
 
 void StateBase::wait() {
   if (ready()) return;
   refuse_on_worker();
+  switch (drive()) {
+    case Driven::ready:
+      return;
+    case Driven::stalled:
+      throw WouldDeadlock(
+          "Future::get/wait without a timeout on the thread of a deterministic System whose "
+          "actors have nothing left to run: the future would never complete. Advance its "
+          "clock (System::advance) or send what the actors wait for, then wait again");
+    case Driven::nothing:
+      break;
+  }
   // The ask that made this state woke an idle actor: if no worker has started its turn,
   // run it here rather than sleep until one wakes up (internal/handoff.hpp). Only an
   // untimed wait does this (a handler run here could outlast any deadline), and not inside
@@ -57,7 +164,7 @@ void StateBase::on_ready(std::function<void()> callback) {
       return;
     }
   }
-  callback();
+  run_callback(callback);
 }
 
 bool StateBase::set_exception(std::exception_ptr error) {
@@ -69,7 +176,7 @@ bool StateBase::finish(std::unique_lock<std::mutex>& lock) {
   std::vector<std::function<void()>> callbacks = std::move(callbacks_);
   lock.unlock();
   cv_.notify_all();
-  for (auto& callback : callbacks) callback();
+  for (auto& callback : callbacks) run_callback(callback);
   return true;
 }
 
@@ -79,3 +186,9 @@ bool StateBase::finish(std::unique_lock<std::mutex>& lock) {
 }
 
 }  // namespace troupe::detail
+
+namespace troupe {
+std::uint64_t future_callback_errors() noexcept {
+  return detail::callback_errors_total.load(std::memory_order_relaxed);
+}
+}  // namespace troupe

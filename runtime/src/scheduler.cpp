@@ -28,7 +28,9 @@ namespace troupe::detail {
 
 namespace {
 constexpr unsigned kRunNextLimit = 32;  // consecutive run-next turns before the queue gets one
-constexpr unsigned kGlobalEvery = 61;   // every so often, look at the shared queue first
+// Every kInjectEvery-th turn of a worker starts with the injection queue, so outside work
+// waits at most that many turns (of at most `batch` messages each) whatever runs locally.
+constexpr unsigned kInjectEvery = 61;
 constexpr std::size_t kNoWorker = ~std::size_t{0};
 // Turns between two eager wakes (see Scheduler::schedule): at first, and after one that
 // found work; doubled after each that found none, up to the maximum.
@@ -37,10 +39,12 @@ constexpr std::uint64_t kEagerWakeMax = std::uint64_t{1} << 18;
 }  // namespace
 
 struct Scheduler::Worker {
-  explicit Worker(Scheduler& s) : owner(&s), producer(s.queue_), consumer(s.queue_) {}
+  explicit Worker(Scheduler& s)
+      : owner(&s), producer(s.queue_), consumer(s.queue_), injected(s.inject_) {}
   Scheduler* owner;
   moodycamel::ProducerToken producer;
   moodycamel::ConsumerToken consumer;
+  moodycamel::ConsumerToken injected;  // on the injection queue
   std::atomic<Runnable*> run_next{nullptr};  // the owner's next turn; idle workers may steal it
   // The owner empties run_next without a read-modify-write (take_run_next); these two
   // flags keep a thief from emptying it at the same moment.
@@ -218,7 +222,7 @@ void Scheduler::yield(Runnable* r) noexcept {
 }
 
 void Scheduler::push(Worker* self, Runnable* r) noexcept {
-  bool ok = self != nullptr ? queue_.enqueue(self->producer, r) : queue_.enqueue(r);
+  bool ok = self != nullptr ? queue_.enqueue(self->producer, r) : inject_.enqueue(r);
   if (!ok) {  // allocation failure inside the queue: run it here rather than lose it
     r->run();
     return;
@@ -242,20 +246,31 @@ void Scheduler::wake_one() noexcept {
 
 void Scheduler::drain_inline() noexcept {
   Runnable* r = nullptr;
-  while (queue_.try_dequeue(r)) r->run();
+  while (queue_.try_dequeue(r) || inject_.try_dequeue(r)) r->run();
+}
+
+bool Scheduler::take_any(Worker& self, Runnable*& r) noexcept {
+  return inject_.try_dequeue(self.injected, r) || queue_.try_dequeue(self.consumer, r);
 }
 
 // -- the worker loop -------------------------------------------------------------------------
 
 Runnable* Scheduler::find_work(Worker& self) noexcept {
   Runnable* r = nullptr;
+  // Outside work first, now and then: neither the run-next slot nor the local queue may
+  // hold it back for longer than kInjectEvery turns.
+  if (++self.ticks % kInjectEvery == 0 && inject_.try_dequeue(self.injected, r)) {
+    self.run_next_streak = 0;
+    return r;
+  }
   if (self.run_next_streak < kRunNextLimit) {
     if ((r = take_run_next(self)) != nullptr) {
       ++self.run_next_streak;
       return r;
     }
   } else if ((r = take_run_next(self)) != nullptr) {
-    if (queue_.size_approx() == 0) {  // streak used up, but nobody else is waiting: go on
+    if (queue_.size_approx() == 0 && inject_.size_approx() == 0) {
+      // The streak is used up, but nobody else is waiting: go on.
       self.run_next_streak = 1;
       return r;
     }
@@ -263,9 +278,8 @@ Runnable* Scheduler::find_work(Worker& self) noexcept {
     r = nullptr;
   }
   self.run_next_streak = 0;
-  if (++self.ticks % kGlobalEvery == 0 && queue_.try_dequeue(self.consumer, r)) return r;
   if (queue_.try_dequeue_from_producer(self.producer, r)) return r;
-  if (queue_.try_dequeue(self.consumer, r)) return r;
+  if (take_any(self, r)) return r;
   return nullptr;
 }
 
@@ -340,7 +354,7 @@ bool Scheduler::park(Worker& self, Runnable*& found) noexcept {
   auto until = std::chrono::steady_clock::now() + spin_;
   spinners_.fetch_add(1, std::memory_order_relaxed);
   for (unsigned i = 1;; ++i) {
-    bool took_queued = queue_.try_dequeue(self.consumer, found);
+    bool took_queued = take_any(self, found);
     if (took_queued) steals_.fetch_add(1, std::memory_order_relaxed);  // queued elsewhere
     if (took_queued || (i % 16 == 0 && (found = steal_run_next(self)) != nullptr)) {
       spinners_.fetch_sub(1, std::memory_order_relaxed);
@@ -358,8 +372,7 @@ bool Scheduler::park(Worker& self, Runnable*& found) noexcept {
   // Announce we sleep, then look once more so a push racing with us is not missed.
   sleepers_.fetch_add(1, std::memory_order_seq_cst);
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  bool have = queue_.try_dequeue(self.consumer, found) ||
-              (found = steal_run_next(self)) != nullptr;
+  bool have = take_any(self, found) || (found = steal_run_next(self)) != nullptr;
   if (have || stopping_.load(std::memory_order_acquire)) {
     int sleeping = sleepers_.load(std::memory_order_relaxed);
     for (;;) {
@@ -384,7 +397,7 @@ void Scheduler::worker_main(Worker& self) {
     Runnable* r = find_work(self);
     if (r == nullptr) {
       if (stopping_.load(std::memory_order_acquire)) {
-        if (!queue_.try_dequeue(self.consumer, r)) break;
+        if (!take_any(self, r)) break;
       } else if (!park(self, r)) {
         continue;
       }

@@ -151,10 +151,10 @@ bool Core::wait_quiet(std::chrono::steady_clock::time_point until, Pred quiet) {
   return ok;
 }
 
-Ref<Actor> Core::find(std::string_view name, bool (*is_wanted)(Actor*)) const {
+Ref<Actor> Core::find(std::string_view name, bool (*is_wanted)(const Cell&)) const {
   return registry_.with_name(name, [&](Cell* c) {
     if (c == nullptr || c->terminated()) return Ref<Actor>();
-    if (is_wanted != nullptr && !is_wanted(c->actor())) return Ref<Actor>();
+    if (is_wanted != nullptr && !is_wanted(*c)) return Ref<Actor>();
     return Ref<Actor>(c);
   });
 }
@@ -265,14 +265,7 @@ bool Core::shutdown(std::chrono::milliseconds deadline, ShutdownMode mode) {
 void Core::dead_letter(const Cell& target, const Envelope& e) noexcept {
   dead_letters_.fetch_add(1, std::memory_order_relaxed);
   if (!options_.log_dead_letters) return;
-  // At most 5 lines per second; the counter keeps the exact figure.
-  auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                 std::chrono::steady_clock::now().time_since_epoch())
-                 .count();
-  if (dead_letter_log_window_.exchange(now, std::memory_order_relaxed) != now) {
-    dead_letter_log_count_.store(0, std::memory_order_relaxed);
-  }
-  if (dead_letter_log_count_.fetch_add(1, std::memory_order_relaxed) >= 5) return;
+  if (!dead_letter_log_.allow()) return;  // the counter keeps the exact figure
   try {
     const std::type_info* type = e.message_type();
     std::string line =
@@ -283,9 +276,22 @@ void Core::dead_letter(const Cell& target, const Envelope& e) noexcept {
   }
 }
 
-void Core::report_failure(const Cell& cell, const std::exception_ptr& reason) noexcept {
+bool RateLimit::allow() noexcept {
+  std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::steady_clock::now().time_since_epoch())
+                         .count();
+  std::int64_t seen = window_.load(std::memory_order_relaxed);
+  if (seen != now && window_.compare_exchange_strong(seen, now, std::memory_order_relaxed)) {
+    count_.store(0, std::memory_order_relaxed);
+  }
+  return count_.fetch_add(1, std::memory_order_relaxed) < kPerSecond;
+}
+
+void Core::report_failure(const Cell& cell, const std::exception_ptr& reason,
+                          std::string_view what) noexcept {
+  if (!options_.log_failures || !failure_log_.allow()) return;  // counted all the same
   try {
-    std::string line = fmt::format("troupe: actor '{}' failed: {}\n", cell.display_name(),
+    std::string line = fmt::format("troupe: actor '{}' {}: {}\n", cell.display_name(), what,
                                    describe(reason));
     std::fputs(line.c_str(), stderr);
   } catch (...) {
@@ -319,12 +325,22 @@ void JobBase::abandon() noexcept {
 
 System::System(SystemOptions options) {
   if (options.batch == 0) throw std::invalid_argument("SystemOptions::batch must be at least 1");
+  if (options.deterministic && options.clock &&
+      dynamic_cast<ManualClock*>(options.clock.get()) == nullptr) {
+    throw std::invalid_argument(
+        "SystemOptions: a deterministic system runs on a ManualClock (leave `clock` empty "
+        "or pass a troupe::ManualClock)");
+  }
   core_ = std::shared_ptr<detail::Core>(new detail::Core(*this, options),
                                         [](detail::Core* c) { c->release(); });
   core_->scheduler().start(core_.get());
+  // The thread that makes a deterministic system drives it: its untimed waits on futures
+  // run the actors (StateBase::wait) instead of hanging.
+  if (options.deterministic) detail::add_wait_driver(core_.get());
 }
 
 System::~System() {
+  if (core_->options().deterministic) detail::remove_wait_driver(core_.get());
   try {
     core_->shutdown(core_->options().shutdown_deadline, ShutdownMode::drain);
   } catch (...) {
@@ -350,7 +366,8 @@ void System::post(detail::JobBase* job) {
   core_->scheduler().schedule(job);
 }
 
-Ref<Actor> System::find_cell(std::string_view name, bool (*is_wanted)(Actor*)) const {
+Ref<Actor> System::find_cell(std::string_view name,
+                              bool (*is_wanted)(const detail::Cell&)) const {
   return core_->find(name, is_wanted);
 }
 
@@ -366,6 +383,8 @@ SystemStats System::stats() const noexcept {
   s.wakeups = core_->scheduler().wakeups();
   s.steals = core_->scheduler().steals();
   s.asker_turns = core_->scheduler().asker_turns();
+  s.failures = core_->failures();
+  s.restarts = core_->restarts();
   return s;
 }
 

@@ -166,6 +166,35 @@ TEST_CASE("blocking inside a deterministic turn fails loudly") {
   REQUIRE(answer.get(0ms));
 }
 
+TEST_CASE("an untimed get on the test's thread runs the deterministic system until the "
+          "answer is there") {
+  troupe::System system({.deterministic = true});
+  auto c = system.spawn<Counter>("c");
+  c.tell(Add{5});
+  REQUIRE(c.ask(Total{}).get() == 5);  // ran the turn itself instead of hanging
+}
+
+TEST_CASE("an untimed get that nothing left to run could complete fails loudly instead of "
+          "hanging") {
+  troupe::System system({.deterministic = true});
+  struct Later {};
+  auto c = system.spawn<Counter>("c");
+  auto waiting = system.spawn([](Later) { return 1; });
+  system.after(1s, waiting, Later{});  // due only once the test advances the clock
+  troupe::Promise<int> never;
+  REQUIRE_THROWS_AS(never.future().get(), troupe::WouldDeadlock);
+  auto total = c.ask(Total{});
+  REQUIRE(total.get() == 0);
+}
+
+TEST_CASE("a deterministic system refuses a clock that the test cannot advance") {
+  REQUIRE_THROWS_AS(troupe::System({.clock = std::make_shared<troupe::SteadyClock>(),
+                                    .deterministic = true}),
+                    std::invalid_argument);
+  REQUIRE_NOTHROW(troupe::System({.clock = std::make_shared<troupe::ManualClock>(),
+                                  .deterministic = true}));
+}
+
 TEST_CASE("run_once on a threaded system is refused") {
   troupe::System system({.workers = 1});
   REQUIRE_THROWS_AS(system.run_once(), std::logic_error);

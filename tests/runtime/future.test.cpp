@@ -299,6 +299,54 @@ TEST_CASE("on_ready runs at once on a ready future, else on the completing threa
   REQUIRE(calls.load() == 2);
 }
 
+TEST_CASE("a throwing on_ready callback is reported and the other callbacks still run "
+          "(test_concurrent_futures.test_done_callback_raises)") {
+  troupe::Promise<int> p;
+  troupe::Future<int> f = p.future();
+  std::atomic<int> before{0};
+  std::atomic<int> after{0};
+  std::uint64_t errors = troupe::future_callback_errors();
+  f.on_ready([&](const troupe::Future<int>&) { before.fetch_add(1); });
+  f.on_ready([](const troupe::Future<int>&) { throw std::runtime_error("callback fails"); });
+  f.on_ready([&](const troupe::Future<int>&) { after.fetch_add(1); });
+  troupe::Future<int> chained = f.then([](int v) { return v + 1; });
+  REQUIRE_NOTHROW(p.set_value(41));  // the completer does not see the callback's exception
+  REQUIRE(before.load() == 1);
+  REQUIRE(after.load() == 1);
+  REQUIRE(chained.get(kPatience) == 42);  // not BrokenPromise: the value went on
+  REQUIRE(f.get() == 41);
+  REQUIRE(troupe::future_callback_errors() == errors + 1);
+}
+
+TEST_CASE("a callback that throws on an already ready future does not throw out of on_ready") {
+  troupe::Future<int> f = troupe::Future<int>::ready_with(3);
+  std::uint64_t errors = troupe::future_callback_errors();
+  REQUIRE_NOTHROW(f.on_ready([](const troupe::Future<int>&) { throw 7; }));
+  REQUIRE(troupe::future_callback_errors() == errors + 1);
+}
+
+namespace {
+struct Question {};
+struct Still {};
+class Answerer : public troupe::Actor {
+ public:
+  int on(Question) { return 5; }
+  bool on(Still) { return true; }
+};
+}  // namespace
+
+TEST_CASE("a throwing callback on an ask's future does not fail the answering actor") {
+  troupe::System system({.workers = 2});
+  auto answerer = system.spawn<Answerer>();
+  for (int i = 0; i < 20; ++i) {
+    troupe::Future<int> f = answerer.ask(Question{});
+    f.on_ready([](const troupe::Future<int>&) { throw std::logic_error("observer bug"); });
+    REQUIRE(f.get(kPatience) == 5);
+  }
+  REQUIRE(answerer.ask(Still{}).get(kPatience));  // alive: no failure reached it
+  REQUIRE(system.actors().at(0).failures == 0);
+}
+
 // -- then ----------------------------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 // run-next, parking, throughput under many senders, and dedicated threads.
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <set>
 #include <thread>
@@ -114,6 +115,60 @@ TEST_CASE("a ping-pong pair on a single worker does not starve a third actor") {
   }
   stop.store(true);
   REQUIRE(rounds_when_answered > 0);
+}
+
+namespace {
+struct Spin {};
+struct Stop {};
+struct Question {};
+struct Tick {};
+/// Keeps itself busy: each message does ~2 us of work and sends itself the next.
+class SelfFeeder : public troupe::Actor {
+ public:
+  explicit SelfFeeder(std::atomic<std::uint64_t>* handled) : handled_(handled) {}
+  void on(Spin) {
+    handled_->fetch_add(1, std::memory_order_relaxed);
+    auto until = std::chrono::steady_clock::now() + 2us;
+    while (std::chrono::steady_clock::now() < until) {
+    }
+    if (!stopping_) self<SelfFeeder>().tell(Spin{});
+  }
+  void on(Stop) { stopping_ = true; }
+
+ private:
+  std::atomic<std::uint64_t>* handled_;
+  bool stopping_ = false;
+};
+}  // namespace
+
+TEST_CASE("an actor that keeps telling itself holds back plain-thread asks and timers for a "
+          "bounded number of turns, on 1 and 2 workers") {
+  unsigned workers = GENERATE(1u, 2u);
+  CAPTURE(workers);
+  std::atomic<std::uint64_t> busy{0};
+  troupe::System system({.workers = workers});
+  auto feeder = system.spawn<SelfFeeder>("feeder", &busy);
+  auto answerer = system.spawn([](Question) { return 7; });
+  std::atomic<int> ticks{0};
+  auto ticked = system.spawn([&ticks](Tick) { ticks.fetch_add(1); });
+  feeder.tell(Spin{});
+  REQUIRE(eventually([&] { return busy.load() > 1000; }));
+  // Counted in the busy actor's messages, not in time: outside work waits at most some
+  // 61 turns of at most 64 messages (3,904). Before the fix, seconds: millions.
+  constexpr std::uint64_t kBound = 20'000;
+  for (int round = 0; round < 20; ++round) {
+    std::uint64_t before = busy.load();
+    REQUIRE(answerer.ask(Question{}).get(30s) == 7);
+    CHECK(busy.load() - before < kBound);
+  }
+  for (int round = 0; round < 5; ++round) {
+    std::uint64_t before = busy.load();
+    int seen = ticks.load();
+    system.after(0ms, ticked, Tick{});
+    REQUIRE(eventually([&] { return ticks.load() > seen; }, 30s));
+    CHECK(busy.load() - before < kBound);
+  }
+  feeder.tell(Stop{}, troupe::urgent);
 }
 
 TEST_CASE("an actor woken from inside a long handler runs on an idle worker meanwhile") {

@@ -1,7 +1,10 @@
 // Tests of supervision and bounded mailboxes (cell.cpp: handle_failure, restart,
 // enqueue_bounded), mostly on a manual clock so restart windows are exact.
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <stdexcept>
 #include <thread>
@@ -155,6 +158,91 @@ TEST_CASE("resume skips the failed message and keeps the state") {
   c.tell(Add{1});
   REQUIRE(c.ask(Total{}).get(5s) == 12);
   REQUIRE(c.alive());
+}
+
+namespace {
+/// Sends this process's stderr to a temporary file while it lives; `text()` reads it.
+class CapturedStderr {
+ public:
+  CapturedStderr() : file_(std::tmpfile()), saved_(dup(STDERR_FILENO)) {
+    std::fflush(stderr);
+    dup2(fileno(file_), STDERR_FILENO);
+  }
+  ~CapturedStderr() {
+    restore();
+    std::fclose(file_);
+  }
+  std::string text() {
+    restore();
+    std::rewind(file_);
+    std::string out;
+    for (int c = std::fgetc(file_); c != EOF; c = std::fgetc(file_)) out += static_cast<char>(c);
+    return out;
+  }
+
+ private:
+  void restore() {
+    if (saved_ < 0) return;
+    std::fflush(stderr);
+    dup2(saved_, STDERR_FILENO);
+    close(saved_);
+    saved_ = -1;
+  }
+  std::FILE* file_;
+  int saved_;
+};
+
+std::size_t count_of(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+}  // namespace
+
+TEST_CASE("failures under restart and resume are printed (rate-limited) and counted") {
+  CapturedStderr captured;
+  {  // each system has its own rate limit
+    troupe::System system({.workers = 2});
+    auto restarted = system.spawn<Counter>(
+        {.name = "phoenix", .on_failure = troupe::OnFailure::restart, .max_restarts = 100}, 0);
+    for (int i = 0; i < 10; ++i) restarted.tell(Fail{});
+    REQUIRE(restarted.ask(Total{}).get(5s) == 0);
+    REQUIRE(system.stats().failures == 10);
+    REQUIRE(system.stats().restarts == 10);
+  }
+  {
+    troupe::System system({.workers = 2});
+    auto resumed = system.spawn<Counter>(
+        {.name = "stoic", .on_failure = troupe::OnFailure::resume}, 0);
+    for (int i = 0; i < 10; ++i) resumed.tell(Fail{});
+    REQUIRE(resumed.ask(Total{}).get(5s) == 0);
+    REQUIRE(system.stats().failures == 10);
+    REQUIRE(system.stats().restarts == 0);
+  }
+  std::string text = captured.text();
+  CAPTURE(text);
+  std::size_t restart_lines = count_of(text, "actor 'phoenix' failed and is restarted");
+  std::size_t resume_lines = count_of(text, "actor 'stoic' failed; the message was skipped");
+  REQUIRE(restart_lines >= 1);
+  REQUIRE(resume_lines >= 1);
+  REQUIRE(restart_lines <= 10);  // five a second; each system lives under two seconds
+  REQUIRE(resume_lines <= 10);
+  REQUIRE(count_of(text, "asked to fail") == restart_lines + resume_lines);
+}
+
+TEST_CASE("log_failures = false keeps failures off stderr but still counts them") {
+  CapturedStderr captured;
+  {
+    troupe::System system({.workers = 2, .log_failures = false});
+    auto resumed = system.spawn<Counter>({.on_failure = troupe::OnFailure::resume}, 0);
+    auto stopped = system.spawn<Counter>("stopped", 0);
+    resumed.tell(Fail{});
+    stopped.tell(Fail{});
+    REQUIRE(resumed.ask(Total{}).get(5s) == 0);
+    REQUIRE(eventually([&] { return !stopped.alive(); }));
+    REQUIRE(system.stats().failures == 2);
+  }
+  REQUIRE(captured.text().find("asked to fail") == std::string::npos);
 }
 
 TEST_CASE("escalate fails the parent with the child's reason") {

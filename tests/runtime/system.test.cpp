@@ -77,6 +77,44 @@ TEST_CASE("count, actors and find describe the live actors") {
   (void)d;
 }
 
+namespace {
+struct Crash {};
+class Base : public troupe::Actor {
+ public:
+  int on(Ping) { return 4; }
+};
+/// Fails on demand; spawned with the restart policy, so each Crash rebuilds it.
+class Phoenix : public Base {
+ public:
+  using Base::on;
+  void on(Crash) { throw std::runtime_error("crash on purpose"); }
+};
+}  // namespace
+
+TEST_CASE("find looks at the type of an actor that a restart is rebuilding without a race, "
+          "and finds it by a base class") {
+  troupe::System system({.workers = 2});
+  auto phoenix = system.spawn<Phoenix>({.name = "phoenix",
+                                        .on_failure = troupe::OnFailure::restart,
+                                        .max_restarts = 1'000'000,
+                                        .restart_window = 1s});
+  std::atomic<bool> done{false};
+  std::thread crasher([&] {
+    for (int i = 0; i < 2000; ++i) phoenix.tell(Crash{});
+    done = true;
+  });
+  int found = 0;
+  while (!done.load()) {  // under TSan, a find reading the object raced with each rebuild
+    found += system.find<Base>("phoenix").has_value() ? 1 : 0;
+    REQUIRE_FALSE(system.find<Other>("phoenix").has_value());
+  }
+  crasher.join();
+  REQUIRE(found > 0);
+  REQUIRE(system.find<Phoenix>("phoenix").has_value());
+  REQUIRE(system.find<troupe::Actor>("phoenix").has_value());
+  REQUIRE(system.find<Base>("phoenix")->ask(Ping{}).get(5s) == 4);
+}
+
 TEST_CASE("the snapshot shows the mailbox depth of a busy actor") {
   troupe::System system({.workers = 2});
   auto p = system.spawn<Parker>("parker");

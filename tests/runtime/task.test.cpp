@@ -512,6 +512,45 @@ TEST_CASE("several suspended handlers awaiting one future all resume when it com
   REQUIRE(waiter.alive());
 }
 
+namespace {
+struct WaitFor {
+  troupe::Future<int> gate;
+};
+/// Each message suspends one coroutine on its own future; counts the resumptions.
+class ManyWaits : public troupe::Actor {
+ public:
+  ManyWaits(std::atomic<int>* suspended, std::atomic<int>* resumed)
+      : suspended_(suspended), resumed_(resumed) {}
+  troupe::Task<void> on(WaitFor w) {
+    suspended_->fetch_add(1, std::memory_order_relaxed);
+    int v = co_await w.gate;
+    resumed_->fetch_add(v, std::memory_order_relaxed);
+  }
+
+ private:
+  std::atomic<int>* suspended_;
+  std::atomic<int>* resumed_;
+};
+}  // namespace
+
+TEST_CASE("resuming 200,000 suspended coroutines oldest first takes linear time (a regression: "
+          "each resumption used to search a vector)") {
+#ifdef TROUPE_SANITIZED
+  constexpr int kWaits = 20'000;
+#else
+  constexpr int kWaits = 200'000;  // quadratic, some 30 s; linear, under a second
+#endif
+  std::atomic<int> suspended{0};
+  std::atomic<int> resumed{0};
+  troupe::System system({.workers = 2});
+  auto actor = system.spawn<ManyWaits>("many", &suspended, &resumed);
+  std::vector<troupe::Promise<int>> gates(kWaits);
+  for (auto& g : gates) actor.tell(WaitFor{g.future()});
+  REQUIRE(eventually([&] { return suspended.load() == kWaits; }));
+  for (auto& g : gates) g.set_value(1);  // oldest first: the worst order for a vector
+  REQUIRE(eventually([&] { return resumed.load() == kWaits; }, 30s));
+}
+
 TEST_CASE("shutting the system down with a coroutine still suspended breaks its ask") {
   std::atomic<int> suspended{0};
   std::atomic<int> destroyed{0};

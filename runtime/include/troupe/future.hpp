@@ -25,6 +25,10 @@ class Future;
 template <class T>
 class Ref;
 
+/// How many exceptions escaped Future callbacks (`on_ready`) in this process. Each was
+/// reported on stderr and went no further. Thread-safe.
+std::uint64_t future_callback_errors() noexcept;
+
 namespace detail {
 /// Builds the callback that resumes `handle` once an awaited future is ready: on the actor
 /// that was running when it suspended (through its mailbox), or inline outside actors.

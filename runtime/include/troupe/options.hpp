@@ -24,6 +24,10 @@ struct SystemOptions {
   std::chrono::milliseconds shutdown_deadline{5000};
   /// Print a line to stderr for dead letters (rate-limited to a few per second).
   bool log_dead_letters = false;
+  /// Print a line to stderr for every actor failure nobody else is told about: a failure
+  /// under `restart` or `resume`, or a stop no watcher hears of (at most five lines a
+  /// second; `stats().failures` counts them all). False silences them.
+  bool log_failures = true;
   /// The clock timers run on; null means the steady clock (a ManualClock when
   /// deterministic). Tests pass a ManualClock.
   std::shared_ptr<Clock> clock{};

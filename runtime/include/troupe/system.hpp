@@ -41,6 +41,8 @@ struct SystemStats {
   std::uint64_t wakeups = 0;       ///< times a sleeping worker was woken for work
   std::uint64_t steals = 0;        ///< work an idle worker took that another had queued
   std::uint64_t asker_turns = 0;   ///< asks answered on the plain thread waiting in get()
+  std::uint64_t failures = 0;      ///< exceptions that escaped handlers, whatever the policy
+  std::uint64_t restarts = 0;      ///< actors rebuilt by the restart policy
 };
 
 class System {
@@ -140,8 +142,9 @@ class System {
   /// The live actor named `name` if it is a T (or derives from T). Thread-safe.
   template <ActorClass T>
   std::optional<Ref<T>> find(std::string_view name) const {
-    // The type check runs under the registry lock, while the actor cannot go away.
-    Ref<Actor> found = find_cell(name, [](Actor* a) { return dynamic_cast<T*>(a) != nullptr; });
+    // The type check reads the cell's static type, never the actor object, which the
+    // actor's own turn may be destroying or rebuilding meanwhile (stop, restart).
+    Ref<Actor> found = find_cell(name, [](const detail::Cell& c) { return c.is_a<T>(); });
     if (!found) return std::nullopt;
     return Ref<T>(found.cell());
   }
@@ -212,7 +215,7 @@ class System {
   void adopt(detail::Cell* cell, SpawnOptions options, detail::Cell* parent,
              std::function<void(detail::Cell*)> rebuild);
   void post(detail::JobBase* job);
-  Ref<Actor> find_cell(std::string_view name, bool (*is_wanted)(Actor*)) const;
+  Ref<Actor> find_cell(std::string_view name, bool (*is_wanted)(const detail::Cell&)) const;
 
   std::shared_ptr<detail::Core> core_;
 };

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <list>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -28,13 +29,25 @@
 
 namespace troupe::detail {
 
+/// Lets through at most `kPerSecond` events a second (stderr lines); thread-safe.
+class RateLimit {
+ public:
+  static constexpr int kPerSecond = 5;
+  bool allow() noexcept;
+
+ private:
+  std::atomic<std::int64_t> window_{0};
+  std::atomic<int> count_{0};
+};
+
 /// What only the runtime keeps for an actor; allocated on first need.
 struct Cold {
   std::string name;
   std::exception_ptr reason;                 // why it failed (set at termination)
   std::vector<Ref<Actor>> watchers;          // get a Down when this actor ends
   std::vector<Ref<Actor>> children;          // stopped when this actor ends
-  std::vector<std::shared_ptr<struct Suspension>> suspended;  // coroutines awaiting futures
+  // Coroutines awaiting futures; each knows its place, so a resumption leaves in O(1).
+  std::list<std::shared_ptr<struct Suspension>> suspended;
   std::vector<std::shared_ptr<TimerEntry>> timers;           // cancelled when it stops
   Ref<Actor> parent;                                          // told when this one fails
   // -- supervision --
@@ -48,14 +61,15 @@ struct Cold {
   struct Bounded {
     std::mutex mutex;
     std::condition_variable space;
-    std::deque<Envelope*> queue;
+    std::deque<Envelope*> queue;  // user and runtime messages, in the order sent
+    std::size_t user_messages = 0;  // those that count against the capacity
     std::size_t capacity = 0;
     Overflow overflow = Overflow::reject;
   };
   std::unique_ptr<Bounded> bounded;
 };
 
-class Core {
+class Core final : public WaitDriver {
  public:
   Core(System& system, SystemOptions options);
   ~Core();
@@ -80,7 +94,7 @@ class Core {
   void retire(Cell* cell) noexcept;
   /// A registered cell's memory is going away (from ~Cell).
   void cell_freed(Cell* cell) noexcept;
-  Ref<Actor> find(std::string_view name, bool (*is_wanted)(Actor*)) const;
+  Ref<Actor> find(std::string_view name, bool (*is_wanted)(const Cell&)) const;
   std::vector<ActorInfo> snapshot() const;
   std::size_t count() const noexcept { return registry_.live(); }
   bool closing() const noexcept { return registry_.closed(); }
@@ -94,13 +108,23 @@ class Core {
   bool join(std::chrono::steady_clock::time_point until);
   /// Deterministic mode: runs ready actors on this thread; returns the turns run.
   std::size_t run_until_idle(std::size_t max_steps);
+  /// Deterministic mode: one turn, for a thread waiting on a future (WaitDriver).
+  bool step() noexcept override { return scheduler_.run_one(); }
   bool shutdown(std::chrono::milliseconds deadline, ShutdownMode mode);
 
   // -- counters ----------------------------------------------------------------------------------
   void dead_letter(const Cell& target, const Envelope& e) noexcept;
   std::uint64_t dead_letters() const noexcept { return dead_letters_.load(std::memory_order_relaxed); }
   std::uint64_t spawned() const noexcept { return registry_.spawned(); }
-  void report_failure(const Cell& cell, const std::exception_ptr& reason) noexcept;
+  /// An exception escaped one of `cell`'s handlers (counted, whatever the policy).
+  void count_failure() noexcept { failures_.fetch_add(1, std::memory_order_relaxed); }
+  void count_restart() noexcept { restarts_.fetch_add(1, std::memory_order_relaxed); }
+  std::uint64_t failures() const noexcept { return failures_.load(std::memory_order_relaxed); }
+  std::uint64_t restarts() const noexcept { return restarts_.load(std::memory_order_relaxed); }
+  /// Prints "actor '<name>' <what>: <reason>" on stderr, unless the options turned failure
+  /// logs off; at most RateLimit::kPerSecond lines a second.
+  void report_failure(const Cell& cell, const std::exception_ptr& reason,
+                      std::string_view what = "failed") noexcept;
 
  private:
   void start_dedicated(Cell* cell);
@@ -130,8 +154,10 @@ class Core {
   std::vector<std::thread> dedicated_;  // guarded by mutex_
 
   std::atomic<std::uint64_t> dead_letters_{0};
-  std::atomic<std::int64_t> dead_letter_log_window_{0};
-  std::atomic<int> dead_letter_log_count_{0};
+  RateLimit dead_letter_log_;
+  std::atomic<std::uint64_t> failures_{0};
+  std::atomic<std::uint64_t> restarts_{0};
+  RateLimit failure_log_;
 };
 
 }  // namespace troupe::detail

@@ -2,8 +2,10 @@
 //
 // N workers share one moodycamel ConcurrentQueue of runnables. Each worker enqueues through
 // its own producer token, so its sub-queue doubles as its local run queue (it dequeues from
-// it first, others steal from it with a consumer token); external threads inject through
-// moodycamel's implicit producers. A run-next slot lets the worker that wakes an actor run
+// it first, others steal from it with a consumer token). Work from outside the pool (plain
+// threads' sends and asks, timers, a dedicated thread's sends) goes into a second queue,
+// the injection queue, which every worker looks at first once every kInjectEvery turns:
+// an actor that keeps itself busy cannot hold outside work back for longer than that. A run-next slot lets the worker that wakes an actor run
 // it right after the current turn (ping-pong stays on one core); it is bounded so a pair
 // cannot starve the queue. Idle workers spin briefly, then park on a LightweightSemaphore.
 #pragma once
@@ -87,8 +89,11 @@ class Scheduler {
   void push(Worker* self, Runnable* r) noexcept;
   void wake_one() noexcept;
   void drain_inline() noexcept;
+  /// Takes from the injection queue, else from any worker's sub-queue.
+  bool take_any(Worker& self, Runnable*& r) noexcept;
 
-  moodycamel::ConcurrentQueue<Runnable*> queue_;
+  moodycamel::ConcurrentQueue<Runnable*> queue_;   // the workers' own sub-queues
+  moodycamel::ConcurrentQueue<Runnable*> inject_;  // work from outside the pool
   moodycamel::LightweightSemaphore sleep_;
   std::atomic<int> sleepers_{0};
   std::atomic<int> spinners_{0};  // idle workers spinning (not yet parked)

@@ -133,6 +133,22 @@ class Cell : public Runnable, public Pooled {
   /// An ActorStopped error describing why this actor no longer takes messages.
   std::exception_ptr stopped_error() const;
   virtual const std::type_info& type() const noexcept = 0;
+  /// Whether the actor's class is `U` or derives (publicly, unambiguously) from it. Looks
+  /// only at the static type, never at the actor object: safe on any thread, even while
+  /// the actor's turn destroys or rebuilds it.
+  template <class U>
+  bool is_a() const {
+    if (type() == typeid(U)) return true;
+    // A pointer thrown as the actor's class is caught as a U* exactly when that class
+    // converts to U: the language's own derived-to-base test, with no object needed.
+    try {
+      throw_null_pointer();
+    } catch (U*) {
+      return true;
+    } catch (...) {
+    }
+    return false;  // any other type
+  }
 
   // -- inside the actor's own turn -----------------------------------------------------------
   /// Ends the actor after the current message; `error` non-null marks it failed.
@@ -166,6 +182,8 @@ class Cell : public Runnable, public Pooled {
   explicit Cell(Core& core) noexcept;
   virtual ~Cell();
   virtual void destroy_actor() noexcept = 0;  // idempotent
+  /// Throws a null pointer to the actor's class (for is_a).
+  [[noreturn]] virtual void throw_null_pointer() const = 0;
   virtual void deliver_down(const Down& down) = 0;
 
   Actor* actor_ = nullptr;
@@ -263,6 +281,7 @@ class Block final : public Cell {
   const std::type_info& type() const noexcept override { return typeid(T); }
 
  protected:
+  [[noreturn]] void throw_null_pointer() const override { throw static_cast<T*>(nullptr); }
   ~Block() override {
     if (actor_ != nullptr) object_.~T();  // still alive: it was never registered
   }

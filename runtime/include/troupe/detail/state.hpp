@@ -23,6 +23,25 @@ using Stored = std::conditional_t<std::is_void_v<R>, Unit, R>;
 /// True on a thread of a System's worker pool (where blocking waits are refused).
 bool on_worker_thread() noexcept;
 
+/// Reports an exception that escaped a Future callback (stderr, at most five lines a
+/// second) and counts it. Thread-safe, never throws.
+void report_callback_error(const std::exception_ptr& error) noexcept;
+
+/// Work a thread can do itself while it waits for a future that nothing else would
+/// complete: a deterministic System has no threads, so the thread that made it drives it.
+class WaitDriver {
+ public:
+  /// Runs one step (an actor's turn); false if there was nothing to run.
+  virtual bool step() noexcept = 0;
+
+ protected:
+  ~WaitDriver() = default;
+};
+/// Lets untimed waits on the calling thread drive `driver` (see StateBase::wait) until
+/// remove_wait_driver. Thread-safe.
+void add_wait_driver(WaitDriver* driver);
+void remove_wait_driver(WaitDriver* driver) noexcept;
+
 /// A scheduled turn that the thread waiting for its answer may run itself
 /// (runtime/src/internal/handoff.hpp).
 class Handoff;
@@ -41,11 +60,17 @@ class StateBase {
   bool ready() const noexcept { return ready_.load(std::memory_order_acquire); }
   /// Blocks until ready. Throws WouldDeadlock on a worker thread. If the turn that answers
   /// was handed over (see hand_off) and no worker has started it, runs it on this thread.
+  /// On a thread that made a deterministic System, runs that system's actors until the
+  /// state is ready, and throws WouldDeadlock if they run out of work first.
   void wait();
   /// Blocks until ready or `timeout`; returns readiness. Throws WouldDeadlock on a worker.
+  /// Never runs actors (a deterministic test decides every step; only an untimed wait,
+  /// which would otherwise hang forever, drives).
   bool wait_for(std::chrono::nanoseconds timeout);
   /// Runs `callback` once the state is ready: now, on this thread, if it already is;
-  /// otherwise on the thread that completes it.
+  /// otherwise on the thread that completes it. An exception escaping a callback is
+  /// reported (report_callback_error) and stops there: the other callbacks still run, and
+  /// neither the completer nor the caller of on_ready sees it.
   void on_ready(std::function<void()> callback);
   /// Completes with an error. Returns false (and does nothing) if already completed.
   bool set_exception(std::exception_ptr error);
@@ -67,6 +92,11 @@ class StateBase {
 
  private:
   bool finish(std::unique_lock<std::mutex>& lock);
+  /// What drive() found: this thread drives nothing, the state is ready, or this thread's
+  /// drivers ran out of work with the state still pending.
+  enum class Driven { nothing, ready, stalled };
+  /// Steps this thread's wait drivers until the state is ready or they have nothing to run.
+  Driven drive();
   void drop_handoff() noexcept;
 
   std::mutex mutex_;
