@@ -115,7 +115,7 @@ int SignalHandler::received() const noexcept {
 }
 
 bool SignalHandler::wait_shutdown(std::chrono::milliseconds timeout) {
-  if (detail::on_worker_thread()) {
+  if (detail::must_not_block()) {
     throw WouldDeadlock("SignalHandler::wait_shutdown called on a worker thread");
   }
   std::unique_lock lock(mutex_);

@@ -1,13 +1,34 @@
 // errors.cpp - describing exceptions for people.
 #include "troupe/errors.hpp"
 
+#include "internal/check.hpp"
+#include "internal/demangle.hpp"
+
 #include <cxxabi.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <new>
 #include <string>
 #include <typeinfo>
 
 namespace troupe {
+
+namespace detail {
+void check_failed(const char* condition, const char* file, int line, const char* why) noexcept {
+  std::fprintf(stderr, "troupe: internal invariant broken at %s:%d: %s (%s)\n", file, line,
+               why, condition);
+  std::abort();
+}
+
+std::string demangle(const std::type_info& type) {
+  int status = 0;
+  char* raw = abi::__cxa_demangle(type.name(), nullptr, nullptr, &status);
+  std::string out = status == 0 && raw != nullptr ? raw : type.name();
+  std::free(raw);
+  return out;
+}
+}  // namespace detail
 
 std::string describe(const std::exception_ptr& error) noexcept {
   if (!error) return "none";
@@ -15,11 +36,7 @@ std::string describe(const std::exception_ptr& error) noexcept {
     try {
       std::rethrow_exception(error);
     } catch (const std::exception& e) {
-      int status = 0;
-      char* raw = abi::__cxa_demangle(typeid(e).name(), nullptr, nullptr, &status);
-      std::string type = status == 0 && raw != nullptr ? raw : typeid(e).name();
-      std::free(raw);
-      return type + ": " + e.what();
+      return detail::demangle(typeid(e)) + ": " + e.what();
     } catch (const std::string& s) {
       return "std::string: " + s;
     } catch (const char* s) {

@@ -13,13 +13,14 @@
 
 #include "troupe/future.hpp"
 
-#include "internal/handoff.hpp"
+#include "troupe/detail/cell.hpp"  // current_cell()
+
 
 namespace troupe::detail {
 
 namespace {
 void refuse_on_worker() {
-  if (on_worker_thread()) {
+  if (must_not_block()) {
     throw WouldDeadlock(
         "Future::get/wait called in an actor's turn (a handler, or anything on a troupe "
         "worker thread), which would block the pool; "
@@ -132,12 +133,12 @@ void StateBase::wait() {
       break;
   }
   // The ask that made this state woke an idle actor: if no worker has started its turn,
-  // run it here rather than sleep until one wakes up (internal/handoff.hpp). Only an
-  // untimed wait does this (a handler run here could outlast any deadline), and not inside
-  // another actor's turn (a dedicated thread's).
-  if (handoff_.load(std::memory_order_relaxed) != nullptr && current_cell() == nullptr) {
-    if (Handoff* turn = handoff_.exchange(nullptr, std::memory_order_acquire)) {
-      turn->take_over();
+  // run it here rather than sleep until one wakes up (handoff.cpp). Only an untimed wait
+  // does this (a handler run here could outlast any deadline), and not inside another
+  // actor's turn (a dedicated thread's).
+  if (turn_.load(std::memory_order_relaxed) != nullptr && current_cell() == nullptr) {
+    if (AnsweringTurn* turn = turn_.exchange(nullptr, std::memory_order_acquire)) {
+      turn->run_here();
       if (ready()) return;
     }
   }
@@ -152,8 +153,8 @@ bool StateBase::wait_for(std::chrono::nanoseconds timeout) {
   return cv_.wait_for(lock, timeout, [&] { return ready_.load(std::memory_order_relaxed); });
 }
 
-void StateBase::drop_handoff() noexcept {
-  if (Handoff* turn = handoff_.exchange(nullptr, std::memory_order_acquire)) turn->release();
+void StateBase::drop_turn() noexcept {
+  if (AnsweringTurn* turn = turn_.exchange(nullptr, std::memory_order_acquire)) turn->release();
 }
 
 void StateBase::on_ready(std::function<void()> callback) {

@@ -6,16 +6,14 @@
 #include <algorithm>
 #include <condition_variable>
 #include <cstdio>
-#include <deque>
 #include <mutex>
-#include <random>
+#include <utility>
 
 #include <linux/membarrier.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "internal/core.hpp"
-#include "internal/handoff.hpp"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -66,12 +64,12 @@ struct Scheduler::Worker {
 
 namespace {
 [[gnu::tls_model("initial-exec")]] thread_local Scheduler::Worker* tls_worker = nullptr;
-// A turn runs here outside the pool: a manual-mode (deterministic) one, or one an asker
+// A turn runs here outside the pool: a test scheduler's one, or one an asker
 // took over (Handoff). Blocking waits are refused during it, as on a worker.
 [[gnu::tls_model("initial-exec")]] thread_local bool tls_outside_turn = false;
 }  // namespace
 
-bool on_worker_thread() noexcept { return tls_worker != nullptr || tls_outside_turn; }
+bool must_not_block() noexcept { return tls_worker != nullptr || tls_outside_turn; }
 
 bool on_pool_thread() noexcept { return tls_worker != nullptr; }
 
@@ -92,22 +90,11 @@ bool asymmetric_fences() noexcept {
 }
 }  // namespace
 
-struct Scheduler::Manual {
-  mutable std::mutex mutex;
-  std::deque<Runnable*> ready;
-  std::mt19937_64 rng;
-  bool random = false;
-};
+OutsideTurn::OutsideTurn() noexcept : saved_(std::exchange(tls_outside_turn, true)) {}
+OutsideTurn::~OutsideTurn() { tls_outside_turn = saved_; }
 
-Scheduler::Scheduler(unsigned workers, std::chrono::microseconds spin, bool manual,
-                     std::uint64_t seed)
-    : spin_(spin), asymmetric_(!manual && asymmetric_fences()) {
-  if (manual) {
-    manual_ = std::make_unique<Manual>();
-    manual_->rng.seed(seed);
-    manual_->random = seed != 0;
-    return;
-  }
+Scheduler::Scheduler(unsigned workers, std::chrono::microseconds spin)
+    : spin_(spin), asymmetric_(workers > 0 && asymmetric_fences()) {
   workers_.reserve(workers);
   for (unsigned i = 0; i < workers; ++i) workers_.push_back(std::make_unique<Worker>(*this));
 }
@@ -142,10 +129,6 @@ void Scheduler::start(Core* core) {
 // -- putting work in ------------------------------------------------------------------------
 
 void Scheduler::schedule(Runnable* r) noexcept {
-  if (manual_) {
-    yield(r);
-    return;
-  }
   Worker* self = tls_worker;
   if (self != nullptr && self->owner == this) {
     // Only the owner fills its slot (thieves only empty it), so a slot seen empty stays
@@ -179,44 +162,7 @@ void Scheduler::schedule(Runnable* r) noexcept {
   push(nullptr, r);
 }
 
-void Scheduler::hand_off(Cell* cell, StateBase& answer) noexcept {
-  Handoff* handoff;
-  try {
-    handoff = new Handoff(cell);
-  } catch (...) {  // no memory for it: schedule the actor itself
-    push(nullptr, cell);
-    return;
-  }
-  answer.hand_off(handoff);
-  push(nullptr, handoff);  // a worker may still be the one to run it
-}
-
-void Handoff::take_over() noexcept {
-  if (claim()) {
-    // The turn may end the actor and free its cell; if the System is gone meanwhile (a
-    // handler outlasting the shutdown deadline), that would free the Core under the
-    // scheduler this turn yields to. Workers hold the Core for the same reason.
-    Core& core = cell_->core();
-    core.retain();
-    core.scheduler().asker_turns_.fetch_add(1, std::memory_order_relaxed);
-    bool saved = std::exchange(tls_outside_turn, true);
-    cell_->run_for_asker();
-    tls_outside_turn = saved;
-    core.release();
-  }
-  release();
-}
-
 void Scheduler::yield(Runnable* r) noexcept {
-  if (manual_) {
-    if (exited_.load(std::memory_order_acquire)) {
-      r->run();
-      return;
-    }
-    std::lock_guard lock(manual_->mutex);
-    manual_->ready.push_back(r);
-    return;
-  }
   Worker* self = tls_worker;
   push(self != nullptr && self->owner == this ? self : nullptr, r);
 }
@@ -347,7 +293,7 @@ Runnable* Scheduler::steal_run_next(Worker& self) noexcept {
   return nullptr;
 }
 
-bool Scheduler::park(Worker& self, Runnable*& found) noexcept {
+bool Scheduler::idle(Worker& self, Runnable*& found) noexcept {
   // Spin a little: a wake-up from parking costs tens of microseconds. Other workers'
   // run-next slots are left alone for the first few microseconds (their owner usually
   // takes them right away, which keeps a ping-pong pair on one core), then stolen.
@@ -386,7 +332,7 @@ bool Scheduler::park(Worker& self, Runnable*& found) noexcept {
     }
     return have;
   }
-  parks_.fetch_add(1, std::memory_order_relaxed);
+  sleeps_.fetch_add(1, std::memory_order_relaxed);
   sleep_.wait();  // the waker took us off the sleeper count
   return false;
 }
@@ -398,7 +344,7 @@ void Scheduler::worker_main(Worker& self) {
     if (r == nullptr) {
       if (stopping_.load(std::memory_order_acquire)) {
         if (!take_any(self, r)) break;
-      } else if (!park(self, r)) {
+      } else if (!idle(self, r)) {
         continue;
       }
     }
@@ -409,39 +355,9 @@ void Scheduler::worker_main(Worker& self) {
   running_.fetch_sub(1, std::memory_order_acq_rel);
 }
 
-// -- manual mode -------------------------------------------------------------------------------
-
-bool Scheduler::run_one() {
-  Runnable* r = nullptr;
-  {
-    std::lock_guard lock(manual_->mutex);
-    auto& ready = manual_->ready;
-    if (ready.empty()) return false;
-    std::size_t i = manual_->random ? manual_->rng() % ready.size() : 0;
-    r = ready[i];
-    ready.erase(ready.begin() + static_cast<std::ptrdiff_t>(i));
-  }
-  bool saved = std::exchange(tls_outside_turn, true);
-  r->run();
-  tls_outside_turn = saved;
-  return true;
-}
-
-std::size_t Scheduler::ready() const {
-  if (!manual_) return 0;
-  std::lock_guard lock(manual_->mutex);
-  return manual_->ready.size();
-}
-
 // -- stopping --------------------------------------------------------------------------------
 
 void Scheduler::stop(std::chrono::milliseconds grace) {
-  if (manual_) {
-    exited_.store(true, std::memory_order_seq_cst);
-    while (run_one()) {
-    }
-    return;
-  }
   stopping_.store(true, std::memory_order_seq_cst);
   sleep_.signal(static_cast<int>(workers_.size()));
   // Wait while the workers make progress (a long backlog of dead letters takes a while,

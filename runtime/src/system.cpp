@@ -1,7 +1,6 @@
 // system.cpp - System and its Core: registry, spawn, join, shutdown, counters.
 #include "troupe/system.hpp"
 
-#include <cxxabi.h>
 #include <fmt/format.h>
 
 #include <cstdio>
@@ -11,18 +10,12 @@
 #include <thread>
 
 #include "internal/core.hpp"
+#include "internal/demangle.hpp"
 
 namespace troupe {
 namespace detail {
 
 namespace {
-std::string demangle(const std::type_info& t) {
-  int status = 0;
-  char* raw = abi::__cxa_demangle(t.name(), nullptr, nullptr, &status);
-  std::string out = status == 0 && raw != nullptr ? raw : t.name();
-  std::free(raw);
-  return out;
-}
 
 unsigned pick_workers(unsigned requested) {
   if (requested != 0) return requested;
@@ -37,7 +30,8 @@ struct CellAccess;
 Core::Core(System& system, SystemOptions options)
     : system_(&system),
       options_(options),
-      scheduler_(pick_workers(options.workers), options.spin, options.deterministic, options.seed),
+      pool_(options.deterministic ? 0 : pick_workers(options.workers), options.spin),
+      test_(options.deterministic ? std::make_unique<TestScheduler>(options.seed) : nullptr),
       timers_(options.deterministic && !options.clock ? std::make_shared<ManualClock>()
                                                       : options.clock) {
   std::string trace = options.trace_path;
@@ -49,7 +43,7 @@ Core::Core(System& system, SystemOptions options)
 
 std::size_t Core::run_until_idle(std::size_t max_steps) {
   std::size_t steps = 0;
-  while (steps < max_steps && scheduler_.run_one()) ++steps;
+  while (steps < max_steps && test_->run_one()) ++steps;
   return steps;
 }
 
@@ -194,13 +188,13 @@ void Core::job_finished() noexcept {
 }
 
 bool Core::join(std::chrono::steady_clock::time_point until) {
-  if (on_worker_thread()) {
+  if (must_not_block()) {
     throw WouldDeadlock("System::join called on a worker thread; it would wait for itself");
   }
   auto quiet = [&] {
     return registry_.nondaemon() == 0 && jobs_.load(std::memory_order_acquire) == 0;
   };
-  if (scheduler_.manual()) {  // nobody else runs the actors: run them until nothing is left
+  if (test_ != nullptr) {  // nobody else runs the actors: run them until nothing is left
     run_until_idle(std::numeric_limits<std::size_t>::max());
     return quiet();
   }
@@ -211,7 +205,7 @@ bool Core::wait_all_ended(std::chrono::steady_clock::time_point until) {
   auto quiet = [&] {
     return registry_.live() == 0 && jobs_.load(std::memory_order_acquire) == 0;
   };
-  if (scheduler_.manual()) {
+  if (test_ != nullptr) {
     run_until_idle(std::numeric_limits<std::size_t>::max());
     return quiet();
   }
@@ -219,7 +213,7 @@ bool Core::wait_all_ended(std::chrono::steady_clock::time_point until) {
 }
 
 bool Core::shutdown(std::chrono::milliseconds deadline, ShutdownMode mode) {
-  if (on_worker_thread()) {
+  if (must_not_block()) {
     throw WouldDeadlock("System::shutdown called on a worker thread; it would wait for itself");
   }
   std::lock_guard once(shutdown_mutex_);
@@ -239,7 +233,11 @@ bool Core::shutdown(std::chrono::milliseconds deadline, ShutdownMode mode) {
     wait_all_ended(std::chrono::steady_clock::now() + grace);
   }
   cancelling_.store(true, std::memory_order_release);
-  scheduler_.stop(std::chrono::milliseconds(1000));
+  if (test_ != nullptr) {
+    test_->stop();
+  } else {
+    pool_.stop(std::chrono::milliseconds(1000));
+  }
   std::vector<std::thread> dedicated;
   {
     std::lock_guard lock(mutex_);
@@ -333,7 +331,7 @@ System::System(SystemOptions options) {
   }
   core_ = std::shared_ptr<detail::Core>(new detail::Core(*this, options),
                                         [](detail::Core* c) { c->release(); });
-  core_->scheduler().start(core_.get());
+  core_->pool().start(core_.get());
   // The thread that makes a deterministic system drives it: its untimed waits on futures
   // run the actors (StateBase::wait) instead of hanging.
   if (options.deterministic) detail::add_wait_driver(core_.get());
@@ -363,7 +361,7 @@ void System::post(detail::JobBase* job) {
     job->abandon();  // the future fails with ShutdownError
     return;
   }
-  core_->scheduler().schedule(job);
+  core_->schedule(job);
 }
 
 Ref<Actor> System::find_cell(std::string_view name,
@@ -373,16 +371,16 @@ Ref<Actor> System::find_cell(std::string_view name,
 
 std::vector<ActorInfo> System::actors() const { return core_->snapshot(); }
 std::size_t System::count() const noexcept { return core_->count(); }
-unsigned System::workers() const noexcept { return core_->scheduler().size(); }
+unsigned System::workers() const noexcept { return core_->pool().size(); }
 
 SystemStats System::stats() const noexcept {
   SystemStats s;
   s.spawned = core_->spawned();
   s.dead_letters = core_->dead_letters();
-  s.parks = core_->scheduler().parks();
-  s.wakeups = core_->scheduler().wakeups();
-  s.steals = core_->scheduler().steals();
-  s.asker_turns = core_->scheduler().asker_turns();
+  s.worker_sleeps = core_->pool().sleeps();
+  s.wakeups = core_->pool().wakeups();
+  s.steals = core_->pool().steals();
+  s.asker_turns = core_->pool().asker_turns();
   s.failures = core_->failures();
   s.restarts = core_->restarts();
   return s;
@@ -398,7 +396,7 @@ void System::join() {
 
 bool System::run_once() {
   require_deterministic("run_once");
-  return core_->scheduler().run_one();
+  return core_->test_scheduler()->run_one();
 }
 
 std::size_t System::run_until_idle(std::size_t max_steps) {
@@ -411,10 +409,12 @@ void System::advance(Clock::duration d) {
   static_cast<ManualClock&>(const_cast<Clock&>(core_->timers().clock())).advance(d);
 }
 
-std::size_t System::runnable() const { return core_->scheduler().ready(); }
+std::size_t System::runnable() const {
+  return core_->deterministic() ? core_->test_scheduler()->ready() : 0;
+}
 
 void System::require_deterministic(const char* what) const {
-  if (!core_->scheduler().manual()) {
+  if (!core_->deterministic()) {
     throw std::logic_error(std::string("System::") + what +
                            " needs a deterministic system (SystemOptions::deterministic)");
   }

@@ -206,11 +206,11 @@ TEST_CASE("an actor woken from inside a long handler runs on an idle worker mean
 TEST_CASE("idle workers park, and new work wakes them") {
   troupe::System system({.workers = 2, .spin = 50us});
   auto echo = system.spawn([](int n) { return n; });
-  std::uint64_t parks_before = system.stats().parks;
+  std::uint64_t parks_before = system.stats().worker_sleeps;
   REQUIRE(echo.ask(1).get(kPatience) == 1);
   std::this_thread::sleep_for(100ms);  // ~2000 spin periods: every worker is asleep by now
   auto idle = system.stats();
-  REQUIRE(idle.parks > parks_before);
+  REQUIRE(idle.worker_sleeps > parks_before);
 
   // Everyone sleeps: work from outside has to wake a worker up.
   REQUIRE(eventually([&] {
@@ -219,7 +219,7 @@ TEST_CASE("idle workers park, and new work wakes them") {
     bool answered = echo.ask(2).get(kPatience) == 2;
     return answered && system.stats().wakeups > before.wakeups;
   }));
-  REQUIRE(eventually([&] { return system.stats().parks > idle.parks; }));
+  REQUIRE(eventually([&] { return system.stats().worker_sleeps > idle.worker_sleeps; }));
 }
 
 // -- throughput ----------------------------------------------------------------------------------

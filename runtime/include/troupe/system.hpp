@@ -37,7 +37,7 @@ concept ActorClass = std::derived_from<F, Actor>;
 struct SystemStats {
   std::uint64_t spawned = 0;       ///< actors ever spawned
   std::uint64_t dead_letters = 0;  ///< messages that reached no handler
-  std::uint64_t parks = 0;         ///< times a worker went to sleep
+  std::uint64_t worker_sleeps = 0; ///< times an idle worker went to sleep (a futex wait)
   std::uint64_t wakeups = 0;       ///< times a sleeping worker was woken for work
   std::uint64_t steals = 0;        ///< work an idle worker took that another had queued
   std::uint64_t asker_turns = 0;   ///< asks answered on the plain thread waiting in get()

@@ -21,6 +21,7 @@
 
 #include "internal/registry.hpp"
 #include "internal/scheduler.hpp"
+#include "internal/test_scheduler.hpp"
 #include "internal/timers.hpp"
 #include "internal/trace.hpp"
 #include "troupe/detail/cell.hpp"
@@ -81,7 +82,27 @@ class Core final : public WaitDriver {
 
   System& system() const noexcept { return *system_; }
   const SystemOptions& options() const noexcept { return options_; }
-  Scheduler& scheduler() noexcept { return scheduler_; }
+  /// The worker pool (no workers in a deterministic system).
+  Scheduler& pool() noexcept { return pool_; }
+  /// A deterministic system's scheduler, or null.
+  TestScheduler* test_scheduler() noexcept { return test_.get(); }
+  bool deterministic() const noexcept { return test_ != nullptr; }
+  /// Makes `r` runnable on whichever scheduler this system has. Thread-safe, never blocks.
+  void schedule(Runnable* r) noexcept {
+    if (test_ != nullptr) [[unlikely]] {
+      test_->schedule(r);
+    } else {
+      pool_.schedule(r);
+    }
+  }
+  /// Puts `r`, which used up its turn, at the back of the line. Thread-safe, never blocks.
+  void yield(Runnable* r) noexcept {
+    if (test_ != nullptr) [[unlikely]] {
+      test_->schedule(r);
+    } else {
+      pool_.yield(r);
+    }
+  }
   TimerService& timers() noexcept { return timers_; }
   /// The tracer, or null when tracing is off.
   Tracer* tracer() const noexcept { return tracer_.get(); }
@@ -109,7 +130,7 @@ class Core final : public WaitDriver {
   /// Deterministic mode: runs ready actors on this thread; returns the turns run.
   std::size_t run_until_idle(std::size_t max_steps);
   /// Deterministic mode: one turn, for a thread waiting on a future (WaitDriver).
-  bool step() noexcept override { return scheduler_.run_one(); }
+  bool step() noexcept override { return test_ != nullptr && test_->run_one(); }
   bool shutdown(std::chrono::milliseconds deadline, ShutdownMode mode);
 
   // -- counters ----------------------------------------------------------------------------------
@@ -138,7 +159,8 @@ class Core final : public WaitDriver {
   System* system_;
   SystemOptions options_;
   std::atomic<std::size_t> refs_{1};
-  Scheduler scheduler_;
+  Scheduler pool_;
+  std::unique_ptr<TestScheduler> test_;  // deterministic systems only
   TimerService timers_;
   std::unique_ptr<Tracer> tracer_;
 

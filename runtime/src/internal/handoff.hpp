@@ -2,7 +2,7 @@
 // Never installed.
 //
 // An ask from a plain thread that wakes an idle actor queues a Handoff instead of the actor,
-// and gives it to the ask's future too (StateBase::hand_off). Two parties may then start
+// and offers it to the ask's future too (StateBase::offer_turn). Two parties may then start
 // the actor's turn: a worker that takes the Handoff from the queue, and an untimed
 // Future::get on the asking thread. The first to claim it runs the turn; the other only
 // lets go of its reference. So a parked pool costs the asker no wake-up latency: on these
@@ -13,10 +13,11 @@
 
 #include "troupe/detail/cell.hpp"
 #include "troupe/detail/pool.hpp"
+#include "troupe/detail/state.hpp"
 
 namespace troupe::detail {
 
-class Handoff final : public Runnable, public Pooled {
+class Handoff final : public Runnable, public AnsweringTurn, public Pooled {
  public:
   explicit Handoff(Cell* cell) noexcept : cell_(cell) {}
   Handoff(const Handoff&) = delete;
@@ -27,11 +28,11 @@ class Handoff final : public Runnable, public Pooled {
     if (claim()) cell_->run();
     release();
   }
-  /// The asker waits (scheduler.cpp): run the turn for its message here, unless a worker
+  /// The asker waits (handoff.cpp): run the turn for its message here, unless a worker
   /// has claimed it.
-  void take_over() noexcept;
+  void run_here() noexcept override;
   /// Lets go of one of the two references (the queue's and the future's).
-  void release() noexcept {
+  void release() noexcept override {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
   }
 

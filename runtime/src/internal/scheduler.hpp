@@ -7,7 +7,27 @@
 // the injection queue, which every worker looks at first once every kInjectEvery turns:
 // an actor that keeps itself busy cannot hold outside work back for longer than that. A run-next slot lets the worker that wakes an actor run
 // it right after the current turn (ping-pong stays on one core); it is bounded so a pair
-// cannot starve the queue. Idle workers spin briefly, then park on a LightweightSemaphore.
+// cannot starve the queue. Idle workers spin briefly, then sleep on a LightweightSemaphore.
+//
+// Words, as used throughout the runtime:
+//   worker         a thread of the pool. A dedicated thread (SpawnOptions) is not one.
+//   runnable       what a worker runs: an actor's turn (Cell), a submitted job, a Handoff.
+//   turn           one run of an actor: up to `batch` messages, then it yields or parks.
+//   schedule       make a runnable runnable: into the run-next slot (from a worker of this
+//                  pool) or the injection queue (from anywhere else).
+//   yield          an actor that used up its batch goes to the back of the local queue.
+//   run-next slot  one runnable a worker runs right after the current turn (ping-pong
+//                  stays on one core); bounded by kRunNextLimit; idle workers may steal it.
+//   local queue    a worker's own sub-queue of `queue_`; others steal from it.
+//   injection      work from outside the pool, in `inject_`; looked at every kInjectEvery.
+//   idle / sleep   a worker with nothing to run spins for `spin`, then sleeps on the
+//                  semaphore (counted in worker_sleeps); a push wakes one sleeper.
+//   park           only ever said of a mailbox: a turn that finds it empty parks it
+//                  (Mailbox::park), and the next send wakes the actor by scheduling it.
+//   steal          an idle worker takes queued work, or another worker's run-next slot.
+//   hand-off       an ask's turn offered to the plain thread waiting for the answer
+//                  (handoff.cpp), which may run it itself.
+//   outside turn   a turn run off the pool (test scheduler, hand-off): waits refused.
 #pragma once
 
 #include <atomic>
@@ -29,16 +49,28 @@ namespace troupe::detail {
 class Core;
 
 /// True on a worker thread of some System's pool: not on a thread that runs a turn outside
-/// it (the deterministic scheduler's caller, or an asker taking over its answer's turn),
-/// where on_worker_thread() is also true.
+/// it (the test scheduler's caller, or an asker taking over its answer's turn), where
+/// must_not_block() is also true.
 bool on_pool_thread() noexcept;
 
+/// Marks this thread as running an actor's turn outside the pool for its lifetime (the
+/// test scheduler's run_one, an asker's Handoff): blocking waits are refused meanwhile.
+class OutsideTurn {
+ public:
+  OutsideTurn() noexcept;
+  ~OutsideTurn();
+  OutsideTurn(const OutsideTurn&) = delete;
+  OutsideTurn& operator=(const OutsideTurn&) = delete;
+
+ private:
+  bool saved_;
+};
+
+/// The worker pool. (Deterministic systems use TestScheduler instead.)
 class Scheduler {
  public:
-  /// `workers` threads; with `manual`, no threads at all: runnables wait in a list until
-  /// `run_one` picks one (the deterministic test scheduler).
-  Scheduler(unsigned workers, std::chrono::microseconds spin, bool manual = false,
-            std::uint64_t seed = 0);
+  /// `workers` threads (none for a deterministic system, which never starts them).
+  Scheduler(unsigned workers, std::chrono::microseconds spin);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -49,8 +81,8 @@ class Scheduler {
   /// goes to the run-next slot; elsewhere into the shared queue. Thread-safe, never blocks.
   void schedule(Runnable* r) noexcept;
   /// Schedules `cell`, which an ask from a plain thread woke, as a Handoff that an untimed
-  /// wait on `answer` may run (internal/handoff.hpp). Thread-safe, never blocks.
-  void hand_off(Cell* cell, StateBase& answer) noexcept;
+  /// wait on `answer` may run (handoff.cpp). Thread-safe, never blocks.
+  void schedule_ask(Cell* cell, StateBase& answer) noexcept;
   /// Puts `r` at the back of the queue (it used up its turn). Thread-safe, never blocks.
   void yield(Runnable* r) noexcept;
   /// Lets the workers finish what is queued, then stops them. Waits as long as they make
@@ -61,28 +93,25 @@ class Scheduler {
 
   unsigned size() const noexcept { return static_cast<unsigned>(workers_.size()); }
 
-  // -- manual (deterministic) mode ---------------------------------------------------------
-  bool manual() const noexcept { return manual_ != nullptr; }
-  /// Runs one runnable, picked pseudo-randomly from the seed (in order for seed 0), on this
-  /// thread. Returns false if nothing was runnable. Manual mode only.
-  bool run_one();
-  /// Runnables waiting in manual mode.
-  std::size_t ready() const;
-  std::uint64_t parks() const noexcept { return parks_.load(std::memory_order_relaxed); }
+  // -- counters ----------------------------------------------------------------------------
+  /// Times a worker went to sleep (parked on the semaphore) for want of work.
+  std::uint64_t sleeps() const noexcept { return sleeps_.load(std::memory_order_relaxed); }
   std::uint64_t wakeups() const noexcept { return wakeups_.load(std::memory_order_relaxed); }
   /// Work an idle worker took from the shared queue or from another's run-next slot.
   std::uint64_t steals() const noexcept { return steals_.load(std::memory_order_relaxed); }
-  /// Turns that ran on the asking thread (Handoff::take_over).
+  /// Turns that ran on the asking thread (Handoff::run_here).
   std::uint64_t asker_turns() const noexcept {
     return asker_turns_.load(std::memory_order_relaxed);
   }
+  void count_asker_turn() noexcept { asker_turns_.fetch_add(1, std::memory_order_relaxed); }
 
   struct Worker;
 
  private:
   void worker_main(Worker& self);
   Runnable* find_work(Worker& self) noexcept;
-  bool park(Worker& self, Runnable*& found) noexcept;
+  /// Spins, then sleeps, until work turns up (true, in `found`) or the pool stops.
+  bool idle(Worker& self, Runnable*& found) noexcept;
   Runnable* take_run_next(Worker& self) noexcept;
   Runnable* steal_run_next(Worker& self) noexcept;
   bool empty_run_next(Worker& victim, Runnable* r) noexcept;
@@ -100,18 +129,15 @@ class Scheduler {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> exited_{false};
   std::atomic<unsigned> running_{0};
-  std::atomic<std::uint64_t> parks_{0};
+  std::atomic<std::uint64_t> sleeps_{0};
   std::atomic<std::uint64_t> wakeups_{0};
   std::atomic<std::uint64_t> steals_{0};
   std::atomic<std::uint64_t> asker_turns_{0};
-  friend class Handoff;
   std::chrono::microseconds spin_;
   bool asymmetric_;  // membarrier available: the owner takes run-next with plain accesses
   std::vector<std::unique_ptr<Worker>> workers_;
   std::mutex exit_mutex_;  // members, not globals: a detached worker may outlive main()
   std::condition_variable exit_cv_;
-  struct Manual;
-  std::unique_ptr<Manual> manual_;
 };
 
 }  // namespace troupe::detail

@@ -20,8 +20,10 @@ struct Unit {};
 template <class R>
 using Stored = std::conditional_t<std::is_void_v<R>, Unit, R>;
 
-/// True on a thread of a System's worker pool (where blocking waits are refused).
-bool on_worker_thread() noexcept;
+/// True where a blocking wait would stall actors, and is refused: on a worker of a System's
+/// pool, and on any thread while it runs an actor's turn outside the pool (a deterministic
+/// system's test thread inside run_once, an asker running its answer's turn).
+bool must_not_block() noexcept;
 
 /// Reports an exception that escaped a Future callback (stderr, at most five lines a
 /// second) and counts it. Thread-safe, never throws.
@@ -42,9 +44,18 @@ class WaitDriver {
 void add_wait_driver(WaitDriver* driver);
 void remove_wait_driver(WaitDriver* driver) noexcept;
 
-/// A scheduled turn that the thread waiting for its answer may run itself
-/// (runtime/src/internal/handoff.hpp).
-class Handoff;
+/// The scheduled turn that will answer an ask, which the thread waiting for the answer may
+/// run itself instead of sleeping until a worker does (runtime/src/handoff.cpp).
+class AnsweringTurn {
+ public:
+  /// Runs the turn on this thread, unless a worker already started it; then lets go.
+  virtual void run_here() noexcept = 0;
+  /// Lets go without running it.
+  virtual void release() noexcept = 0;
+
+ protected:
+  ~AnsweringTurn() = default;
+};
 
 /// Untyped part of a future's state: readiness, the error, waiting and callbacks.
 /// Compiled once in future.cpp; the typed State<R> only adds the value.
@@ -52,14 +63,14 @@ class StateBase {
  public:
   StateBase() = default;
   ~StateBase() {
-    if (handoff_.load(std::memory_order_relaxed) != nullptr) drop_handoff();
+    if (turn_.load(std::memory_order_relaxed) != nullptr) drop_turn();
   }
   StateBase(const StateBase&) = delete;
   StateBase& operator=(const StateBase&) = delete;
 
   bool ready() const noexcept { return ready_.load(std::memory_order_acquire); }
   /// Blocks until ready. Throws WouldDeadlock on a worker thread. If the turn that answers
-  /// was handed over (see hand_off) and no worker has started it, runs it on this thread.
+  /// was offered (offer_turn) and no worker has started it, runs it on this thread.
   /// On a thread that made a deterministic System, runs that system's actors until the
   /// state is ready, and throws WouldDeadlock if they run out of work first.
   void wait();
@@ -77,8 +88,8 @@ class StateBase {
   /// The error, once ready; null on success.
   const std::exception_ptr& error() const noexcept { return error_; }
   /// Runtime use: the turn that will answer, queued for the pool, which an untimed wait may
-  /// take over. Set once, by the ask that scheduled it.
-  void hand_off(Handoff* turn) noexcept { handoff_.store(turn, std::memory_order_release); }
+  /// run itself. Set once, by the ask that scheduled it.
+  void offer_turn(AnsweringTurn* turn) noexcept { turn_.store(turn, std::memory_order_release); }
 
  protected:
   /// Completes the state; `store` writes the value under the lock.
@@ -97,14 +108,14 @@ class StateBase {
   enum class Driven { nothing, ready, stalled };
   /// Steps this thread's wait drivers until the state is ready or they have nothing to run.
   Driven drive();
-  void drop_handoff() noexcept;
+  void drop_turn() noexcept;
 
   std::mutex mutex_;
   std::condition_variable cv_;
   std::atomic<bool> ready_{false};
   std::exception_ptr error_;
   std::vector<std::function<void()>> callbacks_;
-  std::atomic<Handoff*> handoff_{nullptr};
+  std::atomic<AnsweringTurn*> turn_{nullptr};
   friend class StateAccess;
 };
 

@@ -1,0 +1,219 @@
+// turn.cpp - an actor's turn: take the next message (system, urgent, then normal), run
+// its handler, finish it, and park or yield when done. The hot loop of the runtime; it
+// lives in one translation unit on purpose. Also the loop of a dedicated-thread actor.
+#include <chrono>
+#include <utility>
+
+#include "internal/check.hpp"
+#include "internal/core.hpp"
+#include "internal/current.hpp"
+
+namespace troupe::detail {
+
+[[gnu::tls_model("initial-exec")]] thread_local Cell* tls_cell = nullptr;
+[[gnu::tls_model("initial-exec")]] thread_local Cell* tls_constructing = nullptr;
+
+Cell* current_cell() noexcept { return tls_cell; }
+
+bool Cell::park(Mailbox::State how) noexcept {
+  return mail_.park(how, [this] {
+    if (!priority_.empty()) return false;
+    if ((flags() & kBounded) == 0) return true;
+    Cold::Bounded& b = *cold_.load(std::memory_order_acquire)->bounded;
+    std::lock_guard lock(b.mutex);
+    return b.queue.empty();
+  });
+}
+
+void Cell::dead_letter_queued(Envelope* e) noexcept {
+  if (e->counts_as_dead_letter()) core_->dead_letter(*this, *e);
+  e->reject(*this);
+  finish(e);
+}
+
+void Cell::finish(Envelope* e) noexcept {
+  e->dispose();
+  if (!mail_.holds(e)) delete e;  // else the mailbox frees it with the next pop
+}
+
+// -- the turn ------------------------------------------------------------------------------------
+
+Envelope* Cell::next_envelope(Node*& taken) noexcept {
+  if (!priority_.empty()) {
+    // New system messages go before everything taken so far, new urgent ones after it.
+    Node* system_first = nullptr;
+    Node* system_last = nullptr;
+    Node* urgent_first = nullptr;
+    Node* urgent_last = nullptr;
+    auto append = [](Node*& first, Node*& last, Node* n) {
+      n->next.store(nullptr, std::memory_order_relaxed);
+      if (last != nullptr) {
+        last->next.store(n, std::memory_order_relaxed);
+      } else {
+        first = n;
+      }
+      last = n;
+    };
+    for (Node* n = priority_.take_fifo(); n != nullptr;) {
+      Node* next = n->next.load(std::memory_order_relaxed);
+      if (static_cast<Envelope*>(n)->is_system()) {
+        append(system_first, system_last, n);
+      } else {
+        append(urgent_first, urgent_last, n);
+      }
+      n = next;
+    }
+    for (Node* n = taken; n != nullptr;) {  // keep what was already taken
+      Node* next = n->next.load(std::memory_order_relaxed);
+      append(system_first, system_last, n);
+      n = next;
+    }
+    if (urgent_first != nullptr) {  // splice the whole urgent list on the end
+      if (system_last != nullptr) {
+        system_last->next.store(urgent_first, std::memory_order_relaxed);
+      } else {
+        system_first = urgent_first;
+      }
+    }
+    taken = system_first;
+  }
+  if (taken != nullptr) {
+    Node* n = taken;
+    taken = n->next.load(std::memory_order_relaxed);
+    return static_cast<Envelope*>(n);
+  }
+  if ((flags() & kBounded) != 0) {
+    // Messages sent from the constructor, before spawn made the mailbox bounded, wait in
+    // the plain mailbox; they go first.
+    if (Envelope* early = pop_mailbox()) return early;
+    Cold::Bounded& b = *cold_.load(std::memory_order_acquire)->bounded;
+    Envelope* e = nullptr;
+    {
+      std::lock_guard lock(b.mutex);
+      if (b.queue.empty()) return nullptr;
+      e = b.queue.front();
+      b.queue.pop_front();
+      if (e->counts_as_dead_letter()) --b.user_messages;
+    }
+    b.space.notify_one();
+    return e;
+  }
+  return pop_mailbox();
+}
+
+Envelope* Cell::pop_mailbox() noexcept {
+  Node* spent = nullptr;
+  Node* n = mail_.pop(spent);
+  if (spent != nullptr) delete static_cast<Envelope*>(spent);  // handled before: a shell
+  return static_cast<Envelope*>(n);
+}
+
+std::uint32_t Cell::reject_all(Node*& taken) noexcept {
+  std::uint32_t n = 0;
+  while (Envelope* e = next_envelope(taken)) {
+    dead_letter_queued(e);
+    ++n;
+  }
+  return n;
+}
+
+template <bool kForAsker>
+Cell::Next Cell::turn() noexcept {
+  TROUPE_ASSERT(tls_cell != this, "one turn of an actor at a time: turns never nest");
+  Cell* saved = std::exchange(tls_cell, this);
+  Node* taken = nullptr;  // priority messages taken this turn: all handled before it ends
+  std::uint32_t handled = 0;
+  Tracer* tracer = core_->tracer();
+  const std::uint32_t batch = kForAsker ? 1 : core_->options().batch;
+  for (unsigned empty_rounds = 0;;) {
+    auto start = tracer != nullptr ? std::chrono::steady_clock::now()
+                                   : std::chrono::steady_clock::time_point{};
+    std::uint32_t round = 0;  // messages handled since the last attempt to park
+    if (!terminated()) {
+      while (handled + round < batch || taken != nullptr) {
+        // The common case first: no urgent or system message, a plain mailbox.
+        Envelope* e = taken == nullptr && priority_.empty() && (flags() & kBounded) == 0
+                          ? pop_mailbox()
+                          : next_envelope(taken);
+        if (e == nullptr) break;
+        ++round;
+        if (tracer != nullptr) tracer->delivered(e);
+        try {
+          e->deliver(*this);
+        } catch (...) {
+          failures_.store(failures_.load(std::memory_order_relaxed) + 1,
+                          std::memory_order_relaxed);
+          handle_failure(std::current_exception());
+        }
+        finish(e);
+        if (failure_pending_) {  // a coroutine handler failed during this message
+          failure_pending_ = false;
+          failures_.store(failures_.load(std::memory_order_relaxed) + 1,
+                          std::memory_order_relaxed);
+          handle_failure(std::exchange(cold().pending_failure, nullptr));
+        }
+        if (stop_requested_) break;
+      }
+      handled += round;
+      handled_.store(handled_.load(std::memory_order_relaxed) + round,
+                     std::memory_order_relaxed);
+      if (stop_requested_) terminate(taken);
+    }
+    std::uint32_t rejected = terminated() ? reject_all(taken) : 0;
+    tls_cell = saved;
+    if (tracer != nullptr) tracer->turn(*this, start, std::chrono::steady_clock::now() - start);
+    bool ended = terminated();
+    bool used_up = !ended && handled >= batch;
+    if (!kForAsker && used_up) return Next::again;  // the rest waits its turn
+
+    // Nothing left that this turn can see. A sender that raced and lost counts may have
+    // left `sent_` below `handled_`: nothing is queued now, so catch it up.
+    if (!ended) {
+      std::uint32_t sent = sent_.load(std::memory_order_relaxed);
+      std::uint32_t done = handled_.load(std::memory_order_relaxed);
+      if (static_cast<std::int32_t>(sent - done) < 0) {
+        sent_.store(done, std::memory_order_relaxed);
+      }
+    }
+    // Park. From here on another turn may run (a sender schedules it), retire the cell and
+    // free it: on success, this turn must not touch the cell again.
+    if (park(ended ? Mailbox::kRetired : Mailbox::kIdle)) {
+      if (!ended) return Next::idle;
+      // The registry's reference (or, after a racing send, the one wake() took) goes.
+      release();
+      return Next::retired;
+    }
+    if (kForAsker && used_up) return Next::again;  // the rest is for the pool
+    // Something arrived meanwhile. Go on with it, unless twice nothing could be taken: a
+    // sender is half-way through its push, so let others run first.
+    empty_rounds = round == 0 && rejected == 0 ? empty_rounds + 1 : 0;
+    if (empty_rounds >= 2) return Next::again;
+    tls_cell = this;
+  }
+}
+
+void Cell::run() noexcept {
+  if (turn<false>() == Next::again) core_->yield(this);
+}
+
+void Cell::run_for_asker() noexcept {
+  if (turn<true>() == Next::again) core_->yield(this);
+}
+
+// -- dedicated threads -----------------------------------------------------------------------------
+
+void Cell::run_dedicated() noexcept {
+  // The thread holds its own reference, so the cell outlives the retiring turn. It runs
+  // while the mailbox is active: from birth if messages came early, else once a sender
+  // wakes it.
+  for (;;) {
+    mail_.wait_while_idle();
+    Next next;
+    do {
+      next = turn<false>();
+    } while (next == Next::again);
+    if (next == Next::retired) return;
+  }
+}
+
+}  // namespace troupe::detail
