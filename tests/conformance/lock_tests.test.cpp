@@ -584,3 +584,24 @@ TEST_CASE(
   REQUIRE(actor.ask(0).get(kPatience) == "refused released");
   REQUIRE(sem.available().get(kPatience) == 1);
 }
+
+TEST_CASE(
+    "Event and Semaphore: a timeout too long for nanoseconds means no timeout, not an "
+    "immediate one (lock_tests.BaseLockTests.test_timeout: TIMEOUT_MAX is ok)") {
+  support::ClockedSystem s;
+  troupe::Event evt(s.system);
+  auto by_hours = evt.wait(std::chrono::hours::max());
+  auto by_ms = evt.wait(std::chrono::milliseconds::max());
+  troupe::Semaphore sem(s.system, 0);
+  auto acquire = sem.acquire(std::chrono::hours::max());
+  REQUIRE(eventually([&] { return evt.waiting().get(kPatience) == 2; }));
+  REQUIRE(eventually([&] { return sem.waiting().get(kPatience) == 1; }));
+  s.clock->advance(24h * 365 * 50);
+  REQUIRE(evt.waiting().get(kPatience) == 2);
+  REQUIRE(sem.waiting().get(kPatience) == 1);
+  evt.set();
+  REQUIRE(outcome(by_hours) == "true");
+  REQUIRE(outcome(by_ms) == "true");
+  REQUIRE(outcome(sem.release()) == "value");
+  REQUIRE(outcome(acquire) == "value");
+}

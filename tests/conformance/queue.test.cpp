@@ -413,3 +413,25 @@ TEST_CASE(
   REQUIRE(outcome(q.put(1)) == "Cancelled");  // Python raises ShutDown
   REQUIRE(outcome(q.get()) == "Cancelled");
 }
+
+TEST_CASE(
+    "WorkQueue: a timeout too long for nanoseconds means no timeout, not an immediate one "
+    "(lock_tests.BaseLockTests.test_timeout: TIMEOUT_MAX is ok)") {
+  support::ClockedSystem s;
+  Queue q(s.system, {.capacity = 1});
+  auto got = q.get(std::chrono::hours::max());
+  REQUIRE(q.size().get(kPatience) == 0);
+  s.clock->advance(24h * 365 * 50);
+  REQUIRE(q.size().get(kPatience) == 0);
+  REQUIRE_FALSE(got.ready());
+  q.put(1, std::chrono::milliseconds::max()).get(kPatience);
+  REQUIRE(got.get(kPatience) == 1);
+  q.put(2).get(kPatience);
+  auto put = q.put(3, std::chrono::seconds::max());
+  REQUIRE(q.size().get(kPatience) == 1);
+  s.clock->advance(24h * 365 * 50);
+  REQUIRE(q.size().get(kPatience) == 1);
+  REQUIRE_FALSE(put.ready());
+  REQUIRE(q.get(0s).get(kPatience) == 2);
+  REQUIRE(outcome(put) == "value");
+}

@@ -11,6 +11,7 @@
 // come back on their own: the semaphore watches every actor that acquires.
 #pragma once
 
+#include <chrono>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -114,6 +115,12 @@ class Semaphore {
   ///   troupe::Permit p = sem.acquire(1s).get(2s);       // on a plain thread
   ///   troupe::Permit p = std::move(future).get(2s);     // from a named future
   Future<Permit> acquire(Clock::duration timeout = Clock::duration::max()) const;
+  /// The same for any duration type, converted without overflow: `hours::max()` or
+  /// `milliseconds::max()` mean no timeout, as `Clock::duration::max()` does.
+  template <class Rep, class Period>
+  Future<Permit> acquire(std::chrono::duration<Rep, Period> timeout) const {
+    return acquire(Clock::duration(detail::clamp_timeout(timeout)));
+  }
 
   /// Returns one detached permit (see Permit::detach): the caller's own if it has one,
   /// otherwise the oldest. With none detached, an unbounded semaphore gains a permit (as
