@@ -227,6 +227,7 @@ bool Core::shutdown(std::chrono::milliseconds deadline, ShutdownMode mode) {
   auto until = std::chrono::steady_clock::now() + deadline;
   registry_.close();
   timers_.stop();  // no timer fires from here on
+  if (mode == ShutdownMode::drop) cancelling_.store(true, std::memory_order_release);  // jobs too
   for (auto& r : live_refs()) {
     send_stop(r.cell(), mode == ShutdownMode::drain ? StopMode::drain : StopMode::now);
   }
