@@ -8,7 +8,9 @@
 
 #include <cstdint>
 #include <iterator>
+#include <limits>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <unordered_set>
 #include <utility>
@@ -268,6 +270,16 @@ Semaphore::Semaphore(System& system, unsigned permits, SemaphoreOptions options)
       SpawnOptions{.name = std::move(options.name), .daemon = true}, permits, options.bounded,
       std::move(label));
   core_ = std::make_shared<detail::SemaphoreCore>(std::move(actor));
+}
+
+unsigned Semaphore::checked_permits(long long permits) {
+  if (permits < 0 ||
+      static_cast<unsigned long long>(permits) > std::numeric_limits<unsigned>::max()) {
+    throw std::invalid_argument("Semaphore: permits must be between 0 and " +
+                                std::to_string(std::numeric_limits<unsigned>::max()) + ", not " +
+                                std::to_string(permits));
+  }
+  return static_cast<unsigned>(permits);
 }
 
 Future<Permit> Semaphore::acquire(Clock::duration timeout) const {

@@ -219,6 +219,9 @@ bool Core::shutdown(std::chrono::milliseconds deadline, ShutdownMode mode) {
   std::lock_guard once(shutdown_mutex_);
   if (shut_down_) return shutdown_result_;
   auto until = std::chrono::steady_clock::now() + deadline;
+  // Drop: submitted functions not started yet are cancelled, not run. Set before closing, so
+  // whoever sees the system refuse work also sees its queued jobs cancelled.
+  if (mode == ShutdownMode::drop) cancelling_.store(true, std::memory_order_release);
   registry_.close();
   timers_.stop();  // no timer fires from here on
   for (auto& r : live_refs()) {

@@ -10,6 +10,7 @@
 // it. Timeouts run on the system's clock, so a ManualClock makes them exact in tests.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -59,6 +60,12 @@ class Event {
   ///     ...
   ///   }
   Future<bool> wait(Clock::duration timeout = Clock::duration::max()) const;
+  /// The same for any duration type, converted without overflow: `hours::max()` or
+  /// `milliseconds::max()` mean no timeout, as `Clock::duration::max()` does.
+  template <class Rep, class Period>
+  Future<bool> wait(std::chrono::duration<Rep, Period> timeout) const {
+    return wait(Clock::duration(detail::clamp_timeout(timeout)));
+  }
 
   /// How many waits are pending (for tests and monitoring). An ask to the actor.
   Future<std::size_t> waiting() const;

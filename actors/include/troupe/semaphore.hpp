@@ -11,10 +11,13 @@
 // come back on their own: the semaphore watches every actor that acquires.
 #pragma once
 
+#include <chrono>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "troupe/clock.hpp"
 #include "troupe/future.hpp"
@@ -93,6 +96,14 @@ class Semaphore {
   ///   troupe::Semaphore downloads(system, 3);
   ///   troupe::Semaphore pool(system, 2, {.bounded = true, .name = "pool"});
   Semaphore(System& system, unsigned permits, SemaphoreOptions options = {});
+  /// The same from a signed count, checked first: a negative count (Python's ValueError)
+  /// or one above `unsigned`'s range throws std::invalid_argument instead of wrapping
+  /// around to billions of permits.
+  ///
+  ///   troupe::Semaphore s(system, -1);   // throws std::invalid_argument
+  template <std::signed_integral N>
+  Semaphore(System& system, N permits, SemaphoreOptions options = {})
+      : Semaphore(system, checked_permits(static_cast<long long>(permits)), std::move(options)) {}
 
   /// A future of a Permit. Waiters are served strictly first come, first served. Fails
   /// with TimeoutError if no permit came within `timeout` (on the system clock; zero
@@ -104,6 +115,12 @@ class Semaphore {
   ///   troupe::Permit p = sem.acquire(1s).get(2s);       // on a plain thread
   ///   troupe::Permit p = std::move(future).get(2s);     // from a named future
   Future<Permit> acquire(Clock::duration timeout = Clock::duration::max()) const;
+  /// The same for any duration type, converted without overflow: `hours::max()` or
+  /// `milliseconds::max()` mean no timeout, as `Clock::duration::max()` does.
+  template <class Rep, class Period>
+  Future<Permit> acquire(std::chrono::duration<Rep, Period> timeout) const {
+    return acquire(Clock::duration(detail::clamp_timeout(timeout)));
+  }
 
   /// Returns one detached permit (see Permit::detach): the caller's own if it has one,
   /// otherwise the oldest. With none detached, an unbounded semaphore gains a permit (as
@@ -116,6 +133,9 @@ class Semaphore {
   Future<std::size_t> waiting() const;
 
  private:
+  /// `permits` as unsigned; throws std::invalid_argument if it does not fit.
+  static unsigned checked_permits(long long permits);
+
   std::shared_ptr<detail::SemaphoreCore> core_;
 };
 

@@ -21,6 +21,7 @@
 // plain threads. A consumer actor that ends while waiting in `get` is never handed an item.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -93,6 +94,13 @@ class WorkQueue {
     return future;
   }
 
+  /// put() for any duration type, converted without overflow: `hours::max()` or
+  /// `milliseconds::max()` mean no timeout, as `Clock::duration::max()` does.
+  template <class Rep, class Period>
+  Future<void> put(T item, std::chrono::duration<Rep, Period> timeout) const {
+    return put(std::move(item), Clock::duration(detail::clamp_timeout(timeout)));
+  }
+
   /// The next item, in the queue's order. Waits up to `timeout` for one (then fails with
   /// TimeoutError; zero means "only if one is queued now"); by default waits without limit.
   /// Waiting consumers are served in arrival order. Called inside an actor, the queue
@@ -110,6 +118,12 @@ class WorkQueue {
         detail::Reply<T>(std::move(promise), detail::kGetCancelled), timeout,
         cell != nullptr ? Ref<troupe::Actor>(cell) : Ref<troupe::Actor>()});
     return future;
+  }
+
+  /// get() for any duration type, converted without overflow (see put).
+  template <class Rep, class Period>
+  Future<T> get(std::chrono::duration<Rep, Period> timeout) const {
+    return get(Clock::duration(detail::clamp_timeout(timeout)));
   }
 
   /// Marks one item got earlier as fully handled. When every item ever put has been

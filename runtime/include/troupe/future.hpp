@@ -45,6 +45,20 @@ std::coroutine_handle<> root_of(std::coroutine_handle<P> h) noexcept {
   }
 }
 
+/// `timeout` in nanoseconds, kept between zero and 100 years: a negative timeout has
+/// already expired, and a longer one (`hours::max()`, `milliseconds::max()`) would
+/// overflow when converted or added to a clock's now(), and come out as an immediate
+/// timeout. 100 years is also what the system actors take for "no timeout".
+template <class Rep, class Period>
+constexpr std::chrono::nanoseconds clamp_timeout(
+    std::chrono::duration<Rep, Period> timeout) noexcept {
+  constexpr std::chrono::nanoseconds kLongest = std::chrono::hours(24 * 365 * 100);
+  using Seconds = std::chrono::duration<double>;  // compares any duration without overflow
+  if (timeout <= std::chrono::duration<Rep, Period>::zero()) return {};
+  if (Seconds(timeout) >= Seconds(kLongest)) return kLongest;
+  return std::chrono::ceil<std::chrono::nanoseconds>(timeout);
+}
+
 template <class T>
 struct IsFuture : std::false_type {};
 template <class T>
@@ -138,21 +152,26 @@ class Future {
     return take();
   }
   /// As get(), but throws TimeoutError if nothing arrives within `timeout`. Never runs a
-  /// handler on this thread, so the deadline holds whatever the handler does.
+  /// handler on this thread, so the deadline holds whatever the handler does. A negative
+  /// timeout has expired (a ready future still answers); any duration, `max()` included,
+  /// is safe to pass: beyond 100 years it is taken as 100 years.
   template <class Rep, class Period>
   decltype(auto) get(std::chrono::duration<Rep, Period> timeout) const& {
-    if (!state_->wait_for(timeout)) detail::throw_timeout(timeout);
+    auto limit = detail::clamp_timeout(timeout);
+    if (!state_->wait_for(limit)) detail::throw_timeout(limit);
     return result();
   }
   template <class Rep, class Period>
   R get(std::chrono::duration<Rep, Period> timeout) && {
-    if (!state_->wait_for(timeout)) detail::throw_timeout(timeout);
+    auto limit = detail::clamp_timeout(timeout);
+    if (!state_->wait_for(limit)) detail::throw_timeout(limit);
     return take();
   }
-  /// Waits up to `timeout`; returns whether the future is ready. Same thread rules as get().
+  /// Waits up to `timeout`; returns whether the future is ready. Same thread rules and
+  /// timeout range as get(timeout).
   template <class Rep, class Period>
   bool wait_for(std::chrono::duration<Rep, Period> timeout) const {
-    return state_->wait_for(timeout);
+    return state_->wait_for(detail::clamp_timeout(timeout));
   }
 
   /// Chains `fn` to run with the value once it arrives; returns a future of fn's result.
