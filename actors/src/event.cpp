@@ -9,9 +9,9 @@
 
 #include <atomic>
 #include <cstdint>
-#include <map>
 #include <utility>
 
+#include "troupe/detail/waiter_list.hpp"
 #include "troupe/detail/waiters.hpp"
 #include "troupe/system.hpp"
 
@@ -41,17 +41,12 @@ class EventActor final : public Actor {
       : flag_(std::move(flag)), label_(std::move(label)) {}
 
   ~EventActor() override {
-    auto why = make_error<Cancelled>("wait on " + label_ +
-                                     " cancelled: the event stopped (the system is shutting down)");
-    for (auto& [id, waiter] : waiters_) waiter.reply.fail(why);
+    waiters_.fail_all(make_error<Cancelled>(
+        "wait on " + label_ + " cancelled: the event stopped (the system is shutting down)"));
   }
 
   void on(Set) {
-    auto released = std::exchange(waiters_, {});
-    for (auto& [id, waiter] : released) {
-      waiter.timer.cancel();
-      waiter.reply.answer(true);
-    }
+    for (auto& waiter : waiters_.take_all()) waiter.reply.answer(true);
   }
 
   void on(Wait w) {
@@ -59,30 +54,21 @@ class EventActor final : public Actor {
       w.reply.answer(true);
       return;
     }
-    std::uint64_t id = ++last_id_;
-    Waiter& waiter = waiters_.emplace(id, Waiter{std::move(w.reply), {}}).first->second;
-    if (has_timeout(w.timeout)) waiter.timer = after(w.timeout, self<EventActor>(), Expire{id});
+    waiters_.park(std::move(w.reply), {}, w.timeout, [&](std::uint64_t id) {
+      return after(w.timeout, self<EventActor>(), Expire{id});
+    });
   }
 
   void on(Expire e) {
-    auto it = waiters_.find(e.id);
-    if (it == waiters_.end()) return;  // released just before its timer fired
-    it->second.reply.answer(false);
-    waiters_.erase(it);
+    if (auto waiter = waiters_.expire(e.id)) waiter->reply.answer(false);
   }
 
   std::size_t on(CountWaiting) const { return waiters_.size(); }
 
  private:
-  struct Waiter {
-    Reply<bool> reply;
-    Timer timer;
-  };
-
   std::shared_ptr<std::atomic<bool>> flag_;
   std::string label_;
-  std::map<std::uint64_t, Waiter> waiters_;  // by arrival
-  std::uint64_t last_id_ = 0;
+  WaiterList<bool> waiters_;
 };
 
 struct EventCore {

@@ -6,16 +6,17 @@
 // The actor watches each holder once; its Down returns whatever that holder still had.
 #include "troupe/semaphore.hpp"
 
+#include <cstdio>
 #include <cstdint>
 #include <iterator>
 #include <limits>
 #include <map>
 #include <stdexcept>
 #include <string>
-#include <unordered_set>
 #include <utility>
 
 #include "troupe/detail/cell.hpp"
+#include "troupe/detail/waiter_list.hpp"
 #include "troupe/detail/waiters.hpp"
 #include "troupe/system.hpp"
 #include "troupe/usage_error.hpp"
@@ -53,12 +54,6 @@ constexpr const char* kReleaseCancelled =
     "Semaphore::release cancelled: the semaphore's actor has stopped (the system is shutting "
     "down)";
 
-/// The running actor's Ref, or an empty one on a plain thread.
-Ref<Actor> current_actor() {
-  Cell* cell = current_cell();
-  return cell != nullptr ? Ref<Actor>(cell) : Ref<Actor>();
-}
-
 }  // namespace
 
 class SemaphoreActor final : public Actor {
@@ -67,10 +62,8 @@ class SemaphoreActor final : public Actor {
       : limit_(permits), free_(permits), bounded_(bounded), label_(std::move(label)) {}
 
   ~SemaphoreActor() override {
-    auto why = make_error<Cancelled>("acquire on " + label_ +
-                                     " cancelled: the semaphore stopped (the system is shutting "
-                                     "down)");
-    for (auto& [id, waiter] : waiters_) waiter.reply.fail(why);
+    waiters_.fail_all(make_error<Cancelled>(
+        "acquire on " + label_ + " cancelled: the semaphore stopped (the system is shutting down)"));
   }
 
   // -- acquiring -------------------------------------------------------------------------------
@@ -87,18 +80,16 @@ class SemaphoreActor final : public Actor {
       return;
     }
     watch_holder(a.holder);
-    std::uint64_t id = ++last_id_;
-    Waiter& w = waiters_.emplace(id, Waiter{std::move(a.reply), std::move(a.holder), {}, a.timeout})
-                    .first->second;
-    if (has_timeout(a.timeout)) w.timer = after(a.timeout, self<SemaphoreActor>(), Expire{id});
+    waiters_.park(std::move(a.reply), std::move(a.holder), a.timeout, [&](std::uint64_t id) {
+      return after(a.timeout, self<SemaphoreActor>(), Expire{id});
+    });
   }
 
   void on(Expire e) {
-    auto it = waiters_.find(e.id);
-    if (it == waiters_.end()) return;  // served just before its timer fired
-    it->second.reply.fail(make_error<TimeoutError>("no permit of " + label_ + " within " +
-                                                   describe_duration(it->second.timeout)));
-    waiters_.erase(it);
+    if (auto w = waiters_.expire(e.id)) {  // else served just before its timer fired
+      w->reply.fail(make_error<TimeoutError>("no permit of " + label_ + " within " +
+                                             describe_duration(w->timeout)));
+    }
   }
 
   // -- releasing -------------------------------------------------------------------------------
@@ -140,15 +131,8 @@ class SemaphoreActor final : public Actor {
   // -- holders that end ------------------------------------------------------------------------
 
   void on(const Down& d) {
-    watched_.erase(d.actor);
-    for (auto it = waiters_.begin(); it != waiters_.end();) {
-      if (it->second.holder == d.actor) {
-        it->second.timer.cancel();
-        it = waiters_.erase(it);  // the reply cancels itself; nobody is listening
-      } else {
-        ++it;
-      }
-    }
+    watched_.ended(d.actor);
+    waiters_.drop_from(d.actor);
     unsigned reclaimed = 0;
     for (auto it = held_.begin(); it != held_.end();) {
       if (it->second.holder == d.actor) {
@@ -167,12 +151,6 @@ class SemaphoreActor final : public Actor {
   std::size_t on(CountWaiting) const { return waiters_.size(); }
 
  private:
-  struct Waiter {
-    Reply<Permit> reply;
-    Ref<Actor> holder;
-    Timer timer;
-    Clock::duration timeout;
-  };
   struct Held {
     Ref<Actor> holder;
     bool detached = false;
@@ -188,28 +166,25 @@ class SemaphoreActor final : public Actor {
 
   /// `n` permits come back: to the waiters first, in arrival order, then to the free count.
   void give_back(unsigned n) {
-    while (n > 0 && !waiters_.empty()) {
-      auto node = waiters_.extract(waiters_.begin());
-      Waiter& w = node.mapped();
-      w.timer.cancel();
-      if (w.holder && !w.holder.alive()) continue;  // ended while waiting; its Down is coming
-      grant(w.reply, std::move(w.holder));
-      --n;
+    for (; n > 0; --n) {
+      auto w = waiters_.take_oldest();  // skips holders that ended while waiting
+      if (!w) break;
+      grant(w->reply, std::move(w->who));
     }
     free_ += n;
   }
 
   void watch_holder(const Ref<Actor>& holder) {
-    if (holder && watched_.insert(holder).second) watch(holder);
+    if (watched_.first(holder)) watch(holder);
   }
 
   unsigned limit_;
   unsigned free_;
   bool bounded_;
   std::string label_;
-  std::map<std::uint64_t, Waiter> waiters_;  // by arrival: strictly FIFO
-  std::map<std::uint64_t, Held> held_;       // permits out, by id (oldest first)
-  std::unordered_set<Ref<Actor>> watched_;   // holders watched (each once, until Down)
+  WaiterList<Permit> waiters_;          // by arrival: strictly FIFO
+  std::map<std::uint64_t, Held> held_;  // permits out, by id (oldest first)
+  WatchedOnce watched_;                 // holders watched (each once, until Down)
   std::uint64_t last_id_ = 0;
 };
 
@@ -248,6 +223,7 @@ void Permit::release() noexcept {
   try {
     semaphore.tell(detail::Release{id});
   } catch (...) {  // out of memory: the permit is lost rather than the program
+    std::fputs("troupe: out of memory: a semaphore permit's release was lost\n", stderr);
   }
 }
 
@@ -258,7 +234,8 @@ void Permit::detach() noexcept {
   if (!semaphore.alive()) return;
   try {
     semaphore.tell(detail::Detach{id});
-  } catch (...) {
+  } catch (...) {  // out of memory: the permit stays tied to its holder's life instead
+    std::fputs("troupe: out of memory: a semaphore permit's detach was lost\n", stderr);
   }
 }
 

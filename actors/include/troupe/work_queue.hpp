@@ -113,10 +113,9 @@ class WorkQueue {
   Future<T> get(Clock::duration timeout = Clock::duration::max()) const {
     Promise<T> promise;
     Future<T> future = promise.future();
-    detail::Cell* cell = detail::current_cell();
     actor_.tell(typename QueueActor::Get{
         detail::Reply<T>(std::move(promise), detail::kGetCancelled), timeout,
-        cell != nullptr ? Ref<troupe::Actor>(cell) : Ref<troupe::Actor>()});
+        detail::current_actor()});
     return future;
   }
 

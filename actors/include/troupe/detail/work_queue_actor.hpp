@@ -13,15 +13,14 @@
 #include <deque>
 #include <exception>
 #include <functional>
-#include <map>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
 #include "troupe/actor.hpp"
+#include "troupe/detail/waiter_list.hpp"
 #include "troupe/detail/waiters.hpp"
 #include "troupe/errors.hpp"
 
@@ -169,8 +168,8 @@ class WorkQueueActor final : public Actor {
         label_(std::move(label)) {}
 
   ~WorkQueueActor() override {
-    for (auto& [id, g] : getters_) g.reply.fail(queue_stopped_error("get on", label_));
-    for (auto& [id, p] : putters_) p.reply.fail(queue_stopped_error("put on", label_));
+    getters_.fail_all(queue_stopped_error("get on", label_));
+    putters_.fail_all(queue_stopped_error("put on", label_));
     for (auto& j : joiners_) j.fail(queue_stopped_error("join on", label_));
   }
 
@@ -186,17 +185,14 @@ class WorkQueueActor final : public Actor {
       p.reply.fail(queue_full_error(label_, capacity_));
       return;
     }
-    std::uint64_t id = ++last_id_;
-    Putter& w = putters_.emplace(id, Putter{std::move(p.item), std::move(p.reply), {}, p.timeout})
-                    .first->second;
-    if (has_timeout(p.timeout)) w.timer = after(p.timeout, self<WorkQueueActor>(), ExpirePut{id});
+    putters_.park(
+        std::move(p.reply), {}, p.timeout,
+        [&](std::uint64_t id) { return after(p.timeout, self<WorkQueueActor>(), ExpirePut{id}); },
+        Waiting{std::move(p.item)});
   }
 
   void on(ExpirePut e) {
-    auto it = putters_.find(e.id);
-    if (it == putters_.end()) return;  // admitted just before its timer fired
-    it->second.reply.fail(put_timeout_error(label_, it->second.timeout));
-    putters_.erase(it);
+    if (auto p = putters_.expire(e.id)) p->reply.fail(put_timeout_error(label_, p->timeout));
   }
 
   // -- consumers -------------------------------------------------------------------------------
@@ -212,31 +208,20 @@ class WorkQueueActor final : public Actor {
       g.reply.fail(get_timeout_error(label_, g.timeout));
       return;
     }
-    if (g.getter && watched_.insert(g.getter).second) watch(g.getter);
-    std::uint64_t id = ++last_id_;
-    Getter& w = getters_.emplace(id, Getter{std::move(g.reply), std::move(g.getter), {}, g.timeout})
-                    .first->second;
-    if (has_timeout(g.timeout)) w.timer = after(g.timeout, self<WorkQueueActor>(), ExpireGet{id});
+    if (watched_.first(g.getter)) watch(g.getter);
+    getters_.park(std::move(g.reply), std::move(g.getter), g.timeout, [&](std::uint64_t id) {
+      return after(g.timeout, self<WorkQueueActor>(), ExpireGet{id});
+    });
   }
 
   void on(ExpireGet e) {
-    auto it = getters_.find(e.id);
-    if (it == getters_.end()) return;  // served just before its timer fired
-    it->second.reply.fail(get_timeout_error(label_, it->second.timeout));
-    getters_.erase(it);
+    if (auto g = getters_.expire(e.id)) g->reply.fail(get_timeout_error(label_, g->timeout));
   }
 
   /// A consumer that ended while waiting must not be handed an item: it would be lost.
   void on(const Down& d) {
-    watched_.erase(d.actor);
-    for (auto it = getters_.begin(); it != getters_.end();) {
-      if (it->second.getter == d.actor) {
-        it->second.timer.cancel();
-        it = getters_.erase(it);
-      } else {
-        ++it;
-      }
-    }
+    watched_.ended(d.actor);
+    getters_.drop_from(d.actor);
   }
 
   // -- tasks -----------------------------------------------------------------------------------
@@ -264,17 +249,9 @@ class WorkQueueActor final : public Actor {
   std::size_t on(CountUnfinished) const { return unfinished_; }
 
  private:
-  struct Getter {
-    Reply<T> reply;
-    Ref<Actor> getter;
-    Timer timer;
-    Clock::duration timeout;
-  };
-  struct Putter {
+  /// What a producer waiting for room keeps: its item.
+  struct Waiting {
     T item;
-    Reply<void> reply;
-    Timer timer;
-    Clock::duration timeout;
   };
 
   bool has_room() const noexcept { return capacity_ == 0 || items_.size() < capacity_; }
@@ -282,12 +259,8 @@ class WorkQueueActor final : public Actor {
   /// An item enters the queue: straight to the first live waiting consumer, else queued.
   void admit(T item) {
     ++unfinished_;
-    while (!getters_.empty()) {
-      auto node = getters_.extract(getters_.begin());
-      Getter& g = node.mapped();
-      g.timer.cancel();
-      if (g.getter && !g.getter.alive()) continue;  // ended while waiting; its Down is coming
-      g.reply.answer(std::move(item));
+    if (auto g = getters_.take_oldest()) {  // skips consumers that ended while waiting
+      g->reply.answer(std::move(item));
       return;
     }
     items_.push(std::move(item));
@@ -295,12 +268,11 @@ class WorkQueueActor final : public Actor {
 
   /// Room was made: let waiting producers in, in arrival order.
   void admit_waiting_putters() {
-    while (has_room() && !putters_.empty()) {
-      auto node = putters_.extract(putters_.begin());
-      Putter& p = node.mapped();
-      p.timer.cancel();
-      admit(std::move(p.item));
-      p.reply.answer();
+    while (has_room()) {
+      auto p = putters_.take_oldest();
+      if (!p) return;
+      admit(std::move(p->data.item));
+      p->reply.answer();
     }
   }
 
@@ -309,11 +281,10 @@ class WorkQueueActor final : public Actor {
   WhenFull when_full_;
   std::string label_;
   std::size_t unfinished_ = 0;  // put and not yet task_done (Python's unfinished_tasks)
-  std::map<std::uint64_t, Getter> getters_;  // waiting consumers, by arrival
-  std::map<std::uint64_t, Putter> putters_;  // waiting producers, by arrival
+  WaiterList<T> getters_;             // waiting consumers, by arrival
+  WaiterList<void, Waiting> putters_;  // producers waiting for room, by arrival
   std::vector<Reply<void>> joiners_;
-  std::unordered_set<Ref<Actor>> watched_;  // consumers watched (each once, until Down)
-  std::uint64_t last_id_ = 0;
+  WatchedOnce watched_;  // consumers watched (each once, until Down)
 };
 
 }  // namespace detail
