@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <atomic>
 #include <cerrno>
 #include <stdexcept>
@@ -136,10 +137,12 @@ void SignalHandler::run() {
     try {
       stop_.set();
     } catch (...) {  // out of memory: the shutdown below still stops everything
+      std::fputs("troupe: out of memory: the stop event was not set\n", stderr);
     }
     try {
       system_.shutdown(options_.deadline, options_.mode);
-    } catch (...) {
+    } catch (...) {  // on a worker thread, or out of memory: the destructor tries again
+      std::fputs("troupe: the signal handler's shutdown failed\n", stderr);
     }
     {
       std::lock_guard lock(mutex_);

@@ -4,6 +4,7 @@
 // (coroutines waiting), termination.cpp (the end and Down), actor.cpp (Actor's members).
 #include <string>
 
+#include "internal/check.hpp"
 #include "internal/core.hpp"
 #include "internal/demangle.hpp"
 #include "troupe/errors.hpp"
@@ -44,7 +45,8 @@ std::string Cell::display_name() const {
 std::exception_ptr Cell::reason() const noexcept {
   if (!failed()) return nullptr;
   Cold* c = cold_.load(std::memory_order_acquire);
-  return c != nullptr ? c->reason : nullptr;
+  std::exception_ptr why = c != nullptr ? c->reason : nullptr;
+  return why ? why : lost_reason();  // failed, whether or not the reason could be kept
 }
 
 std::exception_ptr Cell::stopped_error() const {

@@ -6,6 +6,7 @@
 
 #include <cxxabi.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <new>
@@ -15,6 +16,22 @@
 namespace troupe {
 
 namespace detail {
+namespace {
+std::atomic<std::uint64_t> loss_count{0};
+// Made while memory is plentiful (at load time), handed out when it is not.
+const std::exception_ptr kLostReason = std::make_exception_ptr(
+    Error("the actor failed, but its reason was lost (out of memory while recording it)"));
+}  // namespace
+
+void report_loss(const char* what) noexcept {
+  loss_count.fetch_add(1, std::memory_order_relaxed);
+  std::fputs("troupe: out of memory: ", stderr);
+  std::fputs(what, stderr);
+  std::fputs(" was lost\n", stderr);
+}
+
+std::exception_ptr lost_reason() noexcept { return kLostReason; }
+
 void check_failed(const char* condition, const char* file, int line, const char* why) noexcept {
   std::fprintf(stderr, "troupe: internal invariant broken at %s:%d: %s (%s)\n", file, line,
                why, condition);
@@ -29,6 +46,8 @@ std::string demangle(const std::type_info& type) {
   return out;
 }
 }  // namespace detail
+
+std::uint64_t losses() noexcept { return detail::loss_count.load(std::memory_order_relaxed); }
 
 std::string describe(const std::exception_ptr& error) noexcept {
   if (!error) return "none";

@@ -67,6 +67,27 @@ void report_callback_error(const std::exception_ptr& error) noexcept {
   }
 }
 
+// -- abandoned promises ---------------------------------------------------------------------
+
+namespace {
+thread_local std::exception_ptr tls_abandon_reason;
+}  // namespace
+
+std::exception_ptr abandoned_error() noexcept {
+  if (tls_abandon_reason) return tls_abandon_reason;
+  try {
+    return std::make_exception_ptr(
+        BrokenPromise("the answer was abandoned: the promise that owed it was dropped "
+                      "unanswered"));
+  } catch (...) {
+    return std::current_exception();
+  }
+}
+
+AbandonScope::AbandonScope(std::exception_ptr why) noexcept
+    : saved_(std::exchange(tls_abandon_reason, std::move(why))) {}
+AbandonScope::~AbandonScope() { tls_abandon_reason = std::move(saved_); }
+
 // -- wait drivers (deterministic systems) -----------------------------------------------------
 
 namespace {

@@ -10,6 +10,8 @@
 #include <tuple>
 #include <vector>
 
+#include "internal/check.hpp"
+
 #if defined(__SANITIZE_ADDRESS__)
 #define TROUPE_POOL_BYPASS 1
 #elif defined(__has_feature)
@@ -162,6 +164,7 @@ void Cache::farewell() noexcept {
     }
     depot().give_run(run, run_end);
   } catch (...) {  // out of memory at thread exit: those blocks are lost, not corrupted
+    report_loss("an exiting thread's free memory blocks");
   }
 }
 
@@ -242,6 +245,7 @@ std::size_t size_class(std::size_t bytes) noexcept { return (bytes + kGrain - 1)
   try {  // the thread is exiting: straight to the depot
     depot().give(c, Batch{new (block) Free{nullptr}, 1});
   } catch (...) {
+    report_loss("a freed memory block");
   }
 }
 

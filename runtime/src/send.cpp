@@ -23,8 +23,10 @@ namespace troupe::detail {
 
 void send_stop(Cell* cell, StopMode mode) noexcept {
   if (cell == nullptr || cell->terminated()) return;
-  cell->enqueue(new StopEnvelope, mode == StopMode::now ? Priority::system : Priority::normal);
+  cell->enqueue(new StopEnvelope, mode == StopMode::drop ? Priority::system : Priority::normal);
 }
+
+void send_start(Cell* cell) { cell->enqueue(new StartEnvelope, Priority::system); }
 
 bool Cell::enqueue_slow(Envelope* e, Priority priority, StateBase* answer) noexcept {
   if (terminated()) {
@@ -96,7 +98,7 @@ void Cell::born() noexcept {
 
 void Cell::stillborn() noexcept {
   Node* taken = nullptr;
-  status_.store(1, std::memory_order_release);  // senders from now on: dead letters
+  status_.store(Status::stopped, std::memory_order_release);  // senders now: dead letters
   // A sender holding a Ref from the constructor may have passed the check above already.
   // The birth keeps the mailbox active: reject what is queued until it parks as retired,
   // after which a racing sender schedules a turn that rejects its message (see wake).

@@ -13,6 +13,9 @@
 
 namespace troupe::detail {
 
+static_assert(static_cast<unsigned>(OnFailure::escalate) <= 3,
+              "Cell keeps the supervision policy in two flag bits");
+
 void fail_current(std::exception_ptr error) noexcept {
   if (tls_cell != nullptr) tls_cell->defer_failure(std::move(error));
 }
@@ -23,12 +26,22 @@ void Cell::request_stop(std::exception_ptr error) noexcept {
     try {
       cold().reason = std::move(error);
     } catch (...) {
+      // Still failed (stop_failed_): reason() answers lost_reason(), never "stopped".
+      report_loss("a failure's reason");
     }
   }
   stop_requested_ = true;
 }
 
 void Cell::defer_failure(std::exception_ptr error) noexcept {
+  try {  // a coroutine handler's refusal: its ask carries it, and that is all
+    std::rethrow_exception(error);
+  } catch (const Refused&) {
+    core_->count_refusal();
+    return;
+  } catch (...) {
+    // A fault: recorded below for the supervision policy.
+  }
   try {
     Cold& c = cold();
     if (!c.pending_failure) c.pending_failure = std::move(error);
@@ -90,12 +103,26 @@ void Cell::handle_failure(std::exception_ptr error) noexcept {
 
 void Cell::restart(std::exception_ptr error) noexcept {
   Cold& c = *cold_.load(std::memory_order_acquire);
-  cancel_coroutines_and_timers(c);  // the old actor's timers and waits die with it
+  std::exception_ptr why;  // what the asks its waiting coroutines answered learn
+  try {
+    why = std::make_exception_ptr(ActorStopped("actor '" + display_name() +
+                                               "' was restarted after it failed (" +
+                                               describe(error) + ")"));
+  } catch (...) {
+    why = std::current_exception();
+  }
+  cancel_coroutines_and_timers(c, std::move(why));  // the old actor's timers and waits go
+  try {
+    call_on_stop();  // the failed object's last words
+  } catch (...) {
+    core_->report_failure(*this, std::current_exception(), "failed in on_stop while restarting");
+  }
   destroy_actor();
   c.restarts.fetch_add(1, std::memory_order_relaxed);
   core_->count_restart();
   try {
     c.rebuild(this);
+    call_on_restart(error);  // then on_start: the fresh object begins as a new one would
   } catch (...) {
     core_->report_failure(*this, error);
     request_stop(std::current_exception());  // could not rebuild: end, failed

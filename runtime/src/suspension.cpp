@@ -26,7 +26,10 @@ std::function<void()> make_resumer(std::coroutine_handle<> handle, std::coroutin
   };
 }
 
-void Cell::cancel_coroutines_and_timers(Cold& c) noexcept {
+void Cell::cancel_coroutines_and_timers(Cold& c, std::exception_ptr why) noexcept {
+  // The asks those coroutines were answering fail with `why` (ActorStopped), not with
+  // BrokenPromise, when their frames drop the promises.
+  AbandonScope reason(std::move(why));
   for (auto& s : c.suspended) {
     s->claimed.exchange(true, std::memory_order_acq_rel);
     if (!s->dead) {

@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "internal/check.hpp"
 #include "internal/core.hpp"
 #include "internal/demangle.hpp"
 
@@ -191,6 +192,12 @@ bool Core::join(std::chrono::steady_clock::time_point until) {
   if (must_not_block()) {
     throw WouldDeadlock("System::join called on a worker thread; it would wait for itself");
   }
+  if (Cell* self = current_cell(); self != nullptr && !self->daemon() && &self->core() == this) {
+    // A non-daemon dedicated-thread actor: join waits for it to end, and it is the one
+    // waiting (Python's RuntimeError for joining the current thread).
+    throw WouldDeadlock("System::join called by the non-daemon actor '" + self->display_name() +
+                        "', which join would wait for: it would wait for itself");
+  }
   auto quiet = [&] {
     return registry_.nondaemon() == 0 && jobs_.load(std::memory_order_acquire) == 0;
   };
@@ -212,7 +219,7 @@ bool Core::wait_all_ended(std::chrono::steady_clock::time_point until) {
   return wait_quiet(until, quiet);
 }
 
-bool Core::shutdown(std::chrono::milliseconds deadline, ShutdownMode mode) {
+bool Core::shutdown(std::chrono::milliseconds deadline, StopMode mode) {
   if (must_not_block()) {
     throw WouldDeadlock("System::shutdown called on a worker thread; it would wait for itself");
   }
@@ -221,17 +228,17 @@ bool Core::shutdown(std::chrono::milliseconds deadline, ShutdownMode mode) {
   auto until = std::chrono::steady_clock::now() + deadline;
   // Drop: submitted functions not started yet are cancelled, not run. Set before closing, so
   // whoever sees the system refuse work also sees its queued jobs cancelled.
-  if (mode == ShutdownMode::drop) cancelling_.store(true, std::memory_order_release);
+  if (mode == StopMode::drop) cancelling_.store(true, std::memory_order_release);
   registry_.close();
   timers_.stop();  // no timer fires from here on
   for (auto& r : live_refs()) {
-    send_stop(r.cell(), mode == ShutdownMode::drain ? StopMode::drain : StopMode::now);
+    send_stop(r.cell(), mode);
   }
   bool clean = wait_all_ended(until);
   if (!clean) {
     // Deadline passed: drop what is left. Jobs still queued are cancelled, not run.
     cancelling_.store(true, std::memory_order_release);
-    for (auto& r : live_refs()) send_stop(r.cell(), StopMode::now);
+    for (auto& r : live_refs()) send_stop(r.cell(), StopMode::drop);
     auto grace = std::max<std::chrono::milliseconds>(std::chrono::milliseconds(100), deadline / 4);
     wait_all_ended(std::chrono::steady_clock::now() + grace);
   }
@@ -274,6 +281,7 @@ void Core::dead_letter(const Cell& target, const Envelope& e) noexcept {
                     type != nullptr ? demangle(*type) : "message", target.display_name());
     std::fputs(line.c_str(), stderr);
   } catch (...) {
+    report_loss("a dead-letter log line (the dead letter is counted)");
   }
 }
 
@@ -296,6 +304,7 @@ void Core::report_failure(const Cell& cell, const std::exception_ptr& reason,
                                    describe(reason));
     std::fputs(line.c_str(), stderr);
   } catch (...) {
+    report_loss("an actor failure's log line (the failure is counted)");
   }
 }
 
@@ -343,7 +352,7 @@ System::System(SystemOptions options) {
 System::~System() {
   if (core_->options().deterministic) detail::remove_wait_driver(core_.get());
   try {
-    core_->shutdown(core_->options().shutdown_deadline, ShutdownMode::drain);
+    core_->shutdown(core_->options().shutdown_deadline, StopMode::drain);
   } catch (...) {
     std::fputs("troupe: System destroyed on a worker thread; shutdown skipped\n", stderr);
   }
@@ -386,6 +395,7 @@ SystemStats System::stats() const noexcept {
   s.asker_turns = core_->pool().asker_turns();
   s.failures = core_->failures();
   s.restarts = core_->restarts();
+  s.refusals = core_->refusals();
   return s;
 }
 
@@ -427,7 +437,7 @@ bool System::join(std::chrono::milliseconds timeout) {
   return core_->join(std::chrono::steady_clock::now() + timeout);
 }
 
-bool System::shutdown(std::chrono::milliseconds deadline, ShutdownMode mode) {
+bool System::shutdown(std::chrono::milliseconds deadline, StopMode mode) {
   return core_->shutdown(deadline, mode);
 }
 

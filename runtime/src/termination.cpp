@@ -12,17 +12,32 @@ namespace troupe::detail {
 void Cell::terminate(Node*& taken) noexcept {
   TROUPE_ASSERT(current_cell() == this, "an actor ends in its own turn");
   TROUPE_ASSERT(!terminated(), "an actor ends once");
+  // The actor's own last words, while it is still alive (its sends to itself are dead
+  // letters after all). A throw makes the end a failure; a failure stays one.
+  try {
+    call_on_stop();
+  } catch (...) {
+    failures_.store(failures_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    core_->count_failure();
+    request_stop(std::current_exception());  // keeps an earlier failure's reason
+  }
   Cold* c = cold_.load(std::memory_order_acquire);
-  status_.store(stop_failed_ ? 2 : 1, std::memory_order_release);
+  status_.store(stop_failed_ ? Status::failed : Status::stopped, std::memory_order_release);
   if (c != nullptr) {
     // Coroutines still waiting: destroy their frames now, while the actor object exists.
-    cancel_coroutines_and_timers(*c);
+    std::exception_ptr why;
+    try {
+      why = stopped_error();
+    } catch (...) {
+      why = std::current_exception();  // out of memory: that is what the asks learn
+    }
+    cancel_coroutines_and_timers(*c, std::move(why));
     if (c->bounded) {  // wake senders blocked on a full mailbox: they see the end
       { std::lock_guard lock(c->bounded->mutex); }
       c->bounded->space.notify_all();
     }
     reject_all(taken);  // queued resumptions destroy their frames here too
-    for (auto& child : c->children) send_stop(child.cell(), StopMode::now);
+    for (auto& child : c->children) send_stop(child.cell(), StopMode::drop);
     c->children.clear();
   }
   if (c != nullptr && c->parent) {
@@ -40,6 +55,7 @@ void Cell::terminate(Node*& taken) noexcept {
       try {
         w.cell()->enqueue(new DownEnvelope(make_down(*this)), Priority::system);
       } catch (...) {
+        report_loss("a Down for a watcher");
       }
     }
     c->watchers.clear();

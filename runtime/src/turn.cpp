@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "internal/check.hpp"
+#include "troupe/errors.hpp"
 #include "internal/core.hpp"
 #include "internal/current.hpp"
 
@@ -140,6 +141,8 @@ Cell::Next Cell::turn() noexcept {
         if (tracer != nullptr) tracer->delivered(e);
         try {
           e->deliver(*this);
+        } catch (const Refused&) {
+          core_->count_refusal();  // the ask already carries it; the actor carries on
         } catch (...) {
           failures_.store(failures_.load(std::memory_order_relaxed) + 1,
                           std::memory_order_relaxed);

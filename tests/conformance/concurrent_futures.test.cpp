@@ -218,7 +218,7 @@ TEST_CASE(
     }
     gate.open = true;
   });
-  REQUIRE(system.shutdown(kPatience, troupe::ShutdownMode::drop));
+  REQUIRE(system.shutdown(kPatience, troupe::StopMode::drop));
   opener.join();
   REQUIRE(outcome(busy1) == "value");  // already running: finished
   REQUIRE(outcome(busy2) == "value");

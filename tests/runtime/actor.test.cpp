@@ -1,6 +1,8 @@
 // Tests of runtime/src/cell.cpp: the path from tell to a handler, and what an actor is.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -265,4 +267,147 @@ TEST_CASE("a spawn refused for a taken name never runs the actor, and what its c
   std::this_thread::sleep_for(20ms);
   REQUIRE(runs.load() == 1);
   REQUIRE(system.count() == 1);
+}
+
+// -- lifecycle hooks ---------------------------------------------------------------------------
+
+namespace {
+/// What the hooks and handlers did, in order, across threads.
+struct Journal {
+  std::mutex mutex;
+  std::vector<std::string> lines;
+  void add(std::string line) {
+    std::lock_guard lock(mutex);
+    lines.push_back(std::move(line));
+  }
+  std::vector<std::string> read() {
+    std::lock_guard lock(mutex);
+    return lines;
+  }
+};
+struct Note {
+  std::string text;
+};
+struct Boom {};
+struct WatchIt {
+  troupe::Ref<troupe::Actor> who;
+};
+/// Sends itself a note from its constructor; journals every hook and message.
+class Hooked : public troupe::Actor {
+ public:
+  Hooked(Journal* journal, bool throw_on_stop)
+      : journal_(journal), throw_on_stop_(throw_on_stop), generation_(++generations_) {
+    self<Hooked>().tell(Note{"from the constructor"});
+  }
+  void on_start() { journal_->add("start " + std::to_string(generation_)); }
+  void on_stop() {
+    journal_->add("stop " + std::to_string(generation_));
+    if (throw_on_stop_) throw std::runtime_error("on_stop failed");
+  }
+  void on_restart(const std::exception_ptr& reason) {
+    journal_->add("restart " + std::to_string(generation_) + " after " +
+                  troupe::describe(reason));
+  }
+  void on(const Note& n) { journal_->add("note " + n.text); }
+  void on(Boom) { throw std::runtime_error("boom"); }
+
+ private:
+  Journal* journal_;
+  bool throw_on_stop_;
+  int generation_;
+  static inline std::atomic<int> generations_{0};
+};
+/// Has only on_start: it starts its own work without any message from outside.
+class SelfStarter : public troupe::Actor {
+ public:
+  explicit SelfStarter(std::atomic<int>* ticks) : ticks_(ticks) {}
+  void on_start() { self<SelfStarter>().tell(Note{"go"}); }
+  void on(const Note&) { ticks_->fetch_add(1); }
+
+ private:
+  std::atomic<int>* ticks_;
+};
+class Observer : public troupe::Actor {
+ public:
+  explicit Observer(Journal* journal) : journal_(journal) {}
+  void on(const WatchIt& w) { watch(w.who); }
+  void on(const troupe::Down& d) { journal_->add("down " + d.reason_text()); }
+
+ private:
+  Journal* journal_;
+};
+}  // namespace
+
+TEST_CASE("on_start runs in the first turn, before any message, even one the constructor "
+          "sent itself") {
+  troupe::System system({.workers = 2});
+  Journal journal;
+  auto hooked = system.spawn<Hooked>("hooked", &journal, false);
+  hooked.tell(Note{"from outside"});
+  REQUIRE(support::eventually([&] { return journal.read().size() == 3; }));
+  auto lines = journal.read();
+  REQUIRE(lines[0].rfind("start ", 0) == 0);
+  REQUIRE(lines[1] == "note from the constructor");
+  REQUIRE(lines[2] == "note from outside");
+}
+
+TEST_CASE("on_start runs without any message from outside, and may tell the actor itself") {
+  troupe::System system({.workers = 1});
+  std::atomic<int> ticks{0};
+  auto starter = system.spawn<SelfStarter>("starter", &ticks);
+  REQUIRE(support::eventually([&] { return ticks.load() == 1; }));
+}
+
+TEST_CASE("on_stop runs when the actor stops and when it fails, before its object goes") {
+  troupe::System system({.workers = 2});
+  Journal journal;
+  auto stopped = system.spawn<Hooked>("stopped", &journal, false);
+  auto failed = system.spawn<Hooked>("failed", &journal, false);
+  stopped.stop();
+  failed.tell(Boom{});
+  REQUIRE(support::eventually([&] { return !stopped.alive() && !failed.alive(); }));
+  auto lines = journal.read();
+  REQUIRE(std::count_if(lines.begin(), lines.end(),
+                        [](const std::string& l) { return l.rfind("stop ", 0) == 0; }) == 2);
+}
+
+TEST_CASE("an exception from on_stop makes the end a failure that watchers hear of") {
+  troupe::System system({.workers = 2, .log_failures = false});
+  Journal journal;
+  auto observer = system.spawn<Observer>("observer", &journal);
+  auto hooked = system.spawn<Hooked>("hooked", &journal, true);
+  observer.tell(WatchIt{hooked});
+  REQUIRE(support::eventually([&] { return journal.read().size() >= 2; }));  // start, note
+  hooked.stop();
+  REQUIRE(support::eventually([&] {
+    auto lines = journal.read();
+    return std::any_of(lines.begin(), lines.end(),
+                       [](const std::string& l) { return l.rfind("down ", 0) == 0; });
+  }));
+  auto lines = journal.read();
+  auto down = std::find_if(lines.begin(), lines.end(),
+                           [](const std::string& l) { return l.rfind("down ", 0) == 0; });
+  REQUIRE(down->find("on_stop failed") != std::string::npos);
+  REQUIRE(system.stats().failures == 1);
+}
+
+TEST_CASE("a restart calls on_stop on the failed object, then on_restart and on_start on the "
+          "fresh one") {
+  troupe::System system({.workers = 2, .log_failures = false});
+  Journal journal;
+  auto hooked = system.spawn<Hooked>(
+      troupe::SpawnOptions{.name = "phoenix", .on_failure = troupe::OnFailure::restart}, &journal,
+      false);
+  REQUIRE(support::eventually([&] { return journal.read().size() == 2; }));  // start, note
+  hooked.tell(Boom{});
+  REQUIRE(support::eventually([&] { return journal.read().size() >= 6; }));
+  auto lines = journal.read();
+  REQUIRE(lines[2].rfind("stop ", 0) == 0);
+  REQUIRE(lines[3].rfind("restart ", 0) == 0);
+  REQUIRE(lines[3].find("boom") != std::string::npos);
+  REQUIRE(lines[4].rfind("start ", 0) == 0);
+  std::string fresh = lines[4].substr(6);  // "start N": the fresh object's generation
+  REQUIRE(lines[3].rfind("restart " + fresh + " after", 0) == 0);
+  REQUIRE(lines[2] != "stop " + fresh);  // the old one stopped
+  REQUIRE(lines[5] == "note from the constructor");  // the fresh object's own note
 }

@@ -73,7 +73,7 @@ TEST_CASE("asks queued behind an immediate stop fail, asks before a draining sto
   auto busy = now.ask(Nap{50ms, &started});
   started.future().get(5s);  // inside the nap: what follows queues up behind it
   auto queued = now.ask(Echo{"late"});
-  now.stop(troupe::StopMode::now);
+  now.stop(troupe::StopMode::drop);
   REQUIRE(busy.get(5s) == 1);
   REQUIRE_THROWS_AS(queued.get(5s), troupe::ActorStopped);
 

@@ -88,7 +88,7 @@ TEST_CASE("shutdown with drain returns true as soon as a full bounded actor has 
   });
   // Before the fix the stop was refused by the full mailbox and shutdown ran into its
   // deadline, returning false.
-  bool clean = system.shutdown(10s, troupe::ShutdownMode::drain);
+  bool clean = system.shutdown(10s, troupe::StopMode::drain);
   opener.join();
   REQUIRE(clean);
 }
@@ -100,7 +100,7 @@ TEST_CASE("shutdown never blocks on a full block-policy mailbox whose handler ru
   actor.tell(Work{});  // full now
   std::atomic<bool> shutdown_returned{false};
   std::thread stopper([&] {
-    system->shutdown(200ms, troupe::ShutdownMode::drain);
+    system->shutdown(200ms, troupe::StopMode::drain);
     shutdown_returned = true;
   });
   // The handler is still held: shutdown must come back anyway (at its deadline), not wait

@@ -145,7 +145,7 @@ TEST_CASE("join and shutdown of a deterministic system run what is left") {
   REQUIRE_FALSE(s.alive());
   auto stays = system.spawn<Counter>("stays");
   stays.tell(Add{1});
-  REQUIRE(system.shutdown(1s, troupe::ShutdownMode::drain));
+  REQUIRE(system.shutdown(1s, troupe::StopMode::drain));
   REQUIRE_FALSE(stays.alive());
 }
 

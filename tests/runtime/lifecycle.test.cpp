@@ -244,7 +244,7 @@ TEST_CASE("a draining shutdown handles every queued message when there is time")
       actors.push_back(system.spawn(std::function<void(int)>([&](int) { handled.fetch_add(1); })));
     }
     for (int i = 0; i < 100'000; ++i) actors[i % 100].tell(i);
-    REQUIRE(system.shutdown(30s, troupe::ShutdownMode::drain));
+    REQUIRE(system.shutdown(30s, troupe::StopMode::drain));
     stats = system.stats();
   }
   REQUIRE(handled.load() == 100'000);
@@ -261,7 +261,7 @@ TEST_CASE("a dropping shutdown accounts for every message as handled or dead") {
       actors.push_back(system.spawn(std::function<void(int)>([&](int) { handled.fetch_add(1); })));
     }
     for (int i = 0; i < 100'000; ++i) actors[i % 100].tell(i);
-    system.shutdown(5s, troupe::ShutdownMode::drop);
+    system.shutdown(5s, troupe::StopMode::drop);
     stats = system.stats();
   }
   REQUIRE(handled.load() + static_cast<long>(stats.dead_letters) == 100'000);

@@ -394,3 +394,45 @@ TEST_CASE("a flood of messages into a bounded mailbox keeps resident memory flat
   REQUIRE(eventually([&] { return handled.load() == accepted; }));
   REQUIRE(static_cast<long>(system.stats().dead_letters) == kMessages - accepted);
 }
+
+// -- refusing one request ------------------------------------------------------------------------
+
+namespace {
+struct Withdraw {
+  int amount;
+};
+struct Transfer {
+  int amount;
+};
+class Bank : public troupe::Actor {
+ public:
+  int on(Withdraw w) {
+    if (w.amount > balance_) throw troupe::Refused("insufficient funds");
+    return balance_ -= w.amount;
+  }
+  troupe::Task<int> on(Transfer t) {  // a coroutine refuses the same way
+    co_await system().submit([] { return 0; });
+    if (t.amount > balance_) throw troupe::Refused("insufficient funds for the transfer");
+    co_return balance_ -= t.amount;
+  }
+  int on(Total) const { return balance_; }
+
+ private:
+  int balance_ = 100;
+};
+}  // namespace
+
+TEST_CASE("a handler that throws Refused fails only that ask; the actor keeps its state and "
+          "no supervision happens") {
+  troupe::System system({.workers = 2});
+  auto bank = system.spawn<Bank>("bank");
+  REQUIRE(bank.ask(Withdraw{30}).get(5s) == 70);
+  REQUIRE(support::outcome(bank.ask(Withdraw{500})) == "Refused");
+  REQUIRE(support::outcome(bank.ask(Transfer{500})) == "Refused");
+  REQUIRE(bank.ask(Transfer{20}).get(5s) == 50);
+  REQUIRE(bank.ask(Total{}).get(5s) == 50);
+  REQUIRE(bank.alive());
+  REQUIRE(system.stats().refusals == 2);
+  REQUIRE(system.stats().failures == 0);
+  REQUIRE(system.stats().restarts == 0);
+}

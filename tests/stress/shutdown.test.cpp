@@ -48,7 +48,7 @@ class Taker : public troupe::Actor {
 
 TEST_CASE("shutdown with 100,000 messages queued over 1,000 actors: drain handles all, drop accounts for all") {
   const long total = stress::scaled(100'000);
-  for (auto mode : {troupe::ShutdownMode::drain, troupe::ShutdownMode::drop}) {
+  for (auto mode : {troupe::StopMode::drain, troupe::StopMode::drop}) {
     stress::Watchdog dog("shutdown with queued work", 60s);
     std::atomic<long> handled{0};
     std::uint64_t dead = 0;
@@ -61,7 +61,7 @@ TEST_CASE("shutdown with 100,000 messages queued over 1,000 actors: drain handle
       REQUIRE(clean);
       dead = system.stats().dead_letters;
     }
-    if (mode == troupe::ShutdownMode::drain) {
+    if (mode == troupe::StopMode::drain) {
       REQUIRE(handled.load() == total);
       REQUIRE(dead == 0);
     } else {
@@ -106,7 +106,7 @@ TEST_CASE("10,000 shutdowns racing with senders, spawners, timers and semaphore 
     });
     std::this_thread::sleep_for(std::chrono::microseconds(rng() % 200));
     system.shutdown(std::chrono::milliseconds(rng() % 3 == 0 ? 0 : 50),
-                    rng() % 2 == 0 ? troupe::ShutdownMode::drain : troupe::ShutdownMode::drop);
+                    rng() % 2 == 0 ? troupe::StopMode::drain : troupe::StopMode::drop);
     stop = true;
     sender.join();
     spawner.join();

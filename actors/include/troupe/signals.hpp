@@ -24,6 +24,7 @@
 
 #include "troupe/event.hpp"
 #include "troupe/options.hpp"
+#include "troupe/ref.hpp"
 
 namespace troupe {
 
@@ -36,7 +37,7 @@ struct SignalOptions {
   /// The deadline the first signal gives `System::shutdown`.
   std::chrono::milliseconds deadline{5000};
   /// How the shutdown treats queued messages.
-  ShutdownMode mode = ShutdownMode::drain;
+  StopMode mode = StopMode::drain;
   /// The status the process exits with on a second signal (130 = 128 + SIGINT).
   int force_exit_status = 130;
 };

@@ -12,8 +12,22 @@
 //
 // Handlers are public member functions named `on`, one per message type; they may return
 // a value or a Task<R> (a coroutine). An exception escaping a handler fails the actor.
+//
+// Lifecycle hooks: declare any of `on_start()`, `on_stop()` and
+// `on_restart(const std::exception_ptr&)` (public, like handlers) to have them called:
+//   on_start    in the actor's first turn, before any message (even one its constructor
+//               sent itself). It may do anything a handler may: tell, ask, spawn, timers.
+//               An exception from it is a failure, handled by the supervision policy.
+//   on_stop     in the actor's last turn, before its object is destroyed, whether it
+//               stopped or failed. It may tell and ask (it cannot await the answers); its
+//               timers are already cancelled. An exception from it is reported and makes
+//               the end a failure (watchers see that reason), never the reverse.
+//   on_restart  on the fresh object a restart built, with the failure's reason, before its
+//               on_start. (The failed object got its on_stop first.) An exception from
+//               either ends the actor, failed, as a throwing constructor does.
 #pragma once
 
+#include <exception>
 #include <stdexcept>
 #include <string_view>
 #include <utility>
@@ -32,6 +46,11 @@ class Actor {
   virtual ~Actor();
   Actor(const Actor&) = delete;
   Actor& operator=(const Actor&) = delete;
+
+  // -- lifecycle hooks (see the top of this file): hide these to use them -----------------
+  void on_start() {}
+  void on_stop() {}
+  void on_restart(const std::exception_ptr& reason) { (void)reason; }
 
  protected:
   /// A Ref to this actor (untyped: for identity, watch, Down).

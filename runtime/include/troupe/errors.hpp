@@ -1,6 +1,7 @@
 // troupe/errors.hpp - the exceptions troupe reports through futures and throws on misuse.
 #pragma once
 
+#include <cstdint>
 #include <exception>
 #include <stdexcept>
 #include <string>
@@ -51,11 +52,31 @@ class WouldDeadlock : public Error {
   using Error::Error;
 };
 
+/// Thrown by a handler to refuse one request without failing: the ask gets this error, and
+/// the actor carries on with its state intact, the supervision policy not involved.
+///
+///   int on(const Withdraw& w) {
+///     if (w.amount > balance_) throw troupe::Refused("insufficient funds");
+///     return balance_ -= w.amount;
+///   }
+///
+/// For real faults let any other exception escape: that fails the actor. A refusal from a
+/// tell handler reaches nobody (nobody asked); `stats().refusals` counts every one.
+class Refused : public Error {
+ public:
+  using Error::Error;
+};
+
 /// The system is shutting down (or has shut down) and refuses new work.
 class ShutdownError : public Error {
  public:
   using Error::Error;
 };
+
+/// How many things the runtime had to drop because memory ran out: a Down for a watcher,
+/// a failure's reason (the actor still counts as failed), a log line, a permit's release.
+/// Each was also reported on stderr. Zero in a healthy process. Thread-safe.
+std::uint64_t losses() noexcept;
 
 /// A readable one-line description of any exception_ptr (for logs and `Down`).
 /// Returns "none" for a null pointer. Never throws.

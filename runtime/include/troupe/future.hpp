@@ -66,7 +66,8 @@ struct IsFuture<Future<T>> : std::true_type {};
 }  // namespace detail
 
 /// The writing end of a Future. Move-only. Dropping an unfulfilled Promise fails its future
-/// with BrokenPromise, so a future always resolves. Thread-safe: the first set wins.
+/// with BrokenPromise (ActorStopped when an ending actor drops the coroutine that held
+/// it), so a future always resolves. Thread-safe: the first set wins.
 template <class R>
 class Promise {
  public:
@@ -100,10 +101,7 @@ class Promise {
 
  private:
   void break_if_unset() noexcept {
-    if (state_ && !state_->ready()) {
-      state_->set_exception(std::make_exception_ptr(
-          BrokenPromise("the answer was abandoned: the actor or task that owed it stopped")));
-    }
+    if (state_ && !state_->ready()) state_->set_exception(detail::abandoned_error());
   }
   std::shared_ptr<detail::State<R>> state_;
 };

@@ -81,12 +81,6 @@ struct SpawnOptions {
   Overflow overflow = Overflow::reject;
 };
 
-/// How `System::shutdown` treats messages still queued.
-enum class ShutdownMode {
-  drain,  ///< handle what is queued (until the deadline), then stop
-  drop,   ///< stop at once; queued messages become dead letters, their asks fail
-};
-
 /// What an actor is doing, in an `ActorInfo` snapshot.
 enum class ActorState {
   idle,       ///< alive, nothing queued

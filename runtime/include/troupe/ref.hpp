@@ -34,14 +34,17 @@ using AskResult = typename detail::AskValue<detail::HandlerResult<T, std::decay_
 struct Urgent {};
 inline constexpr Urgent urgent{};
 
-/// How `Ref::stop` treats messages already queued.
+/// What happens to messages already queued when an actor stops (`Ref::stop`) or the whole
+/// system shuts down (`System::shutdown`).
 enum class StopMode {
-  now,    ///< after the current message; queued messages become dead letters (asks fail)
-  drain,  ///< after the messages queued before the stop request have been handled
+  drop,   ///< stop after the current message; queued messages become dead letters (asks fail)
+  drain,  ///< first handle what was queued before the stop (shutdown: until its deadline)
 };
 
 namespace detail {
 void send_stop(Cell* cell, StopMode mode) noexcept;
+/// Queues the message that runs a new actor's on_start (Cell::call_on_start).
+void send_start(Cell* cell);
 /// Tag: the new Ref takes over a reference the caller already counted.
 struct AdoptRef {};
 }
@@ -107,7 +110,7 @@ class Ref {
   }
 
   /// Asks the actor to stop (see StopMode). Stopping a stopped actor does nothing.
-  void stop(StopMode mode = StopMode::now) const noexcept { detail::send_stop(cell_, mode); }
+  void stop(StopMode mode = StopMode::drop) const noexcept { detail::send_stop(cell_, mode); }
 
   /// The spawn name ("" if unnamed).
   std::string_view name() const noexcept { return cell_->name(); }

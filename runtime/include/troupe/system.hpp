@@ -43,6 +43,7 @@ struct SystemStats {
   std::uint64_t asker_turns = 0;   ///< asks answered on the plain thread waiting in get()
   std::uint64_t failures = 0;      ///< exceptions that escaped handlers, whatever the policy
   std::uint64_t restarts = 0;      ///< actors rebuilt by the restart policy
+  std::uint64_t refusals = 0;      ///< requests handlers refused (troupe::Refused)
 };
 
 class System {
@@ -170,7 +171,7 @@ class System {
   /// failed asks, cancelled jobs). Every future resolves. Stops the workers. Returns true if
   /// everything ended within the deadline. Idempotent; thread-safe (not from a worker).
   bool shutdown(std::chrono::milliseconds deadline = std::chrono::seconds(5),
-                ShutdownMode mode = ShutdownMode::drain);
+                StopMode mode = StopMode::drain);
 
   // -- deterministic mode (SystemOptions::deterministic) -------------------------------------
 
@@ -207,6 +208,9 @@ class System {
     }
     auto* block = new detail::Block<T>(*core_, std::forward<Args>(args)...);
     Ref<T> ref(block, detail::AdoptRef{});  // a new cell counts the spawner's reference
+    // on_start runs first in the first turn: a system message overtakes anything the
+    // constructor sent, and makes born() schedule the actor.
+    if constexpr (detail::Block<T>::kOnStart) detail::send_start(block);
     adopt(block, std::move(options), parent, std::move(rebuild));  // the registry's reference
     return ref;
   }

@@ -7,9 +7,20 @@
 // an invariant that does not hold means the runtime's own state is corrupt.
 #pragma once
 
+#include <exception>
+
 namespace troupe::detail {
 [[noreturn]] void check_failed(const char* condition, const char* file, int line,
                                const char* why) noexcept;
+
+/// Something the runtime had to drop for want of memory (`what`: "a Down for a watcher"):
+/// counted (troupe::losses()) and said on stderr, without allocating. Never a silent
+/// swallow: every `catch (...)` that gives something up calls this.
+void report_loss(const char* what) noexcept;
+
+/// The reason a failed actor reports when its real reason could not be stored (out of
+/// memory): it still reads as a failure, never as a clean stop.
+std::exception_ptr lost_reason() noexcept;
 }  // namespace troupe::detail
 
 #ifdef TROUPE_CHECKS

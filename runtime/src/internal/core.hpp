@@ -131,7 +131,7 @@ class Core final : public WaitDriver {
   std::size_t run_until_idle(std::size_t max_steps);
   /// Deterministic mode: one turn, for a thread waiting on a future (WaitDriver).
   bool step() noexcept override { return test_ != nullptr && test_->run_one(); }
-  bool shutdown(std::chrono::milliseconds deadline, ShutdownMode mode);
+  bool shutdown(std::chrono::milliseconds deadline, StopMode mode);
 
   // -- counters ----------------------------------------------------------------------------------
   void dead_letter(const Cell& target, const Envelope& e) noexcept;
@@ -140,6 +140,8 @@ class Core final : public WaitDriver {
   /// An exception escaped one of `cell`'s handlers (counted, whatever the policy).
   void count_failure() noexcept { failures_.fetch_add(1, std::memory_order_relaxed); }
   void count_restart() noexcept { restarts_.fetch_add(1, std::memory_order_relaxed); }
+  void count_refusal() noexcept { refusals_.fetch_add(1, std::memory_order_relaxed); }
+  std::uint64_t refusals() const noexcept { return refusals_.load(std::memory_order_relaxed); }
   std::uint64_t failures() const noexcept { return failures_.load(std::memory_order_relaxed); }
   std::uint64_t restarts() const noexcept { return restarts_.load(std::memory_order_relaxed); }
   /// Prints "actor '<name>' <what>: <reason>" on stderr, unless the options turned failure
@@ -179,6 +181,7 @@ class Core final : public WaitDriver {
   RateLimit dead_letter_log_;
   std::atomic<std::uint64_t> failures_{0};
   std::atomic<std::uint64_t> restarts_{0};
+  std::atomic<std::uint64_t> refusals_{0};
   RateLimit failure_log_;
 };
 

@@ -13,6 +13,7 @@
 #include <memory>
 #include <utility>
 
+#include "internal/check.hpp"
 #include "internal/core.hpp"
 #include "troupe/down.hpp"
 #include "troupe/ref.hpp"
@@ -23,6 +24,7 @@ namespace troupe::detail {
 struct CellAccess {
   static void deliver_down(Cell& cell, const Down& down) { cell.deliver_down(down); }
   static Cold& cold(Cell& cell) { return cell.cold(); }
+  static void call_on_start(Cell& cell) { cell.call_on_start(); }
 };
 
 /// A coroutine waiting for a future, registered with the actor it must resume on.
@@ -51,6 +53,10 @@ struct EscalateEnvelope final : RuntimeEnvelope<std::exception_ptr> {
 
 struct Nothing {};
 
+struct StartEnvelope final : RuntimeEnvelope<Nothing> {
+  void deliver(Cell& target) override { CellAccess::call_on_start(target); }
+};
+
 struct StopEnvelope final : RuntimeEnvelope<Nothing> {
   void deliver(Cell& target) override { target.request_stop(nullptr); }
 };
@@ -73,6 +79,7 @@ struct WatchEnvelope final : RuntimeEnvelope<Ref<Actor>> {
     try {
       payload.cell()->enqueue(new DownEnvelope(make_down(target)), Priority::system);
     } catch (...) {
+      report_loss("a Down for a watcher");
     }
   }
 };

@@ -11,6 +11,7 @@
 #include <exception>
 #include <memory>
 #include <string_view>
+#include <type_traits>
 #include <typeinfo>
 #include <utility>
 
@@ -125,8 +126,8 @@ class Cell : public Runnable, public Pooled {
   std::string_view name() const noexcept;
   /// The name, or "<type>#<id>" for unnamed actors.
   std::string display_name() const;
-  bool terminated() const noexcept { return status_.load(std::memory_order_acquire) != 0; }
-  bool failed() const noexcept { return status_.load(std::memory_order_acquire) == 2; }
+  bool terminated() const noexcept { return status() != Status::alive; }
+  bool failed() const noexcept { return status() == Status::failed; }
   bool daemon() const noexcept { return (flags() & kDaemon) != 0; }
   /// The exception that ended the actor (null if it stopped normally). Call once terminated.
   std::exception_ptr reason() const noexcept;
@@ -182,6 +183,10 @@ class Cell : public Runnable, public Pooled {
   explicit Cell(Core& core) noexcept;
   virtual ~Cell();
   virtual void destroy_actor() noexcept = 0;  // idempotent
+  // Lifecycle hooks of the actor object (see troupe/actor.hpp); nothing if not declared.
+  virtual void call_on_start() = 0;
+  virtual void call_on_stop() = 0;
+  virtual void call_on_restart(const std::exception_ptr& reason) = 0;
   /// Throws a null pointer to the actor's class (for is_a).
   [[noreturn]] virtual void throw_null_pointer() const = 0;
   virtual void deliver_down(const Down& down) = 0;
@@ -197,6 +202,10 @@ class Cell : public Runnable, public Pooled {
   static constexpr std::uint8_t kBounded = 4;
   static constexpr unsigned kPolicyShift = 3;  // OnFailure in bits 3-4
   static constexpr std::uint8_t kTraced = 32;  // the system has a tracer (set at birth)
+  // The flag bits must not overlap (every OnFailure value fits in two bits:
+  // supervision.cpp checks it).
+  static_assert(((kDaemon | kDedicated | kBounded) >> kPolicyShift) == 0);
+  static_assert(((3u << kPolicyShift) & kTraced) == 0 && (3u << kPolicyShift) < 256);
 
   /// What follows a turn: another one (the batch is used up), or nothing until a sender
   /// wakes the actor (idle), or nothing ever (retired; the turn let go of a reference).
@@ -212,7 +221,9 @@ class Cell : public Runnable, public Pooled {
   void finish(Envelope* e) noexcept;
   void handle_failure(std::exception_ptr error) noexcept;
   void restart(std::exception_ptr error) noexcept;
-  void cancel_coroutines_and_timers(Cold& c) noexcept;
+  /// Destroys the coroutines this actor waits in (their asks fail with `why`) and cancels
+  /// its timers. Turn only.
+  void cancel_coroutines_and_timers(Cold& c, std::exception_ptr why) noexcept;
   bool enqueue_bounded(Envelope* e) noexcept;
   /// Schedules the actor, which the send that returned `state` (idle or retired) woke.
   void wake(Mailbox::State state) noexcept;
@@ -241,7 +252,11 @@ class Cell : public Runnable, public Pooled {
   Cell* next_ = nullptr;
   std::atomic<Cold*> cold_{nullptr};
   std::uint32_t id_ = 0;
-  std::atomic<std::uint8_t> status_{0};  // 0 alive, 1 stopped, 2 failed
+  /// Set once, alive -> stopped or failed, by the last turn (or stillborn). Senders read
+  /// it (acquire) before they push: see send.cpp for the race with the end.
+  enum class Status : std::uint8_t { alive, stopped, failed };
+  std::atomic<Status> status_{Status::alive};
+  Status status() const noexcept { return status_.load(std::memory_order_acquire); }
   // Set by spawn once the cell is configured (its bounded queue made), with a release
   // store: a constructor may already have handed self() to another thread, whose sends
   // read this with acquire (a plain load on x86).
@@ -272,6 +287,13 @@ Cell* current_cell() noexcept;
 template <class T>
 class Block final : public Cell {
  public:
+  // Which lifecycle hooks T declares (hiding Actor's empty ones). A hook declared private
+  // or protected in T makes this a compile error naming it, as a private handler would.
+  static constexpr bool kOnStart = !std::is_same_v<decltype(&T::on_start), void (Actor::*)()>;
+  static constexpr bool kOnStop = !std::is_same_v<decltype(&T::on_stop), void (Actor::*)()>;
+  static constexpr bool kOnRestart =
+      !std::is_same_v<decltype(&T::on_restart), void (Actor::*)(const std::exception_ptr&)>;
+
   template <class... Args>
   explicit Block(Core& core, Args&&... args) : Cell(core) {
     ConstructionScope scope(this);
@@ -282,6 +304,16 @@ class Block final : public Cell {
 
  protected:
   [[noreturn]] void throw_null_pointer() const override { throw static_cast<T*>(nullptr); }
+  void call_on_start() override {
+    if constexpr (kOnStart) object_.on_start();
+  }
+  void call_on_stop() override {
+    if constexpr (kOnStop) object_.on_stop();
+  }
+  void call_on_restart(const std::exception_ptr& reason) override {
+    if constexpr (kOnRestart) object_.on_restart(reason);
+    call_on_start();
+  }
   ~Block() override {
     if (actor_ != nullptr) object_.~T();  // still alive: it was never registered
   }

@@ -29,6 +29,25 @@ bool must_not_block() noexcept;
 /// second) and counts it. Thread-safe, never throws.
 void report_callback_error(const std::exception_ptr& error) noexcept;
 
+/// The error a Promise dropped unanswered gives its future: BrokenPromise, or, while an
+/// AbandonScope is open on this thread, that scope's reason. Never throws (out of memory,
+/// it returns the bad_alloc).
+std::exception_ptr abandoned_error() noexcept;
+
+/// Makes promises dropped on this thread meanwhile fail with `why` instead of
+/// BrokenPromise: an actor that ends destroys its suspended coroutines, and their asks
+/// learn that the actor stopped (ActorStopped), not that someone forgot to answer.
+class AbandonScope {
+ public:
+  explicit AbandonScope(std::exception_ptr why) noexcept;
+  ~AbandonScope();
+  AbandonScope(const AbandonScope&) = delete;
+  AbandonScope& operator=(const AbandonScope&) = delete;
+
+ private:
+  std::exception_ptr saved_;
+};
+
 /// Work a thread can do itself while it waits for a future that nothing else would
 /// complete: a deterministic System has no threads, so the thread that made it drives it.
 class WaitDriver {
