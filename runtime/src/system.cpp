@@ -335,6 +335,19 @@ void JobBase::abandon() noexcept {
 
 System::System(SystemOptions options) {
   if (options.batch == 0) throw std::invalid_argument("SystemOptions::batch must be at least 1");
+  if (options.spin.count() < 0) throw std::invalid_argument("SystemOptions::spin is negative");
+  if (options.shutdown_deadline.count() < 0) {
+    throw std::invalid_argument("SystemOptions::shutdown_deadline is negative");
+  }
+  if (options.deterministic && options.workers != 0) {
+    throw std::invalid_argument(
+        "SystemOptions: a deterministic system has no worker threads; leave `workers` at 0");
+  }
+  if (!options.deterministic && options.seed != 0) {
+    throw std::invalid_argument(
+        "SystemOptions::seed picks interleavings of a deterministic system; set "
+        "deterministic = true or leave the seed at 0");
+  }
   if (options.deterministic && options.clock &&
       dynamic_cast<ManualClock*>(options.clock.get()) == nullptr) {
     throw std::invalid_argument(
@@ -358,7 +371,16 @@ System::~System() {
   }
 }
 
-void System::check_open() const {
+void System::check_spawn(const SpawnOptions& options) const {
+  if (options.on_failure == OnFailure::restart && options.restart_window.count() <= 0) {
+    throw std::invalid_argument(
+        "SpawnOptions: restart_window must be positive (it is the period in which at most "
+        "max_restarts failures are restarted)");
+  }
+  if (options.mailbox_capacity == 0 && options.overflow != Overflow::reject) {
+    throw std::invalid_argument(
+        "SpawnOptions: an overflow policy applies to a bounded mailbox; set mailbox_capacity");
+  }
   if (core_->closing()) throw ShutdownError("cannot spawn: the system is shutting down");
 }
 

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -301,4 +302,39 @@ TEST_CASE("join does not return while a relay of actors, each spawning the next 
     REQUIRE(finished.load() == 1);
     REQUIRE(system.count() == 0);
   }
+}
+
+TEST_CASE("options that make no sense are refused at construction with a clear error") {
+  using troupe::System;
+  using troupe::SystemOptions;
+  auto refused = [](SystemOptions options) {
+    try {
+      System system(options);
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  CHECK(refused({.batch = 0}).find("batch") != std::string::npos);
+  CHECK(refused({.spin = std::chrono::microseconds(-1)}).find("spin") != std::string::npos);
+  CHECK(refused({.shutdown_deadline = std::chrono::milliseconds(-5)}).find("shutdown_deadline") !=
+        std::string::npos);
+  CHECK(refused({.workers = 2, .deterministic = true}).find("no worker threads") !=
+        std::string::npos);
+  CHECK(refused({.workers = 1, .seed = 7}).find("seed") != std::string::npos);
+  CHECK(refused({.clock = std::make_shared<troupe::SteadyClock>(), .deterministic = true})
+            .find("ManualClock") != std::string::npos);
+  CHECK(refused({.workers = 1}) == "accepted");
+}
+
+TEST_CASE("spawn options that make no sense are refused before the actor is built") {
+  troupe::System system({.workers = 1});
+  REQUIRE_THROWS_AS(system.spawn<Pinger>({.on_failure = troupe::OnFailure::restart,
+                                          .restart_window = std::chrono::milliseconds(0)}),
+                    std::invalid_argument);
+  REQUIRE_THROWS_AS(system.spawn<Pinger>({.overflow = troupe::Overflow::drop_oldest}),
+                    std::invalid_argument);
+  REQUIRE(system.count() == 0);
+  REQUIRE_NOTHROW(system.spawn<Pinger>({.mailbox_capacity = 4,
+                                        .overflow = troupe::Overflow::drop_oldest}));
 }

@@ -194,7 +194,7 @@ class System {
 
   template <ActorClass T, class... Args>
   Ref<T> spawn_under(detail::Cell* parent, SpawnOptions options, Args&&... args) {
-    check_open();
+    check_spawn(options);
     std::function<void(detail::Cell*)> rebuild;
     if (options.on_failure == OnFailure::restart) {
       // Keep copies of the arguments: each restart builds a fresh T from them.
@@ -214,7 +214,9 @@ class System {
     adopt(block, std::move(options), parent, std::move(rebuild));  // the registry's reference
     return ref;
   }
-  void check_open() const;
+  /// Throws ShutdownError once shutdown began, std::invalid_argument for options that
+  /// make no sense.
+  void check_spawn(const SpawnOptions& options) const;
   void require_deterministic(const char* what) const;
   void adopt(detail::Cell* cell, SpawnOptions options, detail::Cell* parent,
              std::function<void(detail::Cell*)> rebuild);
