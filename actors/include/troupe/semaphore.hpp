@@ -70,13 +70,6 @@ class Permit {
   friend class detail::SemaphoreActor;
   Permit(Ref<detail::SemaphoreActor> semaphore, std::uint64_t id) noexcept;
 
-  // Work-around until Future<R>::take() supports move-only R: it copy-constructs R from a
-  // non-const lvalue when the state is shared. This moves instead, and only Future may
-  // call it; for everyone else a Permit stays move-only (is_copy_constructible is false).
-  template <class R>
-  friend class Future;
-  Permit(Permit& other) noexcept : Permit(std::move(other)) {}
-
   Ref<detail::SemaphoreActor> semaphore_;
   std::uint64_t id_ = 0;
 };

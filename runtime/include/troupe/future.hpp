@@ -40,11 +40,6 @@ std::coroutine_handle<> root_of(std::coroutine_handle<P> h) noexcept {
     return h;
   }
 }
-
-template <class T>
-struct IsFuture : std::false_type {};
-template <class T>
-struct IsFuture<Future<T>> : std::true_type {};
 }  // namespace detail
 
 /// The writing end of a Future. Move-only. Dropping an unfulfilled Promise fails its future

@@ -28,7 +28,7 @@ concept Handles = requires(T& actor, std::decay_t<M>&& message) { actor.on(std::
 
 /// The value type an ask of M to T answers with (R for `R on(M)` and `Task<R> on(M)`).
 template <class T, class M>
-using AskResult = typename detail::AskValue<detail::HandlerResult<T, std::decay_t<M>>>::type;
+using AskResult = detail::AskResultOf<T, std::decay_t<M>>;
 
 /// Tag for `tell(msg, troupe::urgent)`: the message overtakes queued normal messages.
 struct Urgent {};

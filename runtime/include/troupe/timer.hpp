@@ -63,8 +63,6 @@ struct TimerOf final : TimerEntry {
   M message;
 };
 
-/// Hands a timer to the system's timer service (timers.cpp). `owner` (may be null) is the
-/// actor that cancels it when it stops.
 /// Hands a timer to the system's timer service (timers.cpp), due `delay` from the system
 /// clock's now. `owner` (may be null) is the actor that cancels it when it stops.
 void schedule_timer(Core& core, std::shared_ptr<TimerEntry> entry, Cell* owner,

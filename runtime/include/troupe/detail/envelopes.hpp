@@ -98,6 +98,8 @@ struct TellEnvelope final : Carrying<M> {  // the payload is the message
   const std::type_info* message_type() const noexcept override { return &typeid(M); }
 };
 
+/// What an ask of the (decayed) message type M to T answers with; the public spelling is
+/// troupe::AskResult, which decays M first.
 template <class T, class M>
 using AskResultOf = typename AskValue<HandlerResult<T, M>>::type;
 
