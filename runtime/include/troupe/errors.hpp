@@ -7,7 +7,8 @@
 
 namespace troupe {
 
-/// Base of every error troupe raises itself. Catch this to handle any of them.
+/// Base of every error troupe reports at run time. Catch this to handle any of them.
+/// (Misuse that is a bug in the caller derives from std::logic_error instead: EmptyHandle.)
 class Error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -56,6 +57,23 @@ class ShutdownError : public Error {
  public:
   using Error::Error;
 };
+
+/// A call on an empty handle: a default-constructed or moved-from Ref or Future. A bug in
+/// the calling code, so it derives from std::logic_error (as std::future_error does for a
+/// future without a state) rather than from Error: it is thrown at the call, at once, and
+/// never travels through a future.
+class EmptyHandle : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
+};
+
+namespace detail {
+/// Throws EmptyHandle naming `call` ("Ref::tell").
+[[noreturn, gnu::cold]] inline void throw_empty(const char* call) {
+  throw EmptyHandle(std::string(call) +
+                    " called on an empty handle (default-constructed or moved from)");
+}
+}  // namespace detail
 
 /// A readable one-line description of any exception_ptr (for logs and `Down`).
 /// Returns "none" for a null pointer. Never throws.

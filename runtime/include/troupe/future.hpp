@@ -109,41 +109,42 @@ class Future {
     return p.future();
   }
 
-  /// False for a default-constructed future.
+  /// False for an empty future (default-constructed or moved from). Every other member
+  /// throws EmptyHandle on one.
   bool valid() const noexcept { return state_ != nullptr; }
   /// True once a value or an error is there. Never blocks.
-  bool ready() const noexcept { return state_->ready(); }
+  bool ready() const { return state().ready(); }
   /// True once ready and failed.
-  bool failed() const noexcept { return ready() && state_->error() != nullptr; }
+  bool failed() const { return ready() && state_->error() != nullptr; }
 
   /// Waits for the result and returns it, or rethrows the error.
   /// Blocks: for non-actor threads only; on a worker thread it throws WouldDeadlock.
   /// Waiting for an ask a plain thread made to an idle actor, it may run the handler on
   /// this thread, if no worker has started it yet (README, "Asks from plain threads").
   decltype(auto) get() const& {
-    state_->wait();
+    state().wait();
     return result();
   }
   R get() && {
-    state_->wait();
+    state().wait();
     return take();
   }
   /// As get(), but throws TimeoutError if nothing arrives within `timeout`. Never runs a
   /// handler on this thread, so the deadline holds whatever the handler does.
   template <class Rep, class Period>
   decltype(auto) get(std::chrono::duration<Rep, Period> timeout) const& {
-    if (!state_->wait_for(timeout)) detail::throw_timeout(timeout);
+    if (!state().wait_for(timeout)) detail::throw_timeout(timeout);
     return result();
   }
   template <class Rep, class Period>
   R get(std::chrono::duration<Rep, Period> timeout) && {
-    if (!state_->wait_for(timeout)) detail::throw_timeout(timeout);
+    if (!state().wait_for(timeout)) detail::throw_timeout(timeout);
     return take();
   }
   /// Waits up to `timeout`; returns whether the future is ready. Same thread rules as get().
   template <class Rep, class Period>
   bool wait_for(std::chrono::duration<Rep, Period> timeout) const {
-    return state_->wait_for(timeout);
+    return state().wait_for(timeout);
   }
 
   /// Chains `fn` to run with the value once it arrives; returns a future of fn's result.
@@ -155,7 +156,7 @@ class Future {
     auto next = std::make_shared<Promise<U>>();  // shared: callbacks must be copyable
     Future<U> out = next->future();
     auto work = std::make_shared<std::decay_t<F>>(std::forward<F>(fn));
-    state_->on_ready([self = *this, work, next] {
+    state().on_ready([self = *this, work, next] {
       if (auto& e = self.state_->error()) {
         next->set_exception(e);
         return;
@@ -178,11 +179,11 @@ class Future {
   template <class F>
   void on_ready(F&& fn) const {
     auto work = std::make_shared<std::decay_t<F>>(std::forward<F>(fn));
-    state_->on_ready([self = *this, work] { (*work)(self); });
+    state().on_ready([self = *this, work] { (*work)(self); });
   }
 
   /// The error of a failed future (null otherwise). Call when ready().
-  std::exception_ptr error() const noexcept { return state_->error(); }
+  std::exception_ptr error() const { return state().error(); }
 
   // -- coroutine support -------------------------------------------------------------------
 
@@ -197,7 +198,10 @@ class Future {
   };
   /// `co_await future` inside a Task: suspends without blocking the worker and resumes on
   /// the same actor, between its other messages. Rethrows the error.
-  Awaiter operator co_await() const { return Awaiter{state_}; }
+  Awaiter operator co_await() const {
+    if (state_ == nullptr) [[unlikely]] detail::throw_empty("co_await Future");
+    return Awaiter{state_};
+  }
 
   friend bool operator==(const Future& a, const Future& b) noexcept {
     return a.state_ == b.state_;
@@ -207,6 +211,10 @@ class Future {
   template <class T>
   friend class Ref;  // an ask hands the answering turn to the state (StateBase::hand_off)
 
+  detail::State<R>& state() const {
+    if (state_ == nullptr) [[unlikely]] detail::throw_empty("Future");
+    return *state_;
+  }
   template <class F>
   static decltype(auto) call(F& fn, const Future& self) {
     if constexpr (std::is_void_v<R>) {

@@ -78,15 +78,18 @@ class Ref {
   /// Sends `message` (copied or moved into the envelope). Never blocks. Per-sender FIFO.
   /// Returns false if the actor has terminated: the message became a dead letter. (A send
   /// racing with the actor's end may return true and still become a dead letter.)
+  /// Throws EmptyHandle on an empty Ref.
   template <class M>
     requires Handles<T, M>
   bool tell(M&& message) const {
+    if (cell_ == nullptr) [[unlikely]] detail::throw_empty("Ref::tell");
     return cell_->enqueue(new detail::TellEnvelope<T, std::decay_t<M>>(std::forward<M>(message)));
   }
   /// As tell(), but the message overtakes the normal messages already queued.
   template <class M>
     requires Handles<T, M>
   bool tell(M&& message, Urgent) const {
+    if (cell_ == nullptr) [[unlikely]] detail::throw_empty("Ref::tell");
     return cell_->enqueue(new detail::TellEnvelope<T, std::decay_t<M>>(std::forward<M>(message)),
                           detail::Priority::urgent);
   }
@@ -94,10 +97,11 @@ class Ref {
   /// Sends `message` and returns a future of the handler's answer. Never blocks.
   /// The future fails with the handler's exception, or with ActorStopped if the actor is
   /// gone (or goes) before answering. Asked from a plain thread, an untimed get() may run
-  /// the handler on that thread (Future::get).
+  /// the handler on that thread (Future::get). Throws EmptyHandle on an empty Ref.
   template <class M>
     requires Handles<T, M>
   auto ask(M&& message) const {  // -> Future<AskResult<T, M>>
+    if (cell_ == nullptr) [[unlikely]] detail::throw_empty("Ref::ask");
     Promise<AskResult<T, M>> promise;
     Future<AskResult<T, M>> future = promise.future();
     cell_->enqueue_ask(new detail::AskEnvelope<T, std::decay_t<M>>(std::forward<M>(message),
@@ -106,14 +110,19 @@ class Ref {
     return future;
   }
 
-  /// Asks the actor to stop (see StopMode). Stopping a stopped actor does nothing.
+  /// Asks the actor to stop (see StopMode). Stopping a stopped actor, or through an empty
+  /// Ref, does nothing.
   void stop(StopMode mode = StopMode::now) const noexcept { detail::send_stop(cell_, mode); }
 
-  /// The spawn name ("" if unnamed).
-  std::string_view name() const noexcept { return cell_->name(); }
+  /// The spawn name ("" if unnamed). Throws EmptyHandle on an empty Ref.
+  std::string_view name() const {
+    if (cell_ == nullptr) [[unlikely]] detail::throw_empty("Ref::name");
+    return cell_->name();
+  }
   /// False once the actor has stopped or failed.
   bool alive() const noexcept { return cell_ && !cell_->terminated(); }
-  /// True for a Ref that points at an actor.
+  /// True for a Ref that points at an actor; false for an empty one (default-constructed or
+  /// moved from), on which tell, ask and name throw EmptyHandle.
   explicit operator bool() const noexcept { return cell_ != nullptr; }
   /// Runtime use: the control block.
   detail::Cell* cell() const noexcept { return cell_; }
