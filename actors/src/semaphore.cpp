@@ -54,7 +54,7 @@ constexpr const char* kReleaseCancelled =
 /// The running actor's Ref, or an empty one on a plain thread.
 Ref<Actor> current_actor() {
   Cell* cell = current_cell();
-  return cell != nullptr ? Ref<Actor>(cell) : Ref<Actor>();
+  return Access::ref(cell);
 }
 
 }  // namespace

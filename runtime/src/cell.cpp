@@ -86,7 +86,7 @@ struct DownEnvelope final : RuntimeEnvelope<Down> {
 };
 
 Down make_down(Cell& ended) {
-  return Down{Ref<Actor>(&ended), ended.display_name(), ended.reason()};
+  return Down{Access::ref(&ended), ended.display_name(), ended.reason()};
 }
 
 struct WatchEnvelope final : RuntimeEnvelope<Ref<Actor>> {
@@ -96,7 +96,7 @@ struct WatchEnvelope final : RuntimeEnvelope<Ref<Actor>> {
   }
   void reject(Cell& target) noexcept override {  // already ended: tell the watcher now
     try {
-      payload.cell()->enqueue(new DownEnvelope(make_down(target)), Priority::system);
+      Access::cell(payload)->enqueue(new DownEnvelope(make_down(target)), Priority::system);
     } catch (...) {
     }
   }
@@ -126,11 +126,11 @@ std::function<void()> make_resumer(std::coroutine_handle<> handle, std::coroutin
   auto s = std::make_shared<Suspension>();
   s->handle = handle;
   s->root = root;
-  s->owner = Ref<Actor>(cell);
+  s->owner = Access::ref(cell);
   CellAccess::cold(*cell).suspended.push_back(s);
   return [s] {
     if (!s->claimed.exchange(true, std::memory_order_acq_rel)) {
-      s->owner.cell()->enqueue(new ResumeEnvelope(s));
+      Access::cell(s->owner)->enqueue(new ResumeEnvelope(s));
     }
   };
 }
@@ -480,7 +480,7 @@ void Cell::handle_failure(std::exception_ptr error) noexcept {
     case OnFailure::escalate: {
       Cold* c = cold_.load(std::memory_order_acquire);
       if (c != nullptr && c->parent) {
-        c->parent.cell()->enqueue(new EscalateEnvelope(error), Priority::system);
+        Access::cell(c->parent)->enqueue(new EscalateEnvelope(error), Priority::system);
       }
       break;
     }
@@ -609,7 +609,7 @@ void Cell::terminate(Node*& taken) noexcept {
       c->bounded->space.notify_all();
     }
     reject_all(taken);  // queued resumptions destroy their frames here too
-    for (auto& child : c->children) send_stop(child.cell(), StopMode::now);
+    for (auto& child : c->children) send_stop(Access::cell(child), StopMode::now);
     c->children.clear();
   }
   if (c != nullptr && c->parent) {
@@ -625,7 +625,7 @@ void Cell::terminate(Node*& taken) noexcept {
   if (c != nullptr && !c->watchers.empty()) {
     for (auto& w : c->watchers) {
       try {
-        w.cell()->enqueue(new DownEnvelope(make_down(*this)), Priority::system);
+        Access::cell(w)->enqueue(new DownEnvelope(make_down(*this)), Priority::system);
       } catch (...) {
       }
     }

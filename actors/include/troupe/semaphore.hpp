@@ -41,7 +41,7 @@ struct SemaphoreOptions {
 /// One permit of a Semaphore, held for as long as this object lives. Move-only. Releases
 /// the permit when destroyed, including when a coroutine handler holding it unwinds or is
 /// destroyed. Not thread-safe (one owner at a time); releasing never blocks.
-class Permit {
+class TROUPE_API Permit {
  public:
   /// An empty permit (holds nothing).
   Permit() noexcept = default;
@@ -78,7 +78,7 @@ class Permit {
 /// member is thread-safe and never blocks. The actor is stopped when the last copy is gone
 /// (after what was already sent to it) or when the system shuts down; pending acquires
 /// fail with troupe::Cancelled then.
-class Semaphore {
+class TROUPE_API Semaphore {
  public:
   /// Spawns the semaphore's daemon actor with `permits` permits free. Throws ShutdownError
   /// if the system is shutting down, and std::invalid_argument if the name is taken.

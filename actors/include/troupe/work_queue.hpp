@@ -36,7 +36,7 @@ namespace troupe {
 
 /// A bounded WorkQueue with `WhenFull::reject` refused an item. A kind of MailboxFull:
 /// whoever handles back-pressure from mailboxes handles it from queues too.
-class QueueFull : public MailboxFull {
+class TROUPE_API QueueFull : public MailboxFull {
  public:
   using MailboxFull::MailboxFull;
 };
@@ -109,7 +109,7 @@ class WorkQueue {
     detail::Cell* cell = detail::current_cell();
     actor_.tell(typename QueueActor::Get{
         detail::Reply<T>(std::move(promise), detail::kGetCancelled), timeout,
-        cell != nullptr ? Ref<troupe::Actor>(cell) : Ref<troupe::Actor>()});
+        detail::Access::ref(cell)});
     return future;
   }
 

@@ -17,6 +17,7 @@
 
 #include "troupe/detail/state.hpp"
 #include "troupe/errors.hpp"
+#include "troupe/fwd.hpp"
 
 namespace troupe {
 
@@ -29,8 +30,9 @@ namespace detail {
 /// Builds the callback that resumes `handle` once an awaited future is ready: on the actor
 /// that was running when it suspended (through its mailbox), or inline outside actors.
 /// `root` is the outermost coroutine frame, destroyed if that actor stops first.
-std::function<void()> make_resumer(std::coroutine_handle<> handle, std::coroutine_handle<> root);
-[[noreturn]] void throw_timeout(std::chrono::nanoseconds waited);
+TROUPE_API std::function<void()> make_resumer(std::coroutine_handle<> handle,
+                                                std::coroutine_handle<> root);
+[[noreturn]] TROUPE_API void throw_timeout(std::chrono::nanoseconds waited);
 
 template <class P>
 std::coroutine_handle<> root_of(std::coroutine_handle<P> h) noexcept {
@@ -208,8 +210,7 @@ class Future {
   }
 
  private:
-  template <class T>
-  friend class Ref;  // an ask hands the answering turn to the state (StateBase::hand_off)
+  friend struct detail::Access;  // an ask hands its answering turn to the state
 
   detail::State<R>& state() const {
     if (state_ == nullptr) [[unlikely]] detail::throw_empty("Future");

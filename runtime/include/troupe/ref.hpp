@@ -17,6 +17,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "troupe/detail/access.hpp"
 #include "troupe/detail/envelopes.hpp"
 #include "troupe/future.hpp"
 
@@ -41,9 +42,7 @@ enum class StopMode {
 };
 
 namespace detail {
-void send_stop(Cell* cell, StopMode mode) noexcept;
-/// Tag: the new Ref takes over a reference the caller already counted.
-struct AdoptRef {};
+TROUPE_API void send_stop(Cell* cell, StopMode mode) noexcept;
 }
 
 /// A handle to an actor of type T (or derived). Copy freely: copying is one atomic
@@ -54,19 +53,14 @@ class Ref {
  public:
   using element_type = T;
 
+  /// An empty Ref: points at no actor (see operator bool).
   Ref() noexcept = default;
-  /// Adopts `cell`, adding a reference. Runtime use.
-  explicit Ref(detail::Cell* cell) noexcept : cell_(cell) {
-    if (cell_) cell_->add_ref();
-  }
-  /// Takes over a reference already counted for `cell`. Runtime use.
-  Ref(detail::Cell* cell, detail::AdoptRef) noexcept : cell_(cell) {}
   Ref(const Ref& other) noexcept : Ref(other.cell_) {}
   Ref(Ref&& other) noexcept : cell_(std::exchange(other.cell_, nullptr)) {}
   /// A Ref to a derived actor converts to a Ref to its base.
   template <class U>
     requires std::derived_from<U, T>
-  Ref(const Ref<U>& other) noexcept : Ref(other.cell()) {}
+  Ref(const Ref<U>& other) noexcept : Ref(other.cell_) {}
   Ref& operator=(Ref other) noexcept {
     std::swap(cell_, other.cell_);
     return *this;
@@ -106,7 +100,7 @@ class Ref {
     Future<AskResult<T, M>> future = promise.future();
     cell_->enqueue_ask(new detail::AskEnvelope<T, std::decay_t<M>>(std::forward<M>(message),
                                                                    std::move(promise)),
-                       *future.state_);
+                       detail::Access::state(future));
     return future;
   }
 
@@ -124,20 +118,27 @@ class Ref {
   /// True for a Ref that points at an actor; false for an empty one (default-constructed or
   /// moved from), on which tell, ask and name throw EmptyHandle.
   explicit operator bool() const noexcept { return cell_ != nullptr; }
-  /// Runtime use: the control block.
-  detail::Cell* cell() const noexcept { return cell_; }
 
   template <class U>
   bool operator==(const Ref<U>& other) const noexcept {
-    return cell_ == other.cell();
+    return cell_ == other.cell_;
   }
   template <class U>
   std::strong_ordering operator<=>(const Ref<U>& other) const noexcept {
     return std::compare_three_way{}(static_cast<const void*>(cell_),
-                                    static_cast<const void*>(other.cell()));
+                                    static_cast<const void*>(other.cell_));
   }
 
  private:
+  template <class U>
+  friend class Ref;
+  friend struct detail::Access;  // runtime use: making a Ref from a cell, reading its cell
+
+  /// Points at `cell`, adding a reference.
+  explicit Ref(detail::Cell* cell) noexcept : cell_(cell) {
+    if (cell_) cell_->add_ref();
+  }
+
   detail::Cell* cell_ = nullptr;
 };
 
@@ -146,6 +147,6 @@ class Ref {
 template <class T>
 struct std::hash<troupe::Ref<T>> {
   std::size_t operator()(const troupe::Ref<T>& r) const noexcept {
-    return std::hash<const void*>{}(r.cell());
+    return std::hash<const void*>{}(troupe::detail::Access::cell(r));
   }
 };

@@ -24,6 +24,7 @@
 
 #include "troupe/actor.hpp"
 #include "troupe/detail/job.hpp"
+#include "troupe/export.hpp"
 #include "troupe/function_actor.hpp"
 #include "troupe/options.hpp"
 #include "troupe/when.hpp"
@@ -43,7 +44,7 @@ struct SystemStats {
   std::uint64_t asker_turns = 0;   ///< asks answered on the plain thread waiting in get()
 };
 
-class System {
+class TROUPE_API System {
  public:
   /// Starts the worker pool. Throws std::invalid_argument for options that make no sense.
   explicit System(SystemOptions options = {});
@@ -143,7 +144,7 @@ class System {
     // The type check runs under the registry lock, while the actor cannot go away.
     Ref<Actor> found = find_cell(name, [](Actor* a) { return dynamic_cast<T*>(a) != nullptr; });
     if (!found) return std::nullopt;
-    return Ref<T>(found.cell());
+    return detail::Access::ref<T>(detail::Access::cell(found));
   }
   /// A snapshot of every live actor. Thread-safe; takes the registry lock briefly.
   std::vector<ActorInfo> actors() const;
@@ -182,9 +183,6 @@ class System {
   /// Turns waiting to run (deterministic mode; 0 otherwise).
   std::size_t runnable() const;
 
-  /// Runtime use: the engine behind this System.
-  detail::Core& core() const noexcept { return *core_; }
-
  private:
   friend class Actor;
 
@@ -203,7 +201,7 @@ class System {
       }
     }
     auto* block = new detail::Block<T>(*core_, std::forward<Args>(args)...);
-    Ref<T> ref(block, detail::AdoptRef{});  // a new cell counts the spawner's reference
+    Ref<T> ref = detail::Access::adopt<T>(block);  // a new cell counts the spawner's reference
     adopt(block, std::move(options), parent, std::move(rebuild));  // the registry's reference
     return ref;
   }

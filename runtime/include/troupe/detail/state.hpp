@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "troupe/export.hpp"
+
 namespace troupe::detail {
 
 /// Stands in for `void` where a value must be stored.
@@ -21,7 +23,7 @@ template <class R>
 using Stored = std::conditional_t<std::is_void_v<R>, Unit, R>;
 
 /// True on a thread of a System's worker pool (where blocking waits are refused).
-bool on_worker_thread() noexcept;
+TROUPE_API bool on_worker_thread() noexcept;
 
 /// A scheduled turn that the thread waiting for its answer may run itself
 /// (runtime/src/internal/handoff.hpp).
@@ -29,7 +31,7 @@ class Handoff;
 
 /// Untyped part of a future's state: readiness, the error, waiting and callbacks.
 /// Compiled once in future.cpp; the typed State<R> only adds the value.
-class StateBase {
+class TROUPE_API StateBase {
  public:
   StateBase() = default;
   ~StateBase() {
