@@ -91,7 +91,7 @@ void Cell::handle_failure(std::exception_ptr error) noexcept {
     case OnFailure::escalate: {
       Cold* c = cold_.load(std::memory_order_acquire);
       if (c != nullptr && c->parent) {
-        c->parent.cell()->enqueue(new EscalateEnvelope(error), Priority::system);
+        Access::cell(c->parent)->enqueue(new EscalateEnvelope(error), Priority::system);
       }
       break;
     }

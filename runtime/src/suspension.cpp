@@ -16,12 +16,12 @@ std::function<void()> make_resumer(std::coroutine_handle<> handle, std::coroutin
   auto s = std::make_shared<Suspension>();
   s->handle = handle;
   s->root = root;
-  s->owner = Ref<Actor>(cell);
+  s->owner = Access::ref(cell);
   auto& suspended = CellAccess::cold(*cell).suspended;
   s->place = suspended.insert(suspended.end(), s);
   return [s] {
     if (!s->claimed.exchange(true, std::memory_order_acq_rel)) {
-      s->owner.cell()->enqueue(new ResumeEnvelope(s));
+      Access::cell(s->owner)->enqueue(new ResumeEnvelope(s));
     }
   };
 }

@@ -83,12 +83,12 @@ void Core::adopt(Cell* cell, const SpawnOptions& options, Cell* parent,
   }
   cell->flags_.store(flags, std::memory_order_release);
   if (parent != nullptr) {
-    cell->cold().parent = Ref<Actor>(parent);
+    cell->cold().parent = Access::ref(parent);
     // Room for the child now: nothing after the registration below may throw, or the
     // cell would be listed but never run.
     auto& children = parent->cold().children;
     if (children.size() >= 16 && (children.size() & (children.size() - 1)) == 0) {
-      std::erase_if(children, [](const Ref<Actor>& c) { return c.cell()->terminated(); });
+      std::erase_if(children, [](const Ref<Actor>& c) { return Access::cell(c)->terminated(); });
     }
     children.reserve(children.size() + 1);
   }
@@ -108,14 +108,14 @@ void Core::adopt(Cell* cell, const SpawnOptions& options, Cell* parent,
   // Cells keep the core alive (a stray Ref can still send dead letters to it), counted per
   // registry shard so that spawning on every worker does not contend on one counter.
   if (registry_.cell_made(cell)) retain();
-  if (parent != nullptr) parent->cold().children.emplace_back(cell);  // reserved above
+  if (parent != nullptr) parent->cold().children.push_back(Access::ref(cell));  // reserved above
   if (options.dedicated_thread) start_dedicated(cell);
 }
 
 void Core::start_dedicated(Cell* cell) {
-  Ref<Actor> keep(cell);
+  Ref<Actor> keep = Access::ref(cell);
   std::lock_guard lock(mutex_);
-  dedicated_.emplace_back([keep = std::move(keep)] { keep.cell()->run_dedicated(); });
+  dedicated_.emplace_back([keep = std::move(keep)] { Access::cell(keep)->run_dedicated(); });
 }
 
 void Core::retire(Cell* cell) noexcept {
@@ -150,7 +150,7 @@ Ref<Actor> Core::find(std::string_view name, bool (*is_wanted)(const Cell&)) con
   return registry_.with_name(name, [&](Cell* c) {
     if (c == nullptr || c->terminated()) return Ref<Actor>();
     if (is_wanted != nullptr && !is_wanted(*c)) return Ref<Actor>();
-    return Ref<Actor>(c);
+    return Access::ref(c);
   });
 }
 
@@ -178,7 +178,7 @@ std::vector<ActorInfo> Core::snapshot() const {
 
 std::vector<Ref<Actor>> Core::live_refs() const {
   std::vector<Ref<Actor>> out;
-  registry_.for_each([&](Cell* c) { out.emplace_back(c); });
+  registry_.for_each([&](Cell* c) { out.push_back(Access::ref(c)); });
   return out;
 }
 
@@ -232,13 +232,13 @@ bool Core::shutdown(std::chrono::milliseconds deadline, StopMode mode) {
   registry_.close();
   timers_.stop();  // no timer fires from here on
   for (auto& r : live_refs()) {
-    send_stop(r.cell(), mode);
+    send_stop(Access::cell(r), mode);
   }
   bool clean = wait_all_ended(until);
   if (!clean) {
     // Deadline passed: drop what is left. Jobs still queued are cancelled, not run.
     cancelling_.store(true, std::memory_order_release);
-    for (auto& r : live_refs()) send_stop(r.cell(), StopMode::drop);
+    for (auto& r : live_refs()) send_stop(Access::cell(r), StopMode::drop);
     auto grace = std::max<std::chrono::milliseconds>(std::chrono::milliseconds(100), deadline / 4);
     wait_all_ended(std::chrono::steady_clock::now() + grace);
   }

@@ -37,7 +37,7 @@ void Cell::terminate(Node*& taken) noexcept {
       c->bounded->space.notify_all();
     }
     reject_all(taken);  // queued resumptions destroy their frames here too
-    for (auto& child : c->children) send_stop(child.cell(), StopMode::drop);
+    for (auto& child : c->children) send_stop(Access::cell(child), StopMode::drop);
     c->children.clear();
   }
   if (c != nullptr && c->parent) {
@@ -53,7 +53,7 @@ void Cell::terminate(Node*& taken) noexcept {
   if (c != nullptr && !c->watchers.empty()) {
     for (auto& w : c->watchers) {
       try {
-        w.cell()->enqueue(new DownEnvelope(make_down(*this)), Priority::system);
+        Access::cell(w)->enqueue(new DownEnvelope(make_down(*this)), Priority::system);
       } catch (...) {
         report_loss("a Down for a watcher");
       }

@@ -50,7 +50,7 @@ bool later(const std::shared_ptr<TimerEntry>& a, const std::shared_ptr<TimerEntr
 TimerService::TimerService(std::shared_ptr<Clock> clock) : clock_(std::move(clock)) {
   if (!clock_) clock_ = std::make_shared<SteadyClock>();
   if (clock_->manual()) {
-    static_cast<ManualClock&>(*clock_).subscribe(this, [this] { fire_due(); });
+    Access::subscribe(static_cast<ManualClock&>(*clock_), this, [this] { fire_due(); });
   } else {
     thread_ = std::thread([this] { loop(); });
   }
@@ -58,7 +58,7 @@ TimerService::TimerService(std::shared_ptr<Clock> clock) : clock_(std::move(cloc
 
 TimerService::~TimerService() {
   stop();
-  if (clock_->manual()) static_cast<ManualClock&>(*clock_).unsubscribe(this);
+  if (clock_->manual()) Access::unsubscribe(static_cast<ManualClock&>(*clock_), this);
 }
 
 void TimerService::add(std::shared_ptr<TimerEntry> entry, Clock::duration delay) {

@@ -73,6 +73,18 @@ TEST_CASE_METHOD(Fixture, "a priority queue hands out the smallest first, ties i
   REQUIRE(order == "bdeacf");
 }
 
+TEST_CASE_METHOD(Fixture, "a queue carries move-only items, waiting gets and full puts included") {
+  troupe::WorkQueue<std::unique_ptr<int>> q(system, {.capacity = 1});
+  auto waiting = q.get();  // served by the first put
+  q.put(std::make_unique<int>(1));
+  REQUIRE(*std::move(waiting).get(kPatience) == 1);
+  q.put(std::make_unique<int>(2));
+  auto blocked = q.put(std::make_unique<int>(3));  // the queue is full: waits for room
+  REQUIRE(*q.get(0s).get(kPatience) == 2);
+  blocked.get(kPatience);
+  REQUIRE(*q.get(0s).get(kPatience) == 3);
+}
+
 TEST_CASE_METHOD(Fixture, "a priority queue follows its comparator") {
   troupe::WorkQueue<int, std::greater<int>> q(system, {.order = troupe::QueueOrder::priority});
   for (int i : {3, 9, 1, 7}) q.put(i);

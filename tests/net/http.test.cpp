@@ -1,4 +1,4 @@
-// Tests of troupe::HttpClient (actors/net/http.cpp) against the loopback FixtureServer:
+// Tests of troupe::HttpClient (http/src/http.cpp) against the loopback FixtureServer:
 // fetching and downloading, the concurrency caps, every failure kind, the concurrency win,
 // and what a stop or a shutdown does to transfers in flight.
 #include <algorithm>

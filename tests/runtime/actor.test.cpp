@@ -51,6 +51,23 @@ TEST_CASE("tell compiles only for message types the actor handles") {
   STATIC_REQUIRE(std::is_same_v<troupe::AskResult<Account, Deposit>, void>);
 }
 
+TEST_CASE("tell, ask and name on an empty Ref throw EmptyHandle, and stop does nothing") {
+  troupe::Ref<Account> empty;
+  REQUIRE_FALSE(empty);
+  REQUIRE_FALSE(empty.alive());
+  REQUIRE_THROWS_AS(empty.tell(Deposit{1}), troupe::EmptyHandle);
+  REQUIRE_THROWS_AS(empty.tell(Deposit{1}, troupe::urgent), troupe::EmptyHandle);
+  REQUIRE_THROWS_AS(empty.ask(Balance{}), troupe::EmptyHandle);
+  REQUIRE_THROWS_WITH(empty.name(), Catch::Contains("Ref::name") && Catch::Contains("empty"));
+  empty.stop();
+
+  troupe::System system({.deterministic = true});
+  auto acct = system.spawn<Account>("account");
+  troupe::Ref<Account> moved = std::move(acct);
+  REQUIRE_THROWS_AS(acct.tell(Deposit{1}), std::logic_error);  // a moved-from Ref is empty
+  REQUIRE(moved.tell(Deposit{1}));
+}
+
 TEST_CASE("messages from each sender arrive in the order they were sent, none lost") {
   constexpr int kSenders = 4;
   constexpr int kPerSender = 100'000;

@@ -35,6 +35,21 @@ std::string message_of(const std::exception_ptr& e) {
 
 // -- value and error -----------------------------------------------------------------------------
 
+TEST_CASE("every member of an empty future but valid() throws EmptyHandle") {
+  troupe::Future<int> empty;
+  REQUIRE_FALSE(empty.valid());
+  REQUIRE_THROWS_AS(empty.ready(), troupe::EmptyHandle);
+  REQUIRE_THROWS_AS(empty.failed(), troupe::EmptyHandle);
+  REQUIRE_THROWS_AS(empty.error(), troupe::EmptyHandle);
+  REQUIRE_THROWS_WITH(empty.get(), Catch::Contains("Future") && Catch::Contains("empty"));
+  REQUIRE_THROWS_AS(empty.get(1ms), troupe::EmptyHandle);
+  REQUIRE_THROWS_AS(empty.wait_for(1ms), troupe::EmptyHandle);
+  REQUIRE_THROWS_AS(empty.then([](int n) { return n; }), troupe::EmptyHandle);
+  REQUIRE_THROWS_AS(empty.on_ready([](const troupe::Future<int>&) {}), troupe::EmptyHandle);
+  REQUIRE_THROWS_AS(empty.operator co_await(), troupe::EmptyHandle);
+  REQUIRE_THROWS_AS(troupe::Future<int>().get(), troupe::EmptyHandle);  // the rvalue get
+}
+
 TEST_CASE("a promise's value reaches its future") {
   troupe::Promise<int> p;
   troupe::Future<int> f = p.future();

@@ -30,7 +30,7 @@ struct EventCore;
 /// never blocks, so it may be used from actors and from plain threads alike. The event's
 /// actor is stopped when the last copy is gone (after what was already sent to it) or
 /// when the system shuts down; waits still pending then fail with troupe::Cancelled.
-class Event {
+class TROUPE_API Event {
  public:
   /// Spawns the event's daemon actor, unset. `name` (optional) names the actor and appears
   /// in error messages. Throws ShutdownError if the system is shutting down, and

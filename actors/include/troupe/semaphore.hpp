@@ -44,7 +44,7 @@ struct SemaphoreOptions {
 /// One permit of a Semaphore, held for as long as this object lives. Move-only. Releases
 /// the permit when destroyed, including when a coroutine handler holding it unwinds or is
 /// destroyed. Not thread-safe (one owner at a time); releasing never blocks.
-class Permit {
+class TROUPE_API Permit {
  public:
   /// An empty permit (holds nothing).
   Permit() noexcept = default;
@@ -73,13 +73,6 @@ class Permit {
   friend class detail::SemaphoreActor;
   Permit(Ref<detail::SemaphoreActor> semaphore, std::uint64_t id) noexcept;
 
-  // Work-around until Future<R>::take() supports move-only R: it copy-constructs R from a
-  // non-const lvalue when the state is shared. This moves instead, and only Future may
-  // call it; for everyone else a Permit stays move-only (is_copy_constructible is false).
-  template <class R>
-  friend class Future;
-  Permit(Permit& other) noexcept : Permit(std::move(other)) {}
-
   Ref<detail::SemaphoreActor> semaphore_;
   std::uint64_t id_ = 0;
 };
@@ -88,7 +81,7 @@ class Permit {
 /// member is thread-safe and never blocks. The actor is stopped when the last copy is gone
 /// (after what was already sent to it) or when the system shuts down; pending acquires
 /// fail with troupe::Cancelled then.
-class Semaphore {
+class TROUPE_API Semaphore {
  public:
   /// Spawns the semaphore's daemon actor with `permits` permits free. Throws ShutdownError
   /// if the system is shutting down, and std::invalid_argument if the name is taken.

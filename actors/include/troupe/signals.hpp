@@ -46,7 +46,7 @@ struct SignalOptions {
 /// previous handlers when destroyed. At most one SignalHandler exists at a time in a
 /// process. Declare it after the System, so that it is destroyed first. The members are
 /// thread-safe.
-class SignalHandler {
+class TROUPE_API SignalHandler {
  public:
   /// Installs the handlers and starts the thread that reacts to them. Throws
   /// std::logic_error if another SignalHandler exists, std::system_error if a handler or

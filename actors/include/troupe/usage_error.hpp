@@ -9,7 +9,7 @@ namespace troupe {
 /// bounded Semaphore more often than it was acquired, calling `WorkQueue::task_done` more
 /// often than items were put (Python raises ValueError for both). Reported through the
 /// caller's future; the system actor itself carries on.
-class UsageError : public Error {
+class TROUPE_API UsageError : public Error {
  public:
   using Error::Error;
 };

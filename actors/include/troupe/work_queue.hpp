@@ -37,7 +37,7 @@ namespace troupe {
 
 /// A bounded WorkQueue with `WhenFull::reject` refused an item. A kind of MailboxFull:
 /// whoever handles back-pressure from mailboxes handles it from queues too.
-class QueueFull : public MailboxFull {
+class TROUPE_API QueueFull : public MailboxFull {
  public:
   using MailboxFull::MailboxFull;
 };
@@ -60,7 +60,8 @@ struct WorkQueueOptions {
 /// sent to it) or when the system shuts down: every pending put, get and join then fails
 /// with troupe::Cancelled, and queued items are destroyed.
 ///
-/// T must be movable and, for now, copy-constructible (Future<T> still copies in places).
+/// T must be movable; move-only items (a `std::unique_ptr`) are fine: a queue never copies
+/// them, and `get` hands each to its future's one owner (`std::move(future).get()`).
 /// `Compare` orders a priority queue: smallest first, as Python's PriorityQueue.
 template <class T, class Compare = std::less<T>>
 class WorkQueue {

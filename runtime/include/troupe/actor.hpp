@@ -33,13 +33,14 @@
 #include <utility>
 
 #include "troupe/down.hpp"
+#include "troupe/export.hpp"
 #include "troupe/options.hpp"
 #include "troupe/ref.hpp"
 #include "troupe/timer.hpp"
 
 namespace troupe {
 
-class Actor {
+class TROUPE_API Actor {
  public:
   /// Binds to the actor being spawned. Throws std::logic_error outside System::spawn.
   Actor();
@@ -54,12 +55,12 @@ class Actor {
 
  protected:
   /// A Ref to this actor (untyped: for identity, watch, Down).
-  Ref<Actor> self() const noexcept { return Ref<Actor>(cell_); }
+  Ref<Actor> self() const noexcept { return detail::Access::ref(cell_); }
   /// A typed Ref to this actor, to send it messages: `self<Account>().tell(...)`.
   /// T must be this actor's class or one of its bases.
   template <class T>
   Ref<T> self() const noexcept {
-    return Ref<T>(cell_);
+    return detail::Access::ref<T>(cell_);
   }
   /// The system this actor lives in.
   System& system() const noexcept;
@@ -99,7 +100,7 @@ class Actor {
   /// Call only from inside the actor.
   template <class U>
   void watch(const Ref<U>& other) {
-    watch_cell(other.cell());
+    watch_cell(detail::Access::cell(other));
   }
 
  private:

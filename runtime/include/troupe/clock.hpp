@@ -11,10 +11,16 @@
 #include <mutex>
 #include <vector>
 
+#include "troupe/export.hpp"
+
 namespace troupe {
 
+namespace detail {
+struct Access;
+}
+
 /// A source of time for the timer service. Thread-safe.
-class Clock {
+class TROUPE_API Clock {
  public:
   using time_point = std::chrono::steady_clock::time_point;
   using duration = std::chrono::steady_clock::duration;
@@ -26,14 +32,14 @@ class Clock {
 };
 
 /// The real, monotonic clock. The default.
-class SteadyClock final : public Clock {
+class TROUPE_API SteadyClock final : public Clock {
  public:
   time_point now() const override { return std::chrono::steady_clock::now(); }
 };
 
 /// A clock that stands still until `advance` moves it, for timer tests without sleeping.
 /// Thread-safe.
-class ManualClock final : public Clock {
+class TROUPE_API ManualClock final : public Clock {
  public:
   time_point now() const override;
   bool manual() const noexcept override { return true; }
@@ -41,11 +47,11 @@ class ManualClock final : public Clock {
   /// returning: their messages are in the mailboxes when this returns.
   void advance(duration d);
 
-  /// Runtime use: the timer services driven by this clock.
+ private:
+  friend struct detail::Access;  // the timer services this clock drives subscribe
   void subscribe(void* key, std::function<void()> on_advance);
   void unsubscribe(void* key);
 
- private:
   mutable std::mutex mutex_;
   time_point now_{};
   std::vector<std::pair<void*, std::function<void()>>> listeners_;

@@ -17,6 +17,7 @@
 
 #include "troupe/detail/state.hpp"
 #include "troupe/errors.hpp"
+#include "troupe/fwd.hpp"
 
 namespace troupe {
 
@@ -27,14 +28,15 @@ class Ref;
 
 /// How many exceptions escaped Future callbacks (`on_ready`) in this process. Each was
 /// reported on stderr and went no further. Thread-safe.
-std::uint64_t future_callback_errors() noexcept;
+TROUPE_API std::uint64_t future_callback_errors() noexcept;
 
 namespace detail {
 /// Builds the callback that resumes `handle` once an awaited future is ready: on the actor
 /// that was running when it suspended (through its mailbox), or inline outside actors.
 /// `root` is the outermost coroutine frame, destroyed if that actor stops first.
-std::function<void()> make_resumer(std::coroutine_handle<> handle, std::coroutine_handle<> root);
-[[noreturn]] void throw_timeout(std::chrono::nanoseconds waited);
+TROUPE_API std::function<void()> make_resumer(std::coroutine_handle<> handle,
+                                                std::coroutine_handle<> root);
+[[noreturn]] TROUPE_API void throw_timeout(std::chrono::nanoseconds waited);
 
 template <class P>
 std::coroutine_handle<> root_of(std::coroutine_handle<P> h) noexcept {
@@ -58,11 +60,6 @@ constexpr std::chrono::nanoseconds clamp_timeout(
   if (Seconds(timeout) >= Seconds(kLongest)) return kLongest;
   return std::chrono::ceil<std::chrono::nanoseconds>(timeout);
 }
-
-template <class T>
-struct IsFuture : std::false_type {};
-template <class T>
-struct IsFuture<Future<T>> : std::true_type {};
 }  // namespace detail
 
 /// The writing end of a Future. Move-only. Dropping an unfulfilled Promise fails its future
@@ -130,23 +127,24 @@ class Future {
     return p.future();
   }
 
-  /// False for a default-constructed future.
+  /// False for an empty future (default-constructed or moved from). Every other member
+  /// throws EmptyHandle on one.
   bool valid() const noexcept { return state_ != nullptr; }
   /// True once a value or an error is there. Never blocks.
-  bool ready() const noexcept { return state_->ready(); }
+  bool ready() const { return state().ready(); }
   /// True once ready and failed.
-  bool failed() const noexcept { return ready() && state_->error() != nullptr; }
+  bool failed() const { return ready() && state_->error() != nullptr; }
 
   /// Waits for the result and returns it, or rethrows the error.
   /// Blocks: for non-actor threads only; on a worker thread it throws WouldDeadlock.
   /// Waiting for an ask a plain thread made to an idle actor, it may run the handler on
   /// this thread, if no worker has started it yet (README, "Asks from plain threads").
   decltype(auto) get() const& {
-    state_->wait();
+    state().wait();
     return result();
   }
   R get() && {
-    state_->wait();
+    state().wait();
     return take();
   }
   /// As get(), but throws TimeoutError if nothing arrives within `timeout`. Never runs a
@@ -156,20 +154,20 @@ class Future {
   template <class Rep, class Period>
   decltype(auto) get(std::chrono::duration<Rep, Period> timeout) const& {
     auto limit = detail::clamp_timeout(timeout);
-    if (!state_->wait_for(limit)) detail::throw_timeout(limit);
+    if (!state().wait_for(limit)) detail::throw_timeout(limit);
     return result();
   }
   template <class Rep, class Period>
   R get(std::chrono::duration<Rep, Period> timeout) && {
     auto limit = detail::clamp_timeout(timeout);
-    if (!state_->wait_for(limit)) detail::throw_timeout(limit);
+    if (!state().wait_for(limit)) detail::throw_timeout(limit);
     return take();
   }
   /// Waits up to `timeout`; returns whether the future is ready. Same thread rules and
   /// timeout range as get(timeout).
   template <class Rep, class Period>
   bool wait_for(std::chrono::duration<Rep, Period> timeout) const {
-    return state_->wait_for(detail::clamp_timeout(timeout));
+    return state().wait_for(detail::clamp_timeout(timeout));
   }
 
   /// Chains `fn` to run with the value once it arrives; returns a future of fn's result.
@@ -181,7 +179,7 @@ class Future {
     auto next = std::make_shared<Promise<U>>();  // shared: callbacks must be copyable
     Future<U> out = next->future();
     auto work = std::make_shared<std::decay_t<F>>(std::forward<F>(fn));
-    state_->on_ready([self = *this, work, next] {
+    state().on_ready([self = *this, work, next] {
       if (auto& e = self.state_->error()) {
         next->set_exception(e);
         return;
@@ -204,11 +202,11 @@ class Future {
   template <class F>
   void on_ready(F&& fn) const {
     auto work = std::make_shared<std::decay_t<F>>(std::forward<F>(fn));
-    state_->on_ready([self = *this, work] { (*work)(self); });
+    state().on_ready([self = *this, work] { (*work)(self); });
   }
 
   /// The error of a failed future (null otherwise). Call when ready().
-  std::exception_ptr error() const noexcept { return state_->error(); }
+  std::exception_ptr error() const { return state().error(); }
 
   // -- coroutine support -------------------------------------------------------------------
 
@@ -223,16 +221,22 @@ class Future {
   };
   /// `co_await future` inside a Task: suspends without blocking the worker and resumes on
   /// the same actor, between its other messages. Rethrows the error.
-  Awaiter operator co_await() const { return Awaiter{state_}; }
+  Awaiter operator co_await() const {
+    if (state_ == nullptr) [[unlikely]] detail::throw_empty("co_await Future");
+    return Awaiter{state_};
+  }
 
   friend bool operator==(const Future& a, const Future& b) noexcept {
     return a.state_ == b.state_;
   }
 
  private:
-  template <class T>
-  friend class Ref;  // an ask hands the answering turn to the state (StateBase::hand_off)
+  friend struct detail::Access;  // an ask hands its answering turn to the state
 
+  detail::State<R>& state() const {
+    if (state_ == nullptr) [[unlikely]] detail::throw_empty("Future");
+    return *state_;
+  }
   template <class F>
   static decltype(auto) call(F& fn, const Future& self) {
     if constexpr (std::is_void_v<R>) {

@@ -3,6 +3,8 @@
 // Include this instead of the full headers when a declaration is enough.
 #pragma once
 
+#include "troupe/export.hpp"
+
 namespace troupe {
 
 class Actor;
@@ -21,6 +23,7 @@ struct SystemOptions;
 struct ActorInfo;
 
 namespace detail {
+struct Access;
 class Cell;
 class Core;
 struct Envelope;

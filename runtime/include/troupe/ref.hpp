@@ -17,6 +17,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "troupe/detail/access.hpp"
 #include "troupe/detail/envelopes.hpp"
 #include "troupe/future.hpp"
 
@@ -28,7 +29,7 @@ concept Handles = requires(T& actor, std::decay_t<M>&& message) { actor.on(std::
 
 /// The value type an ask of M to T answers with (R for `R on(M)` and `Task<R> on(M)`).
 template <class T, class M>
-using AskResult = typename detail::AskValue<detail::HandlerResult<T, std::decay_t<M>>>::type;
+using AskResult = detail::AskResultOf<T, std::decay_t<M>>;
 
 /// Tag for `tell(msg, troupe::urgent)`: the message overtakes queued normal messages.
 struct Urgent {};
@@ -42,11 +43,9 @@ enum class StopMode {
 };
 
 namespace detail {
-void send_stop(Cell* cell, StopMode mode) noexcept;
+TROUPE_API void send_stop(Cell* cell, StopMode mode) noexcept;
 /// Queues the message that runs a new actor's on_start (Cell::call_on_start).
-void send_start(Cell* cell);
-/// Tag: the new Ref takes over a reference the caller already counted.
-struct AdoptRef {};
+TROUPE_API void send_start(Cell* cell);
 }
 
 /// A handle to an actor of type T (or derived). Copy freely: copying is one atomic
@@ -57,19 +56,14 @@ class Ref {
  public:
   using element_type = T;
 
+  /// An empty Ref: points at no actor (see operator bool).
   Ref() noexcept = default;
-  /// Adopts `cell`, adding a reference. Runtime use.
-  explicit Ref(detail::Cell* cell) noexcept : cell_(cell) {
-    if (cell_) cell_->add_ref();
-  }
-  /// Takes over a reference already counted for `cell`. Runtime use.
-  Ref(detail::Cell* cell, detail::AdoptRef) noexcept : cell_(cell) {}
   Ref(const Ref& other) noexcept : Ref(other.cell_) {}
   Ref(Ref&& other) noexcept : cell_(std::exchange(other.cell_, nullptr)) {}
   /// A Ref to a derived actor converts to a Ref to its base.
   template <class U>
     requires std::derived_from<U, T>
-  Ref(const Ref<U>& other) noexcept : Ref(other.cell()) {}
+  Ref(const Ref<U>& other) noexcept : Ref(other.cell_) {}
   Ref& operator=(Ref other) noexcept {
     std::swap(cell_, other.cell_);
     return *this;
@@ -81,15 +75,18 @@ class Ref {
   /// Sends `message` (copied or moved into the envelope). Never blocks. Per-sender FIFO.
   /// Returns false if the actor has terminated: the message became a dead letter. (A send
   /// racing with the actor's end may return true and still become a dead letter.)
+  /// Throws EmptyHandle on an empty Ref.
   template <class M>
     requires Handles<T, M>
   bool tell(M&& message) const {
+    if (cell_ == nullptr) [[unlikely]] detail::throw_empty("Ref::tell");
     return cell_->enqueue(new detail::TellEnvelope<T, std::decay_t<M>>(std::forward<M>(message)));
   }
   /// As tell(), but the message overtakes the normal messages already queued.
   template <class M>
     requires Handles<T, M>
   bool tell(M&& message, Urgent) const {
+    if (cell_ == nullptr) [[unlikely]] detail::throw_empty("Ref::tell");
     return cell_->enqueue(new detail::TellEnvelope<T, std::decay_t<M>>(std::forward<M>(message)),
                           detail::Priority::urgent);
   }
@@ -97,41 +94,54 @@ class Ref {
   /// Sends `message` and returns a future of the handler's answer. Never blocks.
   /// The future fails with the handler's exception, or with ActorStopped if the actor is
   /// gone (or goes) before answering. Asked from a plain thread, an untimed get() may run
-  /// the handler on that thread (Future::get).
+  /// the handler on that thread (Future::get). Throws EmptyHandle on an empty Ref.
   template <class M>
     requires Handles<T, M>
   auto ask(M&& message) const {  // -> Future<AskResult<T, M>>
+    if (cell_ == nullptr) [[unlikely]] detail::throw_empty("Ref::ask");
     Promise<AskResult<T, M>> promise;
     Future<AskResult<T, M>> future = promise.future();
     cell_->enqueue_ask(new detail::AskEnvelope<T, std::decay_t<M>>(std::forward<M>(message),
                                                                    std::move(promise)),
-                       *future.state_);
+                       detail::Access::state(future));
     return future;
   }
 
-  /// Asks the actor to stop (see StopMode). Stopping a stopped actor does nothing.
+  /// Asks the actor to stop (see StopMode). Stopping a stopped actor, or through an empty
+  /// Ref, does nothing.
   void stop(StopMode mode = StopMode::drop) const noexcept { detail::send_stop(cell_, mode); }
 
-  /// The spawn name ("" if unnamed).
-  std::string_view name() const noexcept { return cell_->name(); }
+  /// The spawn name ("" if unnamed). Throws EmptyHandle on an empty Ref.
+  std::string_view name() const {
+    if (cell_ == nullptr) [[unlikely]] detail::throw_empty("Ref::name");
+    return cell_->name();
+  }
   /// False once the actor has stopped or failed.
   bool alive() const noexcept { return cell_ && !cell_->terminated(); }
-  /// True for a Ref that points at an actor.
+  /// True for a Ref that points at an actor; false for an empty one (default-constructed or
+  /// moved from), on which tell, ask and name throw EmptyHandle.
   explicit operator bool() const noexcept { return cell_ != nullptr; }
-  /// Runtime use: the control block.
-  detail::Cell* cell() const noexcept { return cell_; }
 
   template <class U>
   bool operator==(const Ref<U>& other) const noexcept {
-    return cell_ == other.cell();
+    return cell_ == other.cell_;
   }
   template <class U>
   std::strong_ordering operator<=>(const Ref<U>& other) const noexcept {
     return std::compare_three_way{}(static_cast<const void*>(cell_),
-                                    static_cast<const void*>(other.cell()));
+                                    static_cast<const void*>(other.cell_));
   }
 
  private:
+  template <class U>
+  friend class Ref;
+  friend struct detail::Access;  // runtime use: making a Ref from a cell, reading its cell
+
+  /// Points at `cell`, adding a reference.
+  explicit Ref(detail::Cell* cell) noexcept : cell_(cell) {
+    if (cell_) cell_->add_ref();
+  }
+
   detail::Cell* cell_ = nullptr;
 };
 
@@ -140,6 +150,6 @@ class Ref {
 template <class T>
 struct std::hash<troupe::Ref<T>> {
   std::size_t operator()(const troupe::Ref<T>& r) const noexcept {
-    return std::hash<const void*>{}(r.cell());
+    return std::hash<const void*>{}(troupe::detail::Access::cell(r));
   }
 };

@@ -24,6 +24,7 @@
 
 #include "troupe/actor.hpp"
 #include "troupe/detail/job.hpp"
+#include "troupe/export.hpp"
 #include "troupe/function_actor.hpp"
 #include "troupe/options.hpp"
 #include "troupe/when.hpp"
@@ -46,7 +47,7 @@ struct SystemStats {
   std::uint64_t refusals = 0;      ///< requests handlers refused (troupe::Refused)
 };
 
-class System {
+class TROUPE_API System {
  public:
   /// Starts the worker pool. Throws std::invalid_argument for options that make no sense.
   explicit System(SystemOptions options = {});
@@ -147,7 +148,7 @@ class System {
     // actor's own turn may be destroying or rebuilding meanwhile (stop, restart).
     Ref<Actor> found = find_cell(name, [](const detail::Cell& c) { return c.is_a<T>(); });
     if (!found) return std::nullopt;
-    return Ref<T>(found.cell());
+    return detail::Access::ref<T>(detail::Access::cell(found));
   }
   /// A snapshot of every live actor. Thread-safe; takes the registry lock briefly.
   std::vector<ActorInfo> actors() const;
@@ -186,9 +187,6 @@ class System {
   /// Turns waiting to run (deterministic mode; 0 otherwise).
   std::size_t runnable() const;
 
-  /// Runtime use: the engine behind this System.
-  detail::Core& core() const noexcept { return *core_; }
-
  private:
   friend class Actor;
 
@@ -207,7 +205,7 @@ class System {
       }
     }
     auto* block = new detail::Block<T>(*core_, std::forward<Args>(args)...);
-    Ref<T> ref(block, detail::AdoptRef{});  // a new cell counts the spawner's reference
+    Ref<T> ref = detail::Access::adopt<T>(block);  // a new cell counts the spawner's reference
     // on_start runs first in the first turn: a system message overtakes anything the
     // constructor sent, and makes born() schedule the actor.
     if constexpr (detail::Block<T>::kOnStart) detail::send_start(block);

@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "troupe/detail/state.hpp"
+#include "troupe/fwd.hpp"
 
 namespace troupe {
 
@@ -125,16 +126,17 @@ class [[nodiscard]] Task {
   };
   Awaiter operator co_await() && noexcept { return Awaiter{handle_}; }
 
-  /// Starts the Task detached: it owns its frame and reports to `sink` when done.
-  /// Runtime use (the envelope that ran the handler); takes ownership of `sink`.
+
+ private:
+  friend struct detail::Access;  // the envelope that ran the handler starts it detached
+
+  /// Starts the Task detached: it owns its frame and reports to `sink` (owned) when done.
   void start_detached(detail::TaskSink* sink) && {
     auto h = std::exchange(handle_, {});
     h.promise().sink = sink;
     h.promise().root = h;
     h.resume();
   }
-
- private:
   explicit Task(std::coroutine_handle<promise_type> h) noexcept : handle_(h) {}
   std::coroutine_handle<promise_type> handle_;
 };

@@ -57,17 +57,15 @@ template <class T, class M>
 struct TimerOf final : TimerEntry {
   TimerOf(Ref<T> t, M m) : target(std::move(t)), message(std::move(m)) {}
   bool fire() override {
-    return target.cell()->enqueue(new TimerEnvelope<T, M>(shared_from_this(), message));
+    return Access::cell(target)->enqueue(new TimerEnvelope<T, M>(shared_from_this(), message));
   }
   Ref<T> target;
   M message;
 };
 
-/// Hands a timer to the system's timer service (timers.cpp). `owner` (may be null) is the
-/// actor that cancels it when it stops.
 /// Hands a timer to the system's timer service (timers.cpp), due `delay` from the system
 /// clock's now. `owner` (may be null) is the actor that cancels it when it stops.
-void schedule_timer(Core& core, std::shared_ptr<TimerEntry> entry, Cell* owner,
+TROUPE_API void schedule_timer(Core& core, std::shared_ptr<TimerEntry> entry, Cell* owner,
                     std::chrono::steady_clock::duration delay);
 
 }  // namespace detail

@@ -67,7 +67,7 @@ struct DownEnvelope final : RuntimeEnvelope<Down> {
 };
 
 inline Down make_down(Cell& ended) {
-  return Down{Ref<Actor>(&ended), ended.display_name(), ended.reason()};
+  return Down{Access::ref(&ended), ended.display_name(), ended.reason()};
 }
 
 struct WatchEnvelope final : RuntimeEnvelope<Ref<Actor>> {
@@ -77,7 +77,7 @@ struct WatchEnvelope final : RuntimeEnvelope<Ref<Actor>> {
   }
   void reject(Cell& target) noexcept override {  // already ended: tell the watcher now
     try {
-      payload.cell()->enqueue(new DownEnvelope(make_down(target)), Priority::system);
+      Access::cell(payload)->enqueue(new DownEnvelope(make_down(target)), Priority::system);
     } catch (...) {
       report_loss("a Down for a watcher");
     }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "troupe/clock.hpp"
+#include "troupe/detail/access.hpp"
 #include "troupe/detail/cell.hpp"
 #include "troupe/detail/waiters.hpp"
 #include "troupe/ref.hpp"
@@ -25,8 +26,7 @@ namespace troupe::detail {
 
 /// The running actor's Ref, or an empty one on a plain thread: who a request comes from.
 inline Ref<Actor> current_actor() {
-  Cell* cell = current_cell();
-  return cell != nullptr ? Ref<Actor>(cell) : Ref<Actor>();
+  return Access::ref(current_cell());  // empty on a plain thread
 }
 
 /// Nothing more to keep per waiter.

@@ -31,10 +31,10 @@ inline constexpr Clock::duration kNoTimeout = std::chrono::hours(24 * 365 * 100)
 constexpr bool has_timeout(Clock::duration timeout) noexcept { return timeout < kNoTimeout; }
 
 /// "250 ms", "1.5 s", "forever": a duration for error messages.
-std::string describe_duration(Clock::duration d);
+TROUPE_API std::string describe_duration(Clock::duration d);
 
 /// "event 'ready'", or "an unnamed event" when `name` is empty.
-std::string label(std::string_view kind, std::string_view name);
+TROUPE_API std::string label(std::string_view kind, std::string_view name);
 
 /// An exception_ptr to `Error(what)`; to an allocation failure if even that fails. Never throws.
 template <class Error>
@@ -95,7 +95,7 @@ class Reply {
 
 /// Held by every copy of a system actor's handle; when the last copy goes, the actor is
 /// stopped after the messages already sent to it. Thread-safe.
-class Anchor {
+class TROUPE_API Anchor {
  public:
   explicit Anchor(Ref<Actor> actor) noexcept : actor_(std::move(actor)) {}
   Anchor(const Anchor&) = delete;

@@ -43,11 +43,15 @@ enum class WhenFull : std::uint8_t {
 namespace detail {
 
 // Messages for errors, compiled once in work_queue.cpp.
-std::exception_ptr queue_full_error(const std::string& label, std::size_t capacity) noexcept;
-std::exception_ptr put_timeout_error(const std::string& label, Clock::duration waited) noexcept;
-std::exception_ptr get_timeout_error(const std::string& label, Clock::duration waited) noexcept;
-std::exception_ptr task_done_error(const std::string& label) noexcept;
-std::exception_ptr queue_stopped_error(const char* what, const std::string& label) noexcept;
+TROUPE_API std::exception_ptr queue_full_error(const std::string& label,
+                                               std::size_t capacity) noexcept;
+TROUPE_API std::exception_ptr put_timeout_error(const std::string& label,
+                                                Clock::duration waited) noexcept;
+TROUPE_API std::exception_ptr get_timeout_error(const std::string& label,
+                                                Clock::duration waited) noexcept;
+TROUPE_API std::exception_ptr task_done_error(const std::string& label) noexcept;
+TROUPE_API std::exception_ptr queue_stopped_error(const char* what,
+                                                  const std::string& label) noexcept;
 
 inline constexpr const char* kPutCancelled =
     "WorkQueue::put cancelled: the queue's actor has stopped (the system is shutting down)";

@@ -41,7 +41,7 @@ enum class Priority : std::uint8_t { normal, urgent, system };
 /// What the message carries ends in `dispose`, called exactly once when it has been handled
 /// or rejected. The envelope's memory may outlive that: the mailbox keeps the last message
 /// it handed out as its placeholder (see Mailbox), so `delete` frees only the shell.
-struct Envelope : Node, Pooled {
+struct TROUPE_API Envelope : Node, Pooled {
   Envelope() = default;
   Envelope(const Envelope&) = delete;
   Envelope& operator=(const Envelope&) = delete;
@@ -77,7 +77,7 @@ struct Carrying : Envelope {
 struct Cold;
 class StateBase;
 
-class Cell : public Runnable, public Pooled {
+class TROUPE_API Cell : public Runnable, public Pooled {
  public:
   Cell(const Cell&) = delete;
   Cell& operator=(const Cell&) = delete;
@@ -268,7 +268,7 @@ class Cell : public Runnable, public Pooled {
 };
 
 /// Sets the cell an Actor constructor binds to, for the duration of a construction.
-class ConstructionScope {
+class TROUPE_API ConstructionScope {
  public:
   explicit ConstructionScope(Cell* cell) noexcept;
   ~ConstructionScope();
@@ -281,7 +281,7 @@ class ConstructionScope {
 };
 
 /// The cell whose turn runs on this thread, or nullptr.
-Cell* current_cell() noexcept;
+TROUPE_API Cell* current_cell() noexcept;
 
 /// A Cell sharing its allocation with an actor of type T.
 template <class T>

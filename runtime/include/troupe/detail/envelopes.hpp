@@ -10,6 +10,7 @@
 #include <typeinfo>
 #include <utility>
 
+#include "troupe/detail/access.hpp"
 #include "troupe/detail/cell.hpp"
 #include "troupe/future.hpp"
 #include "troupe/task.hpp"
@@ -31,7 +32,7 @@ struct AskValue<Task<R>> {
 };
 
 /// Reports a failure of the running actor's coroutine handler (supervision applies).
-void fail_current(std::exception_ptr error) noexcept;
+TROUPE_API void fail_current(std::exception_ptr error) noexcept;
 
 /// Finishing a tell handler that is a coroutine: only failures matter. The sink owns the
 /// message, so a handler taking it by reference can use it across every co_await.
@@ -73,7 +74,7 @@ template <class T, class Sink>
 void start_task(T& actor, std::unique_ptr<Sink> sink) {
   try {
     auto task = actor.on(std::move(sink->message));  // only allocating the frame can throw
-    std::move(task).start_detached(sink.release());
+    Access::start_detached(std::move(task), sink.release());
   } catch (...) {
     sink->abandon(std::current_exception());
     throw;  // the turn applies the supervision policy
@@ -98,6 +99,8 @@ struct TellEnvelope final : Carrying<M> {  // the payload is the message
   const std::type_info* message_type() const noexcept override { return &typeid(M); }
 };
 
+/// What an ask of the (decayed) message type M to T answers with; the public spelling is
+/// troupe::AskResult, which decays M first.
 template <class T, class M>
 using AskResultOf = typename AskValue<HandlerResult<T, M>>::type;
 

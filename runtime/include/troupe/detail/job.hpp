@@ -12,7 +12,7 @@
 namespace troupe::detail {
 
 /// A one-shot piece of work on the pool: runs once, answers its future, deletes itself.
-class JobBase : public Runnable {
+class TROUPE_API JobBase : public Runnable {
  public:
   explicit JobBase(Core& core) noexcept : core_(&core) {}
   void run() noexcept final;  // runs or (past the shutdown deadline) cancels, then deletes

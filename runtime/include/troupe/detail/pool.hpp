@@ -13,13 +13,15 @@
 #include <cstddef>
 #include <new>
 
+#include "troupe/export.hpp"
+
 namespace troupe::detail {
 
 /// A block of at least `bytes`, aligned for any type of that size (16 bytes when `bytes`
 /// is a multiple of 16, else 8). Thread-safe. Throws std::bad_alloc.
-void* pool_allocate(std::size_t bytes);
+TROUPE_API void* pool_allocate(std::size_t bytes);
 /// Returns a block from pool_allocate(bytes) with the same `bytes`. Thread-safe, any thread.
-void pool_free(void* block, std::size_t bytes) noexcept;
+TROUPE_API void pool_free(void* block, std::size_t bytes) noexcept;
 
 /// Base class that routes `new`/`delete` of the derived class through the pool (the
 /// sized delete of a virtual destructor passes the most derived type's size).

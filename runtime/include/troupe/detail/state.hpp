@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "troupe/export.hpp"
+
 namespace troupe::detail {
 
 /// Stands in for `void` where a value must be stored.
@@ -23,7 +25,7 @@ using Stored = std::conditional_t<std::is_void_v<R>, Unit, R>;
 /// True where a blocking wait would stall actors, and is refused: on a worker of a System's
 /// pool, and on any thread while it runs an actor's turn outside the pool (a deterministic
 /// system's test thread inside run_once, an asker running its answer's turn).
-bool must_not_block() noexcept;
+TROUPE_API bool must_not_block() noexcept;
 
 /// Reports an exception that escaped a Future callback (stderr, at most five lines a
 /// second) and counts it. Thread-safe, never throws.
@@ -32,7 +34,7 @@ void report_callback_error(const std::exception_ptr& error) noexcept;
 /// The error a Promise dropped unanswered gives its future: BrokenPromise, or, while an
 /// AbandonScope is open on this thread, that scope's reason. Never throws (out of memory,
 /// it returns the bad_alloc).
-std::exception_ptr abandoned_error() noexcept;
+TROUPE_API std::exception_ptr abandoned_error() noexcept;
 
 /// Makes promises dropped on this thread meanwhile fail with `why` instead of
 /// BrokenPromise: an actor that ends destroys its suspended coroutines, and their asks
@@ -78,7 +80,7 @@ class AnsweringTurn {
 
 /// Untyped part of a future's state: readiness, the error, waiting and callbacks.
 /// Compiled once in future.cpp; the typed State<R> only adds the value.
-class StateBase {
+class TROUPE_API StateBase {
  public:
   StateBase() = default;
   ~StateBase() {

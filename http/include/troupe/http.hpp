@@ -43,12 +43,12 @@ enum class HttpFailure {
 };
 
 /// The name of a failure kind ("dns", "connection_refused", ...). Never throws.
-const char* to_string(HttpFailure failure) noexcept;
+TROUPE_API const char* to_string(HttpFailure failure) noexcept;
 
 /// A failed HTTP transfer; arrives through the future of get()/download().
 /// what() reads "GET <url>: <what happened>", e.g. "GET http://127.0.0.1:1/x: connection
 /// refused". Immutable, so safe to share between threads.
-class HttpError : public Error {
+class TROUPE_API HttpError : public Error {
  public:
   HttpError(HttpFailure failure, std::string url, long status, const std::string& what)
       : Error(what), failure_(failure), url_(std::move(url)), status_(status) {}
@@ -115,7 +115,7 @@ struct HttpClientState;
 /// go first. When the last copy is destroyed, the actor answers the transfers it has (the
 /// futures already handed out still resolve), then stops. Use a client only while its
 /// System exists.
-class HttpClient {
+class TROUPE_API HttpClient {
  public:
   /// Spawns the client actor in `system`. Throws std::invalid_argument for a zero
   /// max_concurrent, max_per_host or timeout (or a taken name), ShutdownError if the
