@@ -54,7 +54,7 @@
 #include <CLI/CLI.hpp>
 
 #include <troupe/event.hpp>
-#include <troupe/fixture_server.hpp>
+#include <fixture/server.hpp>
 #include <troupe/http.hpp>
 #include <troupe/semaphore.hpp>
 #include <troupe/troupe.hpp>
@@ -341,12 +341,12 @@ int main(int argc, char** argv) {
 
   // Relative URLs need a server: --base-url, or the embedded one. Declared before the
   // System, so it outlives every transfer.
-  std::unique_ptr<troupe::FixtureServer> server;
+  std::unique_ptr<fixture::Server> server;
   bool relative = false;
   for (const std::string& url : urls) relative = relative || url.starts_with("/");
   if (relative && base_url.empty()) {
     try {
-      server = std::make_unique<troupe::FixtureServer>();
+      server = std::make_unique<fixture::Server>();
     } catch (const std::exception& e) {
       std::fprintf(stderr, "downloader: cannot start the embedded server: %s\n", e.what());
       return 1;

@@ -22,7 +22,7 @@
 // one libcurl multi handle, so "a thread per base" becomes "an actor per base", and fourteen
 // concurrent requests cost fourteen small objects, not fourteen threads.
 //
-// Without --base-url the sample starts troupe's embedded fixture server on 127.0.0.1 (the
+// Without --base-url the sample starts the embedded fixture server on 127.0.0.1 (the
 // same JSON shape, made-up rates) and says so on stderr: no network needed. With
 // --base-url https://www.floatrates.com/daily/ it fetches the real thing.
 //
@@ -43,7 +43,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include <troupe/fixture_server.hpp>
+#include <fixture/server.hpp>
 #include <troupe/http.hpp>
 #include <troupe/troupe.hpp>
 #include <troupe/work_queue.hpp>
@@ -316,10 +316,10 @@ int main(int argc, char** argv) {
 
   // No base URL: serve the data ourselves, on loopback. Declared before the System, so it
   // outlives every request the actors make.
-  std::unique_ptr<troupe::FixtureServer> server;
+  std::unique_ptr<fixture::Server> server;
   if (base_url.empty()) {
     try {
-      server = std::make_unique<troupe::FixtureServer>();
+      server = std::make_unique<fixture::Server>();
     } catch (const std::exception& e) {
       std::fprintf(stderr, "fetcher: cannot start the embedded server: %s\n", e.what());
       return 1;
