@@ -181,6 +181,9 @@ def main():
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--hold", type=int, default=10000,
                     help="requests the server must hold at once (0: skip that check)")
+    ap.add_argument("--hold-latency-ms", type=int, default=30000,
+                    help="how long the server holds each of them (long enough for the client "
+                         "to open them all first)")
     args = ap.parse_args()
 
     build = os.path.abspath(args.build)
@@ -218,10 +221,11 @@ def main():
     try:
         load0 = os.getloadavg()[0]
         if args.hold > 0:
-            print(f"hold: {args.hold} requests at once, 2 s latency ...", end=" ",
-                  file=sys.stderr, flush=True)
+            print(f"hold: {args.hold} requests at once, {args.hold_latency_ms} ms latency ...",
+                  end=" ", file=sys.stderr, flush=True)
             try:
-                hold = hold_check(tool, fetcher, args.hold, 2000, scratch, args.timeout)
+                hold = hold_check(tool, fetcher, args.hold, args.hold_latency_ms, scratch,
+                                  args.timeout)
                 print(f"{hold[0]:.3f} s, max in flight {hold[1]}", file=sys.stderr, flush=True)
             except Exception as e:
                 print(f"FAILED: {e}", file=sys.stderr, flush=True)
@@ -343,7 +347,8 @@ def main():
                   f"{over * 100:>9.1f}%  {goal}")
     if hold is not None:
         print()
-        print(f"the server holding {args.hold} requests at once (2 s latency each; troupe's "
+        print(f"the server holding {args.hold} requests at once ({args.hold_latency_ms} ms "
+              f"latency each; troupe's "
               f"fetcher, an actor per request): {hold[2]} requests, at most {hold[1]} in "
               f"flight, {hold[0]:.3f} s")
     failed = any(x != x for xs in results.values() for x in xs) or (
