@@ -34,6 +34,7 @@
 //
 // Usage: downloader [URL...] [--from FILE] [--out DIR] [--max-concurrent N] [--force]
 //                   [--base-url URL] [--timeout-ms N] [--latency-ms N] [--progress MODE]
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -54,7 +55,7 @@
 #include <CLI/CLI.hpp>
 
 #include <troupe/event.hpp>
-#include <troupe/fixture_server.hpp>
+#include <fixture/server.hpp>
 #include <troupe/http.hpp>
 #include <troupe/semaphore.hpp>
 #include <troupe/troupe.hpp>
@@ -290,6 +291,17 @@ std::vector<std::string> read_url_list(const std::string& file) {
   return urls;
 }
 
+/// Every transfer in flight holds a socket (and a download a file too): with hundreds at
+/// once the usual soft limit of 1,024 open files runs out, so raise it to the hard limit,
+/// as servers do. Quietly does nothing if it cannot.
+void raise_open_file_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -325,6 +337,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "bar", "lines"}))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  raise_open_file_limit();
 
   try {
     if (!from.empty()) {
@@ -341,12 +354,12 @@ int main(int argc, char** argv) {
 
   // Relative URLs need a server: --base-url, or the embedded one. Declared before the
   // System, so it outlives every transfer.
-  std::unique_ptr<troupe::FixtureServer> server;
+  std::unique_ptr<fixture::Server> server;
   bool relative = false;
   for (const std::string& url : urls) relative = relative || url.starts_with("/");
   if (relative && base_url.empty()) {
     try {
-      server = std::make_unique<troupe::FixtureServer>();
+      server = std::make_unique<fixture::Server>();
     } catch (const std::exception& e) {
       std::fprintf(stderr, "downloader: cannot start the embedded server: %s\n", e.what());
       return 1;
@@ -396,8 +409,9 @@ int main(int argc, char** argv) {
   auto t0 = Clock::now();
 
   troupe::System system;
-  // The HTTP actor could cap transfers itself; here the Semaphore is the only limit.
-  troupe::HttpClient http(system, {.max_concurrent = 1000, .max_per_host = 1000});
+  // The HTTP actor caps transfers itself (16 by default); here the Semaphore is the limit
+  // the seed shows, so the client's cap is set to the same number and never lower.
+  troupe::HttpClient http(system, {.max_concurrent = max_concurrent});
   troupe::Semaphore semaphore(system, max_concurrent, {.name = "downloads"});  // Semaphore(3)
   troupe::Event downloaded(system, "downloaded");                              // Event()
 

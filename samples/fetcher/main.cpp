@@ -22,13 +22,16 @@
 // one libcurl multi handle, so "a thread per base" becomes "an actor per base", and fourteen
 // concurrent requests cost fourteen small objects, not fourteen threads.
 //
-// Without --base-url the sample starts troupe's embedded fixture server on 127.0.0.1 (the
+// Without --base-url the sample starts the embedded fixture server on 127.0.0.1 (the
 // same JSON shape, made-up rates) and says so on stderr: no network needed. With
 // --base-url https://www.floatrates.com/daily/ it fetches the real thing.
 //
 // Usage: fetcher [--bases eur,jpy,...] [--symbols eur,jpy,...]
 //                [--mode sequential|concurrent|pool|all] [--workers N]
 //                [--base-url URL] [--timeout-ms N] [--latency-ms N] [--json FILE]
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -43,7 +46,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include <troupe/fixture_server.hpp>
+#include <fixture/server.hpp>
 #include <troupe/http.hpp>
 #include <troupe/troupe.hpp>
 #include <troupe/work_queue.hpp>
@@ -269,6 +272,17 @@ nlohmann::json to_json(const std::vector<Rates>& all, double seconds) {
   return mode;
 }
 
+/// Every transfer in flight holds a socket (and a download a file too): with hundreds at
+/// once the usual soft limit of 1,024 open files runs out, so raise it to the hard limit,
+/// as servers do. Quietly does nothing if it cannot.
+void raise_open_file_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -305,6 +319,7 @@ int main(int argc, char** argv) {
   app.add_option("--json", json_path,
                  "also write the rates and timings as JSON to FILE ('-': stdout)");
   CLI11_PARSE(app, argc, argv);
+  raise_open_file_limit();
   if (bases.empty() || symbols.empty()) {
     std::fprintf(stderr, "fetcher: --bases and --symbols need at least one currency\n");
     return 2;
@@ -316,10 +331,10 @@ int main(int argc, char** argv) {
 
   // No base URL: serve the data ourselves, on loopback. Declared before the System, so it
   // outlives every request the actors make.
-  std::unique_ptr<troupe::FixtureServer> server;
+  std::unique_ptr<fixture::Server> server;
   if (base_url.empty()) {
     try {
-      server = std::make_unique<troupe::FixtureServer>();
+      server = std::make_unique<fixture::Server>();
     } catch (const std::exception& e) {
       std::fprintf(stderr, "fetcher: cannot start the embedded server: %s\n", e.what());
       return 1;
@@ -334,9 +349,11 @@ int main(int argc, char** argv) {
   if (base_url.back() != '/') base_url += '/';
 
   troupe::System system;
-  // The HTTP client actor. It would limit transfers per host (6 by default); here the point
-  // is to compare the shapes, so the only limit is how many requests each shape makes.
-  troupe::HttpClient http(system, {.max_concurrent = 256, .max_per_host = 256});
+  // The HTTP client actor. It caps transfers in flight (16 by default); here the point is to
+  // compare the shapes, so its cap is set to the most any shape asks for: an actor per base
+  // (concurrent) or --workers (pool). No other cap applies (max_per_host stays 0, none).
+  const std::size_t most_in_flight = std::max<std::size_t>(bases.size(), workers);
+  troupe::HttpClient http(system, {.max_concurrent = most_in_flight});
   const Source source{http, base_url, symbols, milliseconds(timeout_ms)};
 
   std::vector<std::string> modes;

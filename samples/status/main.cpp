@@ -40,7 +40,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include <troupe/fixture_server.hpp>
+#include <fixture/server.hpp>
 #include <troupe/http.hpp>
 #include <troupe/troupe.hpp>
 
@@ -123,12 +123,12 @@ int main(int argc, char** argv) {
 
   // Relative URLs and no --base-url: start the embedded server (before the System, so it
   // outlives every request).
-  std::unique_ptr<troupe::FixtureServer> server;
+  std::unique_ptr<fixture::Server> server;
   bool relative = false;
   for (const std::string& url : urls) relative = relative || url.starts_with("/");
   if (relative && base_url.empty()) {
     try {
-      server = std::make_unique<troupe::FixtureServer>();
+      server = std::make_unique<fixture::Server>();
     } catch (const std::exception& e) {
       std::fprintf(stderr, "status: cannot start the embedded server: %s\n", e.what());
       return 1;

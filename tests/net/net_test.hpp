@@ -1,4 +1,4 @@
-// Helpers shared by the tests of troupe-http and troupe-fixture: a temporary folder, file
+// Helpers shared by the tests of troupe-http and the fixture server: a temporary folder, file
 // reading, a port nobody listens on, and the HttpError a future failed with.
 #pragma once
 

@@ -86,10 +86,14 @@ struct Download {
 };
 
 /// How the client behaves. Aggregate: `{.max_concurrent = 8, .timeout = 5s}`.
+/// The two caps are the only limits on transfers in flight: the client sets no libcurl
+/// connection cap of its own (it keeps up to max_concurrent idle connections for reuse).
 struct HttpOptions {
-  std::size_t max_concurrent = 16;            ///< transfers in flight at once (>= 1); the rest wait
-  std::size_t max_per_host = 6;               ///< transfers in flight to one host:port (>= 1)
-  std::chrono::milliseconds timeout{30'000};  ///< default per-request timeout (> 0)
+  std::size_t max_concurrent = 16;  ///< transfers in flight at once (>= 1); the rest wait
+  /// Transfers in flight to one scheme://host:port; 0 (the default): no cap of its own,
+  /// max_concurrent alone applies. Set it (e.g. 6, as browsers do) to be gentle with a host.
+  std::size_t max_per_host = 0;
+  std::chrono::milliseconds timeout{30'000};     ///< default per-request timeout (> 0)
   std::uint64_t max_body = 64ull * 1024 * 1024;  ///< larger bodies fail with too_large
   std::string user_agent = "troupe/0.1";
   std::string name{};  ///< the actor's spawn name ("" for an unnamed actor); must be unique
@@ -118,7 +122,7 @@ struct HttpClientState;
 class TROUPE_API HttpClient {
  public:
   /// Spawns the client actor in `system`. Throws std::invalid_argument for a zero
-  /// max_concurrent, max_per_host or timeout (or a taken name), ShutdownError if the
+  /// max_concurrent or timeout (or a taken name), ShutdownError if the
   /// system is shutting down, std::runtime_error if libcurl cannot be initialised.
   explicit HttpClient(System& system, HttpOptions options = {});
 
