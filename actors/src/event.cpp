@@ -71,8 +71,8 @@ class EventActor final : public Actor {
   WaiterList<bool> waiters_;
 };
 
-struct EventCore {
-  EventCore(std::shared_ptr<std::atomic<bool>> f, Ref<EventActor> a)
+struct EventShared {
+  EventShared(std::shared_ptr<std::atomic<bool>> f, Ref<EventActor> a)
       : flag(std::move(f)), actor(std::move(a)), anchor(Ref<Actor>(actor)) {}
   std::shared_ptr<std::atomic<bool>> flag;
   Ref<EventActor> actor;
@@ -86,29 +86,29 @@ Event::Event(System& system, std::string name) {
   std::string label = detail::label("event", name);
   auto actor = system.spawn<detail::EventActor>(
       SpawnOptions{.name = std::move(name), .daemon = true}, flag, std::move(label));
-  core_ = std::make_shared<detail::EventCore>(std::move(flag), std::move(actor));
+  shared_ = std::make_shared<detail::EventShared>(std::move(flag), std::move(actor));
 }
 
 void Event::set() const {
   // Only the call that flips the flag sends: waiters parked before an earlier, still
   // unanswered flip are released by that flip's message, and later ones see the flag.
-  if (!core_->flag->exchange(true, std::memory_order_acq_rel)) core_->actor.tell(detail::Set{});
+  if (!shared_->flag->exchange(true, std::memory_order_acq_rel)) shared_->actor.tell(detail::Set{});
 }
 
-void Event::clear() const noexcept { core_->flag->store(false, std::memory_order_release); }
+void Event::clear() const noexcept { shared_->flag->store(false, std::memory_order_release); }
 
-bool Event::is_set() const noexcept { return core_->flag->load(std::memory_order_acquire); }
+bool Event::is_set() const noexcept { return shared_->flag->load(std::memory_order_acquire); }
 
 Future<bool> Event::wait(Clock::duration timeout) const {
   if (is_set()) return Future<bool>::ready_with(true);
   if (timeout <= Clock::duration::zero()) return Future<bool>::ready_with(false);
   Promise<bool> promise;
   Future<bool> future = promise.future();
-  core_->actor.tell(
+  shared_->actor.tell(
       detail::Wait{detail::Reply<bool>(std::move(promise), detail::kCancelledInFlight), timeout});
   return future;
 }
 
-Future<std::size_t> Event::waiting() const { return core_->actor.ask(detail::CountWaiting{}); }
+Future<std::size_t> Event::waiting() const { return shared_->actor.ask(detail::CountWaiting{}); }
 
 }  // namespace troupe

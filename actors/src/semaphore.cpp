@@ -188,8 +188,8 @@ class SemaphoreActor final : public Actor {
   std::uint64_t last_id_ = 0;
 };
 
-struct SemaphoreCore {
-  explicit SemaphoreCore(Ref<SemaphoreActor> a) : actor(std::move(a)), anchor(Ref<Actor>(actor)) {}
+struct SemaphoreShared {
+  explicit SemaphoreShared(Ref<SemaphoreActor> a) : actor(std::move(a)), anchor(Ref<Actor>(actor)) {}
   Ref<SemaphoreActor> actor;
   Anchor anchor;
 };
@@ -246,7 +246,7 @@ Semaphore::Semaphore(System& system, unsigned permits, SemaphoreOptions options)
   auto actor = system.spawn<detail::SemaphoreActor>(
       SpawnOptions{.name = std::move(options.name), .daemon = true}, permits, options.bounded,
       std::move(label));
-  core_ = std::make_shared<detail::SemaphoreCore>(std::move(actor));
+  shared_ = std::make_shared<detail::SemaphoreShared>(std::move(actor));
 }
 
 unsigned Semaphore::checked_permits(long long permits) {
@@ -262,7 +262,7 @@ unsigned Semaphore::checked_permits(long long permits) {
 Future<Permit> Semaphore::acquire(Clock::duration timeout) const {
   Promise<Permit> promise;
   Future<Permit> future = promise.future();
-  core_->actor.tell(
+  shared_->actor.tell(
       detail::Acquire{detail::Reply<Permit>(std::move(promise), detail::kAcquireCancelled), timeout,
                       detail::current_actor()});
   return future;
@@ -271,13 +271,13 @@ Future<Permit> Semaphore::acquire(Clock::duration timeout) const {
 Future<void> Semaphore::release() const {
   Promise<void> promise;
   Future<void> future = promise.future();
-  core_->actor.tell(detail::ReleaseDetached{
+  shared_->actor.tell(detail::ReleaseDetached{
       detail::Reply<void>(std::move(promise), detail::kReleaseCancelled), detail::current_actor()});
   return future;
 }
 
-Future<unsigned> Semaphore::available() const { return core_->actor.ask(detail::CountAvailable{}); }
+Future<unsigned> Semaphore::available() const { return shared_->actor.ask(detail::CountAvailable{}); }
 
-Future<std::size_t> Semaphore::waiting() const { return core_->actor.ask(detail::CountWaiting{}); }
+Future<std::size_t> Semaphore::waiting() const { return shared_->actor.ask(detail::CountWaiting{}); }
 
 }  // namespace troupe

@@ -23,7 +23,7 @@ namespace troupe {
 class System;
 
 namespace detail {
-struct EventCore;
+struct EventShared;
 }
 
 /// A flag with waiters. Copyable: copies share one event. Every member is thread-safe and
@@ -71,7 +71,7 @@ class TROUPE_API Event {
   Future<std::size_t> waiting() const;
 
  private:
-  std::shared_ptr<detail::EventCore> core_;
+  std::shared_ptr<detail::EventShared> shared_;
 };
 
 }  // namespace troupe

@@ -29,7 +29,7 @@ class System;
 
 namespace detail {
 class SemaphoreActor;
-struct SemaphoreCore;
+struct SemaphoreShared;
 }  // namespace detail
 
 /// How a Semaphore is built. Aggregate: `{.bounded = true, .name = "db"}`.
@@ -129,7 +129,7 @@ class TROUPE_API Semaphore {
   /// `permits` as unsigned; throws std::invalid_argument if it does not fit.
   static unsigned checked_permits(long long permits);
 
-  std::shared_ptr<detail::SemaphoreCore> core_;
+  std::shared_ptr<detail::SemaphoreShared> shared_;
 };
 
 }  // namespace troupe
