@@ -71,14 +71,6 @@ class EventActor final : public Actor {
   WaiterList<bool> waiters_;
 };
 
-struct EventShared {
-  EventShared(std::shared_ptr<std::atomic<bool>> f, Ref<EventActor> a)
-      : flag(std::move(f)), actor(std::move(a)), anchor(Ref<Actor>(actor)) {}
-  std::shared_ptr<std::atomic<bool>> flag;
-  Ref<EventActor> actor;
-  Anchor anchor;
-};
-
 }  // namespace detail
 
 Event::Event(System& system, std::string name) {
@@ -86,18 +78,18 @@ Event::Event(System& system, std::string name) {
   std::string label = detail::label("event", name);
   auto actor = system.spawn<detail::EventActor>(
       SpawnOptions{.name = std::move(name), .daemon = true}, flag, std::move(label));
-  shared_ = std::make_shared<detail::EventShared>(std::move(flag), std::move(actor));
+  shared_ = std::make_shared<detail::EventShared>(std::move(actor), std::move(flag));
 }
 
 void Event::set() const {
   // Only the call that flips the flag sends: waiters parked before an earlier, still
   // unanswered flip are released by that flip's message, and later ones see the flag.
-  if (!shared_->flag->exchange(true, std::memory_order_acq_rel)) shared_->actor.tell(detail::Set{});
+  if (!shared_->state->exchange(true, std::memory_order_acq_rel)) shared_->actor.tell(detail::Set{});
 }
 
-void Event::clear() const noexcept { shared_->flag->store(false, std::memory_order_release); }
+void Event::clear() const noexcept { shared_->state->store(false, std::memory_order_release); }
 
-bool Event::is_set() const noexcept { return shared_->flag->load(std::memory_order_acquire); }
+bool Event::is_set() const noexcept { return shared_->state->load(std::memory_order_acquire); }
 
 Future<bool> Event::wait(Clock::duration timeout) const {
   if (is_set()) return Future<bool>::ready_with(true);

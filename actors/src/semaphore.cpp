@@ -188,12 +188,6 @@ class SemaphoreActor final : public Actor {
   std::uint64_t last_id_ = 0;
 };
 
-struct SemaphoreShared {
-  explicit SemaphoreShared(Ref<SemaphoreActor> a) : actor(std::move(a)), anchor(Ref<Actor>(actor)) {}
-  Ref<SemaphoreActor> actor;
-  Anchor anchor;
-};
-
 }  // namespace detail
 
 // -- Permit --------------------------------------------------------------------------------------

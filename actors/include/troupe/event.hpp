@@ -10,12 +10,14 @@
 // it. Timeouts run on the system's clock, so a ManualClock makes them exact in tests.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
 
 #include "troupe/clock.hpp"
+#include "troupe/detail/waiters.hpp"
 #include "troupe/future.hpp"
 
 namespace troupe {
@@ -23,7 +25,9 @@ namespace troupe {
 class System;
 
 namespace detail {
-struct EventShared;
+class EventActor;
+/// The handles' shared state: the actor, the flag, the anchor.
+using EventShared = Shared<EventActor, std::shared_ptr<std::atomic<bool>>>;
 }
 
 /// A flag with waiters. Copyable: copies share one event. Every member is thread-safe and

@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "troupe/clock.hpp"
+#include "troupe/detail/waiters.hpp"
 #include "troupe/future.hpp"
 #include "troupe/ref.hpp"
 
@@ -29,7 +30,8 @@ class System;
 
 namespace detail {
 class SemaphoreActor;
-struct SemaphoreShared;
+/// The handles' shared state: the actor and the anchor.
+using SemaphoreShared = Shared<SemaphoreActor>;
 }  // namespace detail
 
 /// How a Semaphore is built. Aggregate: `{.bounded = true, .name = "db"}`.

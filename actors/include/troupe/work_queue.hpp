@@ -77,10 +77,10 @@ class WorkQueue {
       throw std::invalid_argument("WorkQueue: priority order needs a Compare that orders T");
     }
     std::string label = detail::label("work queue", options.name);
-    actor_ = system.spawn<QueueActor>(SpawnOptions{.name = std::move(options.name), .daemon = true},
+    auto actor = system.spawn<QueueActor>(SpawnOptions{.name = std::move(options.name), .daemon = true},
                                       options.order, options.capacity, options.when_full,
                                       std::move(compare), std::move(label));
-    anchor_ = std::make_shared<detail::Anchor>(Ref<troupe::Actor>(actor_));
+    shared_ = std::make_shared<detail::Shared<QueueActor>>(std::move(actor));
   }
 
   /// Puts `item` in the queue. The future completes once the item is in (at once if there
@@ -90,7 +90,7 @@ class WorkQueue {
   Future<void> put(T item, Clock::duration timeout = Clock::duration::max()) const {
     Promise<void> promise;
     Future<void> future = promise.future();
-    actor_.tell(typename QueueActor::Put{
+    shared_->actor.tell(typename QueueActor::Put{
         std::move(item), detail::Reply<void>(std::move(promise), detail::kPutCancelled), timeout});
     return future;
   }
@@ -114,7 +114,7 @@ class WorkQueue {
   Future<T> get(Clock::duration timeout = Clock::duration::max()) const {
     Promise<T> promise;
     Future<T> future = promise.future();
-    actor_.tell(typename QueueActor::Get{
+    shared_->actor.tell(typename QueueActor::Get{
         detail::Reply<T>(std::move(promise), detail::kGetCancelled), timeout,
         detail::current_actor()});
     return future;
@@ -132,7 +132,7 @@ class WorkQueue {
   Future<void> task_done() const {
     Promise<void> promise;
     Future<void> future = promise.future();
-    actor_.tell(typename QueueActor::TaskDone{
+    shared_->actor.tell(typename QueueActor::TaskDone{
         detail::Reply<void>(std::move(promise), detail::kTaskDoneCancelled)});
     return future;
   }
@@ -142,23 +142,22 @@ class WorkQueue {
   Future<void> join() const {
     Promise<void> promise;
     Future<void> future = promise.future();
-    actor_.tell(
+    shared_->actor.tell(
         typename QueueActor::Join{detail::Reply<void>(std::move(promise), detail::kJoinCancelled)});
     return future;
   }
 
   /// Items queued right now (waiting producers' items not included). An ask to the actor.
-  Future<std::size_t> size() const { return actor_.ask(typename QueueActor::CountItems{}); }
+  Future<std::size_t> size() const { return shared_->actor.ask(typename QueueActor::CountItems{}); }
   /// Items put and not yet task_done right now. An ask to the actor.
   Future<std::size_t> unfinished() const {
-    return actor_.ask(typename QueueActor::CountUnfinished{});
+    return shared_->actor.ask(typename QueueActor::CountUnfinished{});
   }
 
  private:
   using QueueActor = detail::WorkQueueActor<T, Compare>;
 
-  Ref<QueueActor> actor_;
-  std::shared_ptr<detail::Anchor> anchor_;
+  std::shared_ptr<detail::Shared<QueueActor>> shared_;  // the actor, kept while a copy lives
 };
 
 }  // namespace troupe

@@ -29,9 +29,6 @@ inline Ref<Actor> current_actor() {
   return Access::ref(current_cell());  // empty on a plain thread
 }
 
-/// Nothing more to keep per waiter.
-struct NoData {};
-
 /// Parked requests answering R, oldest first. Owned by one actor; used only in its turns.
 template <class R, class Data = NoData>
 class WaiterList {

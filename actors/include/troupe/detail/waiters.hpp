@@ -106,4 +106,19 @@ class TROUPE_API Anchor {
   Ref<Actor> actor_;
 };
 
+/// Nothing more to keep.
+struct NoData {};
+
+/// What every copy of a system actor's handle (Event, Semaphore, WorkQueue) shares: the
+/// actor, whatever else the handles share (`State`: Event's flag), and the Anchor that stops
+/// the actor once the last copy goes. Handles hold a shared_ptr to it. Thread-safe.
+template <class A, class State = NoData>
+struct Shared {
+  explicit Shared(Ref<A> a, State s = {})
+      : actor(std::move(a)), state(std::move(s)), anchor(Ref<Actor>(actor)) {}
+  Ref<A> actor;
+  State state;
+  Anchor anchor;
+};
+
 }  // namespace troupe::detail
