@@ -55,10 +55,11 @@
 #include <CLI/CLI.hpp>
 
 #include <troupe/event.hpp>
-#include <fixture/server.hpp>
 #include <troupe/http.hpp>
 #include <troupe/semaphore.hpp>
 #include <troupe/troupe.hpp>
+
+#include <fixture/server.hpp>  // the loopback test server (tests/fixture), not troupe
 
 namespace fs = std::filesystem;
 using namespace std::chrono;

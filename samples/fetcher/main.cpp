@@ -46,10 +46,11 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include <fixture/server.hpp>
 #include <troupe/http.hpp>
 #include <troupe/troupe.hpp>
 #include <troupe/work_queue.hpp>
+
+#include <fixture/server.hpp>  // the loopback test server (tests/fixture), not troupe
 
 using namespace std::chrono;
 using Clock = std::chrono::steady_clock;

@@ -40,9 +40,10 @@
 
 #include <CLI/CLI.hpp>
 
-#include <fixture/server.hpp>
 #include <troupe/http.hpp>
 #include <troupe/troupe.hpp>
+
+#include <fixture/server.hpp>  // the loopback test server (tests/fixture), not troupe
 
 using namespace std::chrono;
 
