@@ -4,9 +4,14 @@
 //   acct.tell(Deposit{10});                      // compiles only if Account::on(Deposit) exists
 //   troupe::Future<int> f = acct.ask(Balance{}); // R is what Account::on(Balance) returns
 //
-// The path of a message: tell() builds a typed envelope (detail/envelopes.hpp) and hands it
-// to Cell::enqueue (runtime/src/cell.cpp); a worker's turn calls envelope->deliver, which
-// calls T::on.
+// The path of a message, file by file:
+//   1. tell() here builds a typed envelope (detail/envelopes.hpp) and calls Cell::enqueue
+//      (detail/cell.hpp), which pushes it onto the mailbox (detail/mailbox.hpp);
+//   2. a send that finds the actor idle wakes it (Cell::wake, runtime/src/send.cpp, where
+//      the slow cases and bounded mailboxes also start), scheduling it on the pool
+//      (runtime/src/scheduler.cpp);
+//   3. a worker runs its turn (runtime/src/turn.cpp), which pops the envelope and calls
+//      envelope->deliver, which calls T::on.
 #pragma once
 
 #include <compare>
