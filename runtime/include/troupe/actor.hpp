@@ -27,9 +27,11 @@
 //               either ends the actor, failed, as a throwing constructor does.
 #pragma once
 
+#include <concepts>
 #include <exception>
 #include <stdexcept>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include "troupe/down.hpp"
@@ -39,6 +41,20 @@
 #include "troupe/timer.hpp"
 
 namespace troupe {
+
+class Actor;
+template <class F>
+class FunctionActor;
+
+/// An actor class: derives from troupe::Actor.
+template <class F>
+concept ActorClass = std::derived_from<F, Actor>;
+
+namespace detail {
+/// What spawn takes for a name when it comes first: anything that converts to a string_view.
+template <class S>
+concept SpawnName = std::convertible_to<S, std::string_view>;
+}  // namespace detail
 
 class TROUPE_API Actor {
  public:
@@ -68,10 +84,22 @@ class TROUPE_API Actor {
   std::string_view name() const noexcept;
 
   /// Spawns a child: it is stopped when this actor ends. Call only from inside the actor.
-  template <class T, class... Args>
+  /// The arguments read as System::spawn's: `spawn<T>()`, `spawn<T>("name", args...)`,
+  /// `spawn<T>({.daemon = true}, args...)`, `spawn<T>(args...)`, and the same three with
+  /// a lambda (function actor) instead of T.
+  template <ActorClass T, class... Args>
   Ref<T> spawn(SpawnOptions options, Args&&... args);
+  template <ActorClass T, class... Args>
+  Ref<T> spawn(Args&&... args);
   template <class F>
-  auto spawn(F&& handler);
+    requires(!ActorClass<std::remove_cvref_t<F>>)
+  Ref<FunctionActor<std::decay_t<F>>> spawn(SpawnOptions options, F&& handler);
+  template <class Name, class F>
+    requires(detail::SpawnName<Name> && !ActorClass<std::remove_cvref_t<F>>)
+  Ref<FunctionActor<std::decay_t<F>>> spawn(Name&& name, F&& handler);
+  template <class F>
+    requires(!ActorClass<std::remove_cvref_t<F>>)
+  Ref<FunctionActor<std::decay_t<F>>> spawn(F&& handler);
 
   /// Ends this actor once the current handler returns; queued messages become dead
   /// letters. Call only from inside the actor.

@@ -32,6 +32,51 @@ namespace troupe {
 template <class T, class M>
 concept Handles = requires(T& actor, std::decay_t<M>&& message) { actor.on(std::move(message)); };
 
+namespace detail {
+
+/// Any member named `on` in T, whatever its access: the name is ambiguous in a class
+/// deriving from T and from a class with a public `on` only if T declares one too (lookup
+/// happens before access checks).
+struct OtherOn {
+  void on();
+};
+template <class T>
+struct BothOn : T, OtherOn {};
+template <class T>
+concept DeclaresOn = !std::is_final_v<T> && !requires { &BothOn<T>::on; };
+
+/// Checks, in the order a person would look, why T cannot handle M, and says so with a
+/// static_assert that is the first error (tell and ask compile nothing else when it fails).
+/// True when T handles M. Complete-type and handler checks are done here, not in a
+/// constraint, so an error names its cause instead of "required expression is invalid".
+template <class T, class M>
+consteval bool check_handler() {
+  constexpr bool complete = requires { sizeof(T); };
+  static_assert(complete,
+                "troupe: the actor class is only declared here, not defined; include the "
+                "header that defines it before telling or asking it");
+  if constexpr (!complete) {
+    return false;
+  } else {
+    constexpr bool handles = Handles<T, M>;
+    constexpr bool by_lvalue = requires(T& actor, std::decay_t<M>& message) { actor.on(message); };
+    static_assert(handles || !by_lvalue,
+                  "troupe: the actor's handler takes the message by non-const reference "
+                  "(on(M&)); troupe moves the message into the handler: take it as "
+                  "on(const M&), on(M) or on(M&&)");
+    static_assert(handles || by_lvalue || !DeclaresOn<T>,
+                  "troupe: the actor has no public handler for this message type: is its "
+                  "on(...) private or protected (handlers must be public), or written for "
+                  "another type?");
+    static_assert(handles || by_lvalue || DeclaresOn<T>,
+                  "troupe: the actor class has no handler: declare a public member "
+                  "on(const M&) for this message type");
+    return handles;
+  }
+}
+
+}  // namespace detail
+
 /// The value type an ask of M to T answers with (R for `R on(M)` and `Task<R> on(M)`).
 template <class T, class M>
 using AskResult = detail::AskResultOf<T, std::decay_t<M>>;
@@ -80,20 +125,29 @@ class Ref {
   /// Sends `message` (copied or moved into the envelope). Never blocks. Per-sender FIFO.
   /// Returns false if the actor has terminated: the message became a dead letter. (A send
   /// racing with the actor's end may return true and still become a dead letter.)
+  /// Compiles only if T handles M (see Handles); otherwise the first error says why.
   /// Throws EmptyHandle on an empty Ref.
   template <class M>
-    requires Handles<T, M>
   bool tell(M&& message) const {
-    if (cell_ == nullptr) [[unlikely]] detail::throw_empty("Ref::tell");
-    return cell_->enqueue(new detail::TellEnvelope<T, std::decay_t<M>>(std::forward<M>(message)));
+    if constexpr (detail::check_handler<T, M>()) {
+      if (cell_ == nullptr) [[unlikely]] detail::throw_empty("Ref::tell");
+      return cell_->enqueue(
+          new detail::TellEnvelope<T, std::decay_t<M>>(std::forward<M>(message)));
+    } else {
+      return false;
+    }
   }
   /// As tell(), but the message overtakes the normal messages already queued.
   template <class M>
-    requires Handles<T, M>
   bool tell(M&& message, Urgent) const {
-    if (cell_ == nullptr) [[unlikely]] detail::throw_empty("Ref::tell");
-    return cell_->enqueue(new detail::TellEnvelope<T, std::decay_t<M>>(std::forward<M>(message)),
-                          detail::Priority::urgent);
+    if constexpr (detail::check_handler<T, M>()) {
+      if (cell_ == nullptr) [[unlikely]] detail::throw_empty("Ref::tell");
+      return cell_->enqueue(
+          new detail::TellEnvelope<T, std::decay_t<M>>(std::forward<M>(message)),
+          detail::Priority::urgent);
+    } else {
+      return false;
+    }
   }
 
   /// Sends `message` and returns a future of the handler's answer. Never blocks.
@@ -101,15 +155,18 @@ class Ref {
   /// gone (or goes) before answering. Asked from a plain thread, an untimed get() may run
   /// the handler on that thread (Future::get). Throws EmptyHandle on an empty Ref.
   template <class M>
-    requires Handles<T, M>
   auto ask(M&& message) const {  // -> Future<AskResult<T, M>>
-    if (cell_ == nullptr) [[unlikely]] detail::throw_empty("Ref::ask");
-    Promise<AskResult<T, M>> promise;
-    Future<AskResult<T, M>> future = promise.future();
-    cell_->enqueue_ask(new detail::AskEnvelope<T, std::decay_t<M>>(std::forward<M>(message),
-                                                                   std::move(promise)),
-                       detail::Access::state(future));
-    return future;
+    if constexpr (detail::check_handler<T, M>()) {
+      if (cell_ == nullptr) [[unlikely]] detail::throw_empty("Ref::ask");
+      Promise<AskResult<T, M>> promise;
+      Future<AskResult<T, M>> future = promise.future();
+      cell_->enqueue_ask(new detail::AskEnvelope<T, std::decay_t<M>>(std::forward<M>(message),
+                                                                     std::move(promise)),
+                         detail::Access::state(future));
+      return future;
+    } else {
+      return Future<void>();
+    }
   }
 
   /// Asks the actor to stop (see StopMode). Stopping a stopped actor, or through an empty

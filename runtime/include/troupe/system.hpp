@@ -31,9 +31,6 @@
 
 namespace troupe {
 
-template <class F>
-concept ActorClass = std::derived_from<F, Actor>;
-
 /// Counters of a running system. A snapshot; each is monotonic.
 struct SystemStats {
   std::uint64_t spawned = 0;       ///< actors ever spawned
@@ -58,32 +55,35 @@ class TROUPE_API System {
 
   // -- spawning ------------------------------------------------------------------------------
 
-  /// Spawns an actor of class T built from `args`. Thread-safe.
+  /// Spawns an actor of class T. Thread-safe. What follows T is read by its first argument
+  /// (the same rule as Actor::spawn; README, "Spawning"):
+  ///
+  ///   system.spawn<Account>();                      // unnamed, built with Account()
+  ///   system.spawn<Account>("acct", 1000L);         // a string first is the name
+  ///   system.spawn<Account>({.daemon = true}, 1000L);  // SpawnOptions first (`{}` for none)
+  ///   system.spawn<Account>(1000L);                 // anything else: all go to Account(...)
+  ///
+  /// A string that T could also take as its first constructor argument does not compile
+  /// (ambiguous): write `{.name = s}` or `{}, s` to say which it is.
   /// Throws std::invalid_argument if the name is taken, ShutdownError after shutdown began,
   /// and whatever T's constructor throws.
   template <ActorClass T, class... Args>
   Ref<T> spawn(SpawnOptions options, Args&&... args) {
     return spawn_under<T>(nullptr, std::move(options), std::forward<Args>(args)...);
   }
-  template <ActorClass T, class Name, class... Args>
-    requires std::convertible_to<Name, std::string_view>
-  Ref<T> spawn(Name&& name, Args&&... args) {
-    return spawn<T>(SpawnOptions{.name = std::string(std::string_view(name))},
-                    std::forward<Args>(args)...);
-  }
-  template <ActorClass T>
-  Ref<T> spawn() {
-    return spawn<T>(SpawnOptions{});
+  template <ActorClass T, class... Args>
+  Ref<T> spawn(Args&&... args) {
+    return spawn_args<T>(nullptr, std::forward<Args>(args)...);
   }
   /// Spawns a function actor: `handler` (a lambda or Overload) handles every message it
-  /// accepts; what it returns answers asks.
+  /// accepts; what it returns answers asks. Options or a name may come first, as above.
   template <class F>
     requires(!ActorClass<std::remove_cvref_t<F>>)
   Ref<FunctionActor<std::decay_t<F>>> spawn(SpawnOptions options, F&& handler) {
     return spawn<FunctionActor<std::decay_t<F>>>(std::move(options), std::forward<F>(handler));
   }
   template <class Name, class F>
-    requires(std::convertible_to<Name, std::string_view> && !ActorClass<std::remove_cvref_t<F>>)
+    requires(detail::SpawnName<Name> && !ActorClass<std::remove_cvref_t<F>>)
   Ref<FunctionActor<std::decay_t<F>>> spawn(Name&& name, F&& handler) {
     return spawn(SpawnOptions{.name = std::string(std::string_view(name))},
                  std::forward<F>(handler));
@@ -190,8 +190,37 @@ class TROUPE_API System {
  private:
   friend class Actor;
 
+  // The one reading of spawn's arguments, for System::spawn and Actor::spawn alike.
+  template <ActorClass T, class... Args>
+  Ref<T> spawn_args(detail::Cell* parent, Args&&... args) {
+    if constexpr (sizeof...(Args) == 0) {
+      return spawn_under<T>(parent, SpawnOptions{});
+    } else {
+      return spawn_first<T>(parent, std::forward<Args>(args)...);
+    }
+  }
+  template <ActorClass T, class First, class... Rest>
+  Ref<T> spawn_first(detail::Cell* parent, First&& first, Rest&&... rest) {
+    if constexpr (std::is_same_v<std::remove_cvref_t<First>, SpawnOptions>) {
+      return spawn_under<T>(parent, std::forward<First>(first), std::forward<Rest>(rest)...);
+    } else if constexpr (detail::SpawnName<First>) {
+      static_assert(!std::is_constructible_v<T, First, Rest...>,
+                    "troupe: spawn<T>(s, args...) is ambiguous: a string first is the actor's "
+                    "name, but T can also be built from (s, args...). Say which: "
+                    "spawn<T>({.name = s}, args...) or spawn<T>({}, s, args...)");
+      return spawn_under<T>(parent, SpawnOptions{.name = std::string(std::string_view(first))},
+                            std::forward<Rest>(rest)...);
+    } else {
+      return spawn_under<T>(parent, SpawnOptions{}, std::forward<First>(first),
+                            std::forward<Rest>(rest)...);
+    }
+  }
+
   template <ActorClass T, class... Args>
   Ref<T> spawn_under(detail::Cell* parent, SpawnOptions options, Args&&... args) {
+    static_assert(std::is_constructible_v<T, Args...>,
+                  "troupe: spawn<T>(...): T has no public constructor taking these arguments "
+                  "(those after the SpawnOptions or the name, if one came first)");
     check_spawn(options);
     std::function<void(detail::Cell*)> rebuild;
     if (options.on_failure == OnFailure::restart) {
@@ -226,15 +255,33 @@ class TROUPE_API System {
 
 // -- Actor members that need System ---------------------------------------------------------
 
-template <class T, class... Args>
+template <ActorClass T, class... Args>
 Ref<T> Actor::spawn(SpawnOptions options, Args&&... args) {
   return system().spawn_under<T>(cell_, std::move(options), std::forward<Args>(args)...);
 }
 
+template <ActorClass T, class... Args>
+Ref<T> Actor::spawn(Args&&... args) {
+  return system().spawn_args<T>(cell_, std::forward<Args>(args)...);
+}
+
 template <class F>
-auto Actor::spawn(F&& handler) {
-  return system().spawn_under<FunctionActor<std::decay_t<F>>>(cell_, SpawnOptions{},
-                                                              std::forward<F>(handler));
+  requires(!ActorClass<std::remove_cvref_t<F>>)
+Ref<FunctionActor<std::decay_t<F>>> Actor::spawn(SpawnOptions options, F&& handler) {
+  return spawn<FunctionActor<std::decay_t<F>>>(std::move(options), std::forward<F>(handler));
+}
+
+template <class Name, class F>
+  requires(detail::SpawnName<Name> && !ActorClass<std::remove_cvref_t<F>>)
+Ref<FunctionActor<std::decay_t<F>>> Actor::spawn(Name&& name, F&& handler) {
+  return spawn(SpawnOptions{.name = std::string(std::string_view(name))},
+               std::forward<F>(handler));
+}
+
+template <class F>
+  requires(!ActorClass<std::remove_cvref_t<F>>)
+Ref<FunctionActor<std::decay_t<F>>> Actor::spawn(F&& handler) {
+  return spawn(SpawnOptions{}, std::forward<F>(handler));
 }
 
 }  // namespace troupe

@@ -18,12 +18,22 @@
 #include <utility>
 
 #include "troupe/detail/state.hpp"
+#include "troupe/errors.hpp"
 #include "troupe/fwd.hpp"
 
 namespace troupe {
 
 template <class R>
 class Task;
+
+/// A coroutine handler the compiler laid out wrong, refused instead of run (which would
+/// hang or corrupt memory). g++ 12 does this to a coroutine that has `co_await` in the
+/// condition of an `if`, `while`, `for`, `do` or `switch` and declares no local variable
+/// (README, "A compiler note"). Fix: `bool ok = co_await f; if (ok) ...`.
+class TROUPE_API MiscompiledCoroutine : public Error {
+ public:
+  using Error::Error;
+};
 
 namespace detail {
 
@@ -45,14 +55,66 @@ struct TaskPromiseBase {
   std::coroutine_handle<> root;          // outermost frame: destroyed if the actor stops
   std::exception_ptr error;
   TaskSink* sink = nullptr;  // owned; set only on a detached top-level Task
+  void* frame = nullptr;     // the frame's own address, as the coroutine itself sees it
 
   TaskPromiseBase() = default;
   TaskPromiseBase(const TaskPromiseBase&) = delete;
   ~TaskPromiseBase() { delete sink; }
 
-  std::suspend_always initial_suspend() const noexcept { return {}; }
   void unhandled_exception() noexcept { error = std::current_exception(); }
 };
+
+/// The initial suspension of every Task. It checks the frame layout the handle relies on:
+/// the handle a Task holds is computed from the promise's address (from_promise), while
+/// the one handed to await_suspend is the frame's real address. Every compiler puts the
+/// resume and destroy pointers first and the promise right after them, so the two agree;
+/// g++ 12 sometimes puts a hidden variable first (see MiscompiledCoroutine), and then a
+/// resume through either handle jumps through the wrong slot. Recording the real address
+/// lets Task refuse such a frame loudly instead of running it.
+template <class Promise>
+struct StartAwaiter {
+  Promise& promise;
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<Promise> self) const noexcept {
+    promise.frame = self.address();
+  }
+  void await_resume() const noexcept {}
+};
+
+/// True if `h` (from from_promise) is not the frame's real address: see StartAwaiter.
+template <class Promise>
+bool miscompiled(std::coroutine_handle<Promise> h) noexcept {
+  return h.promise().frame != h.address();
+}
+
+[[noreturn]] inline void throw_miscompiled() {
+  throw MiscompiledCoroutine(
+      "this coroutine was miscompiled (g++ 12: co_await in the condition of an if, while, "
+      "for, do or switch, in a coroutine with no local variable), so troupe refused to run "
+      "it; put the awaited value in a variable first: `bool ok = co_await f; if (ok) ...` "
+      "(README, \"A compiler note\")");
+}
+
+/// Destroys a Task's frame, also one g++ laid out wrong. There `h` points at the resume
+/// pointer, `h.destroy()` would run the destroy function on a frame shifted by the hidden
+/// variable; calling that same destroy function with the real address destroys it as the
+/// compiler meant. Only done where that layout is known (g++, a promise aligned like a
+/// pointer); anywhere else the frame is leaked rather than corrupting memory.
+template <class Promise>
+void destroy_frame(std::coroutine_handle<Promise> h) noexcept {
+  void* real = h.promise().frame;
+  if (real == nullptr || real == h.address()) {
+    h.destroy();
+    return;
+  }
+#if defined(__GNUC__) && !defined(__clang__)
+  if constexpr (alignof(Promise) == alignof(void*)) {
+    using Fn = void (*)(void*);
+    Fn destroy = static_cast<Fn*>(h.address())[1];
+    destroy(real);
+  }
+#endif
+}
 
 template <class Promise>
 struct FinalAwaiter {
@@ -84,6 +146,7 @@ class [[nodiscard]] Task {
     Task get_return_object() noexcept {
       return Task(std::coroutine_handle<promise_type>::from_promise(*this));
     }
+    detail::StartAwaiter<promise_type> initial_suspend() noexcept { return {*this}; }
     detail::FinalAwaiter<promise_type> final_suspend() const noexcept { return {}; }
     template <class V>
       requires(!std::is_void_v<R>)
@@ -97,13 +160,13 @@ class [[nodiscard]] Task {
   Task(Task&& other) noexcept : handle_(std::exchange(other.handle_, {})) {}
   Task& operator=(Task&& other) noexcept {
     if (this != &other) {
-      if (handle_) handle_.destroy();
+      if (handle_) detail::destroy_frame(handle_);
       handle_ = std::exchange(other.handle_, {});
     }
     return *this;
   }
   ~Task() {
-    if (handle_) handle_.destroy();
+    if (handle_) detail::destroy_frame(handle_);
   }
 
   /// Awaiting a Task starts it; the awaiting coroutine resumes when it finishes.
@@ -124,14 +187,22 @@ class [[nodiscard]] Task {
       if constexpr (!std::is_void_v<R>) return std::move(*p.value);
     }
   };
-  Awaiter operator co_await() && noexcept { return Awaiter{handle_}; }
+  /// Throws MiscompiledCoroutine for a Task the compiler laid out wrong, in the awaiting
+  /// coroutine, instead of running it.
+  Awaiter operator co_await() && {
+    if (detail::miscompiled(handle_)) detail::throw_miscompiled();
+    return Awaiter{handle_};
+  }
 
 
  private:
   friend struct detail::Access;  // the envelope that ran the handler starts it detached
 
-  /// Starts the Task detached: it owns its frame and reports to `sink` (owned) when done.
+  /// Starts the Task detached: it owns its frame and reports to `sink` when done. Takes
+  /// ownership of `sink`, except when it throws MiscompiledCoroutine (then nothing ran and
+  /// the caller keeps `sink`).
   void start_detached(detail::TaskSink* sink) && {
+    if (detail::miscompiled(handle_)) detail::throw_miscompiled();
     auto h = std::exchange(handle_, {});
     h.promise().sink = sink;
     h.promise().root = h;
@@ -147,6 +218,7 @@ struct Task<void>::promise_type : detail::TaskPromiseBase {
   Task get_return_object() noexcept {
     return Task(std::coroutine_handle<promise_type>::from_promise(*this));
   }
+  detail::StartAwaiter<promise_type> initial_suspend() noexcept { return {*this}; }
   detail::FinalAwaiter<promise_type> final_suspend() const noexcept { return {}; }
   void return_void() noexcept { value.emplace(); }
   void* value_ptr() noexcept { return value ? &*value : nullptr; }

@@ -37,6 +37,9 @@ struct TimerEntry : std::enable_shared_from_this<TimerEntry> {
 
 template <class M>
 struct TimerPayload {
+  // A constructor, not an aggregate: clang 14 has no parenthesized aggregate init.
+  template <class V>
+  TimerPayload(std::shared_ptr<TimerEntry> e, V&& m) : entry(std::move(e)), message(std::forward<V>(m)) {}
   std::shared_ptr<TimerEntry> entry;
   M message;
 };

@@ -73,8 +73,9 @@ struct AskSink final : TaskSink {
 template <class T, class Sink>
 void start_task(T& actor, std::unique_ptr<Sink> sink) {
   try {
-    auto task = actor.on(std::move(sink->message));  // only allocating the frame can throw
-    Access::start_detached(std::move(task), sink.release());
+    auto task = actor.on(std::move(sink->message));  // allocating the frame can throw,
+    Access::start_detached(std::move(task), sink.get());  // and so can a miscompiled frame
+    sink.release();  // the Task owns it now (and may have finished and deleted it)
   } catch (...) {
     sink->abandon(std::current_exception());
     throw;  // the turn applies the supervision policy
@@ -107,6 +108,8 @@ using AskResultOf = typename AskValue<HandlerResult<T, M>>::type;
 /// What an ask carries: the message, and the promise its answer completes.
 template <class T, class M>
 struct AskPayload {
+  // A constructor, not an aggregate: clang 14 has no parenthesized aggregate init.
+  AskPayload(M m, Promise<AskResultOf<T, M>> p) : message(std::move(m)), promise(std::move(p)) {}
   M message;
   Promise<AskResultOf<T, M>> promise;
 };

@@ -33,7 +33,9 @@ struct Pooled {
     return ::operator new(bytes, align);
   }
   static void operator delete(void* block, std::size_t bytes, std::align_val_t align) noexcept {
-    ::operator delete(block, bytes, align);
+    // The unsized form: clang declares the sized aligned one only with -fsized-deallocation.
+    (void)bytes;
+    ::operator delete(block, align);
   }
 };
 
