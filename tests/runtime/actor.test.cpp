@@ -357,8 +357,8 @@ class Observer : public troupe::Actor {
 
 TEST_CASE("on_start runs in the first turn, before any message, even one the constructor "
           "sent itself") {
+  Journal journal;  // outlives the system, whose actors write to it until they end
   troupe::System system({.workers = 2});
-  Journal journal;
   auto hooked = system.spawn<Hooked>("hooked", &journal, false);
   hooked.tell(Note{"from outside"});
   REQUIRE(support::eventually([&] { return journal.read().size() == 3; }));
@@ -369,15 +369,15 @@ TEST_CASE("on_start runs in the first turn, before any message, even one the con
 }
 
 TEST_CASE("on_start runs without any message from outside, and may tell the actor itself") {
+  std::atomic<int> ticks{0};  // outlives the system
   troupe::System system({.workers = 1});
-  std::atomic<int> ticks{0};
   auto starter = system.spawn<SelfStarter>("starter", &ticks);
   REQUIRE(support::eventually([&] { return ticks.load() == 1; }));
 }
 
 TEST_CASE("on_stop runs when the actor stops and when it fails, before its object goes") {
+  Journal journal;  // outlives the system, whose actors write to it until they end
   troupe::System system({.workers = 2});
-  Journal journal;
   auto stopped = system.spawn<Hooked>("stopped", &journal, false);
   auto failed = system.spawn<Hooked>("failed", &journal, false);
   stopped.stop();
@@ -389,8 +389,8 @@ TEST_CASE("on_stop runs when the actor stops and when it fails, before its objec
 }
 
 TEST_CASE("an exception from on_stop makes the end a failure that watchers hear of") {
+  Journal journal;  // outlives the system, whose actors write to it until they end
   troupe::System system({.workers = 2, .log_failures = false});
-  Journal journal;
   auto observer = system.spawn<Observer>("observer", &journal);
   auto hooked = system.spawn<Hooked>("hooked", &journal, true);
   observer.tell(WatchIt{hooked});
@@ -410,8 +410,8 @@ TEST_CASE("an exception from on_stop makes the end a failure that watchers hear 
 
 TEST_CASE("a restart calls on_stop on the failed object, then on_restart and on_start on the "
           "fresh one") {
+  Journal journal;  // outlives the system, whose actors write to it until they end
   troupe::System system({.workers = 2, .log_failures = false});
-  Journal journal;
   auto hooked = system.spawn<Hooked>(
       troupe::SpawnOptions{.name = "phoenix", .on_failure = troupe::OnFailure::restart}, &journal,
       false);

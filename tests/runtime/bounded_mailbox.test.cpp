@@ -57,8 +57,8 @@ TEST_CASE("a draining stop reaches a full mailbox under every overflow policy an
   auto policy = GENERATE(troupe::Overflow::reject, troupe::Overflow::drop_newest,
                          troupe::Overflow::drop_oldest, troupe::Overflow::block);
   CAPTURE(static_cast<int>(policy));
+  Gate gate;  // outlives the system, whose actors use it until they end
   troupe::System system({.workers = 2});
-  Gate gate;
   auto actor = spawn_held(system, gate, policy, 4);
   for (int i = 0; i < 4; ++i) REQUIRE(actor.tell(Work{}));  // full now
   actor.stop(troupe::StopMode::drain);
@@ -77,8 +77,8 @@ TEST_CASE("shutdown with drain returns true as soon as a full bounded actor has 
   auto policy = GENERATE(troupe::Overflow::reject, troupe::Overflow::drop_newest,
                          troupe::Overflow::drop_oldest);
   CAPTURE(static_cast<int>(policy));
+  Gate gate;  // outlives the system, whose actors use it until they end
   troupe::System system({.workers = 2});
-  Gate gate;
   auto actor = spawn_held(system, gate, policy, 2);
   actor.tell(Work{});
   actor.tell(Work{});
@@ -94,8 +94,8 @@ TEST_CASE("shutdown with drain returns true as soon as a full bounded actor has 
 }
 
 TEST_CASE("shutdown never blocks on a full block-policy mailbox whose handler runs on") {
+  Gate gate;  // outlives the system, whose actors use it until they end
   auto system = std::make_unique<troupe::System>(troupe::SystemOptions{.workers = 2});
-  Gate gate;
   auto actor = spawn_held(*system, gate, troupe::Overflow::block, 1);
   actor.tell(Work{});  // full now
   std::atomic<bool> shutdown_returned{false};
@@ -153,9 +153,9 @@ TEST_CASE("a coroutine in an actor whose bounded mailbox is full still resumes, 
   auto policy = GENERATE(troupe::Overflow::reject, troupe::Overflow::drop_newest,
                          troupe::Overflow::drop_oldest, troupe::Overflow::block);
   CAPTURE(static_cast<int>(policy));
-  troupe::System system({.workers = 2});
-  Gate slow_gate;
+  Gate slow_gate;  // both outlive the system, whose actors use them until they end
   Gate waiter_gate;
+  troupe::System system({.workers = 2});
   auto slow = system.spawn<Slow>("slow", &slow_gate);
   auto waiter = system.spawn<Waiter>(
       troupe::SpawnOptions{.mailbox_capacity = 3, .overflow = policy}, slow, &waiter_gate);
@@ -188,8 +188,8 @@ class Pusher : public troupe::Actor {
 }  // namespace
 
 TEST_CASE("Overflow::block refuses a dedicated-thread actor's tell instead of making it wait") {
+  Gate gate;  // outlives the system, whose actors use it until they end
   troupe::System system({.workers = 2});
-  Gate gate;
   auto target = spawn_held(system, gate, troupe::Overflow::block, 1);
   REQUIRE(target.tell(Work{}));  // full now
   auto pusher = system.spawn<Pusher>(troupe::SpawnOptions{.dedicated_thread = true}, target);

@@ -146,10 +146,10 @@ TEST_CASE("an actor that keeps telling itself holds back plain-thread asks and t
   unsigned workers = GENERATE(1u, 2u);
   CAPTURE(workers);
   std::atomic<std::uint64_t> busy{0};
+  std::atomic<int> ticks{0};  // both outlive the system, whose actors write them
   troupe::System system({.workers = workers});
   auto feeder = system.spawn<SelfFeeder>("feeder", &busy);
   auto answerer = system.spawn([](Question) { return 7; });
-  std::atomic<int> ticks{0};
   auto ticked = system.spawn([&ticks](Tick) { ticks.fetch_add(1); });
   feeder.tell(Spin{});
   REQUIRE(eventually([&] { return busy.load() > 1000; }));
