@@ -1,6 +1,7 @@
 // suspension.cpp - coroutine handlers waiting for futures: each suspension is listed with
 // the actor it must resume on, resumed by a message to that actor (so it runs between the
-// actor's other messages), and destroyed if the actor ends or restarts first.
+// actor's other messages; past them while a non-reentrant actor is held), and destroyed if
+// the actor ends or restarts first.
 #include <functional>
 #include <memory>
 
@@ -19,9 +20,12 @@ std::function<void()> make_resumer(std::coroutine_handle<> handle, std::coroutin
   s->owner = Access::ref(cell);
   auto& suspended = CellAccess::cold(*cell).suspended;
   s->place = suspended.insert(suspended.end(), s);
-  return [s] {
+  // A held non-reentrant actor's user messages wait in its mailbox: the resumption must
+  // go past them.
+  Priority priority = cell->held() ? Priority::urgent : Priority::normal;
+  return [s, priority] {
     if (!s->claimed.exchange(true, std::memory_order_acq_rel)) {
-      Access::cell(s->owner)->enqueue(new ResumeEnvelope(s));
+      Access::cell(s->owner)->enqueue(new ResumeEnvelope(s), priority);
     }
   };
 }
@@ -38,6 +42,7 @@ void Cell::cancel_coroutines_and_timers(Cold& c, std::exception_ptr why) noexcep
     }
   }
   c.suspended.clear();
+  held_ = false;  // the holding coroutine (if any) is gone
   for (auto& t : c.timers) t->cancelled.store(true, std::memory_order_release);
   c.timers.clear();
 }

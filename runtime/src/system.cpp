@@ -69,6 +69,7 @@ void Core::adopt(Cell* cell, const SpawnOptions& options, Cell* parent,
   const auto flags = static_cast<std::uint8_t>(
       (options.daemon ? Cell::kDaemon : 0) | (options.dedicated_thread ? Cell::kDedicated : 0) |
       (options.mailbox_capacity > 0 ? Cell::kBounded : 0) | (cell->flags() & Cell::kTraced) |
+      (options.reentrant.value_or(true) ? 0 : Cell::kNonReentrant) |
       (static_cast<unsigned>(options.on_failure) << Cell::kPolicyShift));
   if (options.on_failure == OnFailure::restart) {
     Cold& c = cell->cold();

@@ -17,8 +17,12 @@ namespace troupe::detail {
 Cell* current_cell() noexcept { return tls_cell; }
 
 bool Cell::park(Mailbox::State how) noexcept {
+  // Held (and not ending): what waits in the mailbox and the bounded queue is for later.
+  if (held_ && how == Mailbox::kIdle) {
+    return mail_.park_anyway(how, [this] { return priority_.empty(); });
+  }
   return mail_.park(how, [this] {
-    if (!priority_.empty()) return false;
+    if (!priority_.empty() || deferred_) return false;
     if ((flags() & kBounded) == 0) return true;
     Cold::Bounded& b = *cold_.load(std::memory_order_acquire)->bounded;
     std::lock_guard lock(b.mutex);
@@ -78,9 +82,30 @@ Envelope* Cell::next_envelope(Node*& taken) noexcept {
     }
     taken = system_first;
   }
+  if (held_) {
+    // A coroutine handler holds this non-reentrant actor: only runtime messages run; user
+    // ones taken with them wait for the hold to end, in order.
+    while (taken != nullptr) {
+      auto* e = static_cast<Envelope*>(taken);
+      taken = taken->next.load(std::memory_order_relaxed);
+      if (e->runs_while_held()) return e;
+      defer(e);
+    }
+    return nullptr;
+  }
   if (taken != nullptr) {
     Node* n = taken;
     taken = n->next.load(std::memory_order_relaxed);
+    return static_cast<Envelope*>(n);
+  }
+  if (deferred_) {  // urgent messages that waited for a hold to end
+    Cold& c = cold();
+    Node* n = c.deferred_first;
+    c.deferred_first = n->next.load(std::memory_order_relaxed);
+    if (c.deferred_first == nullptr) {
+      c.deferred_last = nullptr;
+      deferred_ = false;
+    }
     return static_cast<Envelope*>(n);
   }
   if ((flags() & kBounded) != 0) {
@@ -100,6 +125,18 @@ Envelope* Cell::next_envelope(Node*& taken) noexcept {
     return e;
   }
   return pop_mailbox();
+}
+
+void Cell::defer(Envelope* e) noexcept {
+  Cold& c = cold();
+  e->next.store(nullptr, std::memory_order_relaxed);
+  if (c.deferred_last != nullptr) {
+    c.deferred_last->next.store(e, std::memory_order_relaxed);
+  } else {
+    c.deferred_first = e;
+  }
+  c.deferred_last = e;
+  deferred_ = true;
 }
 
 Envelope* Cell::pop_mailbox() noexcept {
@@ -132,8 +169,9 @@ Cell::Next Cell::turn() noexcept {
     std::uint32_t round = 0;  // messages handled since the last attempt to park
     if (!terminated()) {
       while (handled + round < batch || taken != nullptr) {
-        // The common case first: no urgent or system message, a plain mailbox.
-        Envelope* e = taken == nullptr && priority_.empty() && (flags() & kBounded) == 0
+        // The common case first: no urgent or system message, a plain mailbox, no hold.
+        Envelope* e = taken == nullptr && priority_.empty() && (flags() & kBounded) == 0 &&
+                              !held_ && !deferred_
                           ? pop_mailbox()
                           : next_envelope(taken);
         if (e == nullptr) break;

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "troupe/clock.hpp"
@@ -79,6 +80,13 @@ struct SpawnOptions {
   std::size_t mailbox_capacity = 0;
   /// What a full bounded mailbox does with one more message.
   Overflow overflow = Overflow::reject;
+  /// Whether the actor takes its next message while a coroutine handler of its waits.
+  /// true (reentrant): handlers interleave at each `co_await`, and state must be checked
+  /// again after it. false (non-reentrant): a waiting coroutine holds the actor, which then
+  /// takes only that coroutine's resumptions (and stop) until it ends; its mailbox fills,
+  /// and a full queue downstream slows the senders (back-pressure). Unset: the class's own
+  /// `static constexpr bool reentrant`, else true. README, "Reentrant or not".
+  std::optional<bool> reentrant{};
 };
 
 /// What an actor is doing, in an `ActorInfo` snapshot.

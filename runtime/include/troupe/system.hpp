@@ -222,6 +222,9 @@ class TROUPE_API System {
                   "troupe: spawn<T>(...): T has no public constructor taking these arguments "
                   "(those after the SpawnOptions or the name, if one came first)");
     check_spawn(options);
+    if constexpr (requires { bool{T::reentrant}; }) {
+      if (!options.reentrant) options.reentrant = T::reentrant;  // the class's own choice
+    }
     std::function<void(detail::Cell*)> rebuild;
     if (options.on_failure == OnFailure::restart) {
       // Keep copies of the arguments: each restart builds a fresh T from them.

@@ -3,7 +3,8 @@
 // A handler returning Task<R> may `co_await` futures (an ask to another actor, a submit)
 // and other Tasks. While it waits the worker runs other actors; it resumes on its own actor,
 // so actor state is never touched by two threads at once. Other messages to the same actor
-// may be handled while it waits: re-check state after each co_await.
+// may be handled while it waits: re-check state after each co_await. A non-reentrant actor
+// (SpawnOptions::reentrant = false) takes none until the coroutine ends instead.
 //
 //   troupe::Task<int> on(const Fetch& f) {
 //     int rate = co_await source_.ask(Quote{f.symbol});   // no worker blocked here

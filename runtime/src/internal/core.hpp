@@ -58,6 +58,10 @@ struct Cold {
   Clock::duration restart_window{};
   std::atomic<std::uint32_t> restarts{0};  // read by snapshots on other threads
   std::exception_ptr pending_failure;  // from a coroutine handler, applied after the turn's message
+  // User messages a held non-reentrant actor took off its priority stack, oldest first,
+  // linked through Node::next; they go first once the hold ends.
+  Node* deferred_first = nullptr;
+  Node* deferred_last = nullptr;
   // -- bounded mailbox --
   struct Bounded {
     std::mutex mutex;

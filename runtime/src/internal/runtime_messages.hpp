@@ -3,7 +3,9 @@
 //
 // They are not dead letters when rejected, and (except a draining stop and a resumption,
 // sent at normal priority to keep their place behind user messages) they overtake user
-// messages. A bounded mailbox's overflow policy never applies to them.
+// messages. A bounded mailbox's overflow policy never applies to them. All but Down run
+// while a non-reentrant actor is held; its resumptions then go at urgent priority, past the
+// user messages that wait for the hold to end.
 #pragma once
 
 #include <atomic>
@@ -43,6 +45,7 @@ struct RuntimeEnvelope : Carrying<Payload> {
   using Carrying<Payload>::Carrying;
   bool counts_as_dead_letter() const noexcept override { return false; }
   bool is_system() const noexcept override { return true; }
+  bool runs_while_held() const noexcept override { return true; }
 };
 
 /// A child's failure, raised again inside its parent (OnFailure::escalate).
@@ -63,6 +66,7 @@ struct StopEnvelope final : RuntimeEnvelope<Nothing> {
 
 struct DownEnvelope final : RuntimeEnvelope<Down> {
   using RuntimeEnvelope::RuntimeEnvelope;
+  bool runs_while_held() const noexcept override { return false; }  // the user's on(Down)
   void deliver(Cell& target) override { CellAccess::deliver_down(target, payload); }
 };
 

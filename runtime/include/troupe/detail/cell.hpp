@@ -58,6 +58,9 @@ struct TROUPE_API Envelope : Node, Pooled {
   virtual bool counts_as_dead_letter() const noexcept { return true; }
   /// True for the runtime's system messages (stop, down, watch), which overtake urgent ones.
   virtual bool is_system() const noexcept { return false; }
+  /// True for messages a non-reentrant actor takes while a coroutine handler holds it
+  /// (resumptions, stop, watch): none that runs one of the user's handlers.
+  virtual bool runs_while_held() const noexcept { return false; }
 };
 
 /// An envelope carrying `Payload`, whose life ends in dispose(), not in the destructor.
@@ -163,6 +166,14 @@ class TROUPE_API Cell : public Runnable, public Pooled {
   std::uint32_t handled() const noexcept { return handled_.load(std::memory_order_relaxed); }
   /// Exceptions that escaped its handlers (counted by its turns; read racily in snapshots).
   std::uint32_t failures() const noexcept { return failures_.load(std::memory_order_relaxed); }
+  /// False for a non-reentrant actor (SpawnOptions::reentrant): a coroutine handler that
+  /// waits holds it, and it takes no other user message until that coroutine ends.
+  bool reentrant() const noexcept { return (flags() & kNonReentrant) == 0; }
+  /// A non-reentrant actor's coroutine handler starts (hold) or ends (release_hold); while
+  /// held, turns take only messages that run_while_held. Turn only.
+  void hold() noexcept { held_ = true; }
+  void release_hold() noexcept { held_ = false; }
+  bool held() const noexcept { return held_; }
 
   /// A pool worker's turn: handles up to `batch` messages, then yields if more remain.
   void run() noexcept override;
@@ -202,10 +213,12 @@ class TROUPE_API Cell : public Runnable, public Pooled {
   static constexpr std::uint8_t kBounded = 4;
   static constexpr unsigned kPolicyShift = 3;  // OnFailure in bits 3-4
   static constexpr std::uint8_t kTraced = 32;  // the system has a tracer (set at birth)
+  static constexpr std::uint8_t kNonReentrant = 64;  // SpawnOptions::reentrant == false
   // The flag bits must not overlap (every OnFailure value fits in two bits:
   // supervision.cpp checks it).
   static_assert(((kDaemon | kDedicated | kBounded) >> kPolicyShift) == 0);
-  static_assert(((3u << kPolicyShift) & kTraced) == 0 && (3u << kPolicyShift) < 256);
+  static_assert(((3u << kPolicyShift) & (kTraced | kNonReentrant)) == 0 &&
+                (3u << kPolicyShift) < 256);
 
   /// What follows a turn: another one (the batch is used up), or nothing until a sender
   /// wakes the actor (idle), or nothing ever (retired; the turn let go of a reference).
@@ -214,8 +227,11 @@ class TROUPE_API Cell : public Runnable, public Pooled {
   /// for an asker (run_for_asker) handles one, then parks if nothing is left.
   template <bool kForAsker>
   Next turn() noexcept;
-  /// Parks the mailbox (see Mailbox::park), also checking the priority and bounded queues.
+  /// Parks the mailbox (see Mailbox::park), also checking the priority and bounded queues
+  /// and the deferred messages. A held actor parks with user messages still queued.
   bool park(Mailbox::State how) noexcept;
+  /// A user message taken off the priority stack while held waits in Cold::deferred.
+  void defer(Envelope* e) noexcept;
   /// A message taken from this actor's queues is done: end it, and free its memory unless
   /// the mailbox still links through it. Turn only.
   void finish(Envelope* e) noexcept;
@@ -265,6 +281,8 @@ class TROUPE_API Cell : public Runnable, public Pooled {
   bool stop_requested_ : 1 = false;
   bool stop_failed_ : 1 = false;
   bool failure_pending_ : 1 = false;
+  bool held_ : 1 = false;      // a non-reentrant actor's coroutine handler waits
+  bool deferred_ : 1 = false;  // Cold::deferred holds messages (set and cleared by turns)
 };
 
 /// Sets the cell an Actor constructor binds to, for the duration of a construction.

@@ -34,10 +34,21 @@ struct AskValue<Task<R>> {
 /// Reports a failure of the running actor's coroutine handler (supervision applies).
 TROUPE_API void fail_current(std::exception_ptr error) noexcept;
 
+/// What every top-level coroutine handler reports to. For a non-reentrant actor it holds
+/// the actor from the handler's start until the coroutine ends: finished, failed, or
+/// destroyed because the actor stopped or restarted (each of which deletes the sink, in
+/// the actor's own turn).
+struct HoldingSink : TaskSink {
+  ~HoldingSink() override {
+    if (holder != nullptr) holder->release_hold();
+  }
+  Cell* holder = nullptr;
+};
+
 /// Finishing a tell handler that is a coroutine: only failures matter. The sink owns the
 /// message, so a handler taking it by reference can use it across every co_await.
 template <class M>
-struct TellSink final : TaskSink {
+struct TellSink final : HoldingSink {
   explicit TellSink(M m) : message(std::move(m)) {}
   void finished(std::exception_ptr error, void*) noexcept override {
     if (error) fail_current(std::move(error));
@@ -48,7 +59,7 @@ struct TellSink final : TaskSink {
 /// Finishing an ask handler that is a coroutine: answer the future; a failure also fails
 /// the actor, as any exception escaping a handler does. Owns the message, as TellSink.
 template <class R, class M>
-struct AskSink final : TaskSink {
+struct AskSink final : HoldingSink {
   AskSink(Promise<R> p, M m) : promise(std::move(p)), message(std::move(m)) {}
   void abandon(std::exception_ptr error) noexcept override { promise.set_exception(error); }
   void finished(std::exception_ptr error, void* value) noexcept override {
@@ -69,9 +80,14 @@ struct AskSink final : TaskSink {
   M message;
 };
 
-/// Runs a coroutine handler of T for `message`, detached; `sink` owns the message.
+/// Runs a coroutine handler of T for `message`, detached; `sink` owns the message. On a
+/// non-reentrant actor the coroutine holds it until it ends.
 template <class T, class Sink>
-void start_task(T& actor, std::unique_ptr<Sink> sink) {
+void start_task(Cell& cell, T& actor, std::unique_ptr<Sink> sink) {
+  if (!cell.reentrant()) {
+    cell.hold();
+    sink->holder = &cell;
+  }
   try {
     auto task = actor.on(std::move(sink->message));  // allocating the frame can throw,
     Access::start_detached(std::move(task), sink.get());  // and so can a miscompiled frame
@@ -87,7 +103,7 @@ template <class T, class M>
 void deliver_tell(Cell& target, M& message) {
   T& actor = static_cast<T&>(*target.actor());
   if constexpr (IsTask<HandlerResult<T, M>>::value) {
-    start_task(actor, std::make_unique<TellSink<M>>(std::move(message)));
+    start_task(target, actor, std::make_unique<TellSink<M>>(std::move(message)));
   } else {
     actor.on(std::move(message));
   }
@@ -129,7 +145,7 @@ struct AskEnvelope final : Carrying<AskPayload<T, M>> {
     try {
       if constexpr (IsTask<HandlerResult<T, M>>::value) {
         auto sink = std::make_unique<AskSink<Result, M>>(std::move(promise), std::move(message));
-        start_task(actor, std::move(sink));
+        start_task(target, actor, std::move(sink));
       } else if constexpr (std::is_void_v<Result>) {
         actor.on(std::move(message));
         promise.set_value();

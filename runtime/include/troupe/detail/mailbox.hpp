@@ -99,6 +99,23 @@ class Mailbox {
     }
   }
 
+  /// Parks the consumer as `how` although nodes may be queued: they wait until it is woken
+  /// for something else (a non-reentrant actor holding for a coroutine; see Cell::hold).
+  /// As with `park`, only if nothing was poked and `nothing_else()` agrees; the next push
+  /// or poke wakes it.
+  template <class NothingElse>
+  bool park_anyway(State how, NothingElse&& nothing_else) noexcept {
+    State h = head_.load(std::memory_order_seq_cst);
+    for (;;) {
+      if ((h & kPoked) != 0) {
+        if (!head_.compare_exchange_weak(h, h & ~kPoked, std::memory_order_seq_cst)) continue;
+        h &= ~kPoked;
+      }
+      if (!nothing_else()) return false;
+      if (head_.compare_exchange_strong(h, h | how, std::memory_order_seq_cst)) return true;
+    }
+  }
+
   /// Parks a consumer that no other thread can reach yet. Only if nothing was ever pushed.
   bool park_unshared() noexcept {
     if (head_.load(std::memory_order_relaxed) != address(&stub_)) return false;
