@@ -2,6 +2,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -182,11 +183,44 @@ void StateBase::on_ready(std::function<void()> callback) {
   {
     std::lock_guard lock(mutex_);
     if (!ready_.load(std::memory_order_relaxed)) {
-      callbacks_.push_back(std::move(callback));
+      if (!callback_) {
+        callback_ = std::move(callback);  // the usual case: one callback, no allocation
+      } else {
+        more_callbacks_.push_back(std::move(callback));
+      }
       return;
     }
   }
   run_callback(callback);
+}
+
+void StateBase::on_ready(Waker waker) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!ready_.load(std::memory_order_relaxed)) {
+      if (waker_.arg == nullptr) {
+        waker_ = waker;
+        return;
+      }
+      // A second coroutine awaits the same state (rare): an ordinary callback, which
+      // drops the waker if it is destroyed without running.
+      struct Once {
+        explicit Once(Waker w) : waker(w) {}
+        Once(const Once&) = delete;
+        ~Once() {
+          if (waker.arg != nullptr) waker.drop(waker.arg);
+        }
+        Waker waker;
+      };
+      auto once = std::make_shared<Once>(waker);
+      more_callbacks_.emplace_back([once] {
+        Waker w = std::exchange(once->waker, Waker{});
+        w.run(w.arg);
+      });
+      return;
+    }
+  }
+  waker.run(waker.arg);
 }
 
 bool StateBase::set_exception(std::exception_ptr error) {
@@ -195,10 +229,14 @@ bool StateBase::set_exception(std::exception_ptr error) {
 
 bool StateBase::finish(std::unique_lock<std::mutex>& lock) {
   ready_.store(true, std::memory_order_release);
-  std::vector<std::function<void()>> callbacks = std::move(callbacks_);
+  Waker waker = std::exchange(waker_, Waker{});
+  std::function<void()> first = std::exchange(callback_, nullptr);
+  std::vector<std::function<void()>> more = std::move(more_callbacks_);
   lock.unlock();
   cv_.notify_all();
-  for (auto& callback : callbacks) run_callback(callback);
+  if (waker.arg != nullptr) waker.run(waker.arg);
+  if (first) run_callback(first);
+  for (auto& callback : more) run_callback(callback);
   return true;
 }
 

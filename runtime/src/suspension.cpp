@@ -2,7 +2,6 @@
 // the actor it must resume on, resumed by a message to that actor (so it runs between the
 // actor's other messages; past them while a non-reentrant actor is held), and destroyed if
 // the actor ends or restarts first.
-#include <functional>
 #include <memory>
 
 #include "internal/core.hpp"
@@ -11,40 +10,78 @@
 
 namespace troupe::detail {
 
-std::function<void()> make_resumer(std::coroutine_handle<> handle, std::coroutine_handle<> root) {
+namespace {
+
+void resume_inline(void* frame) noexcept { std::coroutine_handle<>::from_address(frame).resume(); }
+void drop_nothing(void*) noexcept {}
+
+// The waker's reference to the suspension: posts the resumption (unless the owner gave up
+// on it first), or just lets go.
+void post_resumption(void* arg) noexcept {
+  auto* s = static_cast<Suspension*>(arg);
+  if (s->claimed.exchange(true, std::memory_order_acq_rel)) {
+    s->release();
+    return;
+  }
+  Cell* owner = Access::cell(s->owner);
+  owner->enqueue(new ResumeEnvelope(SuspensionRef(s, SuspensionRef::adopt)), s->priority);
+}
+void drop_suspension(void* arg) noexcept { static_cast<Suspension*>(arg)->release(); }
+
+}  // namespace
+
+void resume_when_ready(StateBase& state, std::coroutine_handle<> handle,
+                       std::coroutine_handle<> root) {
   Cell* cell = tls_cell;
-  if (cell == nullptr) return [handle] { handle.resume(); };
-  auto s = std::make_shared<Suspension>();
+  if (cell == nullptr) {  // not on an actor: resume on whichever thread completes it
+    state.on_ready(StateBase::Waker{resume_inline, drop_nothing, handle.address()});
+    return;
+  }
+  auto* s = new Suspension;  // one reference: the owner's list
   s->handle = handle;
   s->root = root;
   s->owner = Access::ref(cell);
-  auto& suspended = CellAccess::cold(*cell).suspended;
-  s->place = suspended.insert(suspended.end(), s);
   // A held non-reentrant actor's user messages wait in its mailbox: the resumption must
   // go past them.
-  Priority priority = cell->held() ? Priority::urgent : Priority::normal;
-  return [s, priority] {
-    if (!s->claimed.exchange(true, std::memory_order_acq_rel)) {
-      Access::cell(s->owner)->enqueue(new ResumeEnvelope(s), priority);
-    }
-  };
+  s->priority = cell->held() ? Priority::urgent : Priority::normal;
+  Cold& c = CellAccess::cold(*cell);
+  s->next = c.suspended;
+  if (c.suspended != nullptr) c.suspended->prev = s;
+  c.suspended = s;
+  s->retain();  // the waker's
+  state.on_ready(StateBase::Waker{post_resumption, drop_suspension, s});
+}
+
+void unlist(Cold& c, Suspension& s) noexcept {
+  if (s.prev != nullptr) {
+    s.prev->next = s.next;
+  } else {
+    c.suspended = s.next;
+  }
+  if (s.next != nullptr) s.next->prev = s.prev;
+  s.prev = s.next = nullptr;
+  s.release();
 }
 
 void Cell::cancel_coroutines_and_timers(Cold& c, std::exception_ptr why) noexcept {
   // The asks those coroutines were answering fail with `why` (ActorStopped), not with
   // BrokenPromise, when their frames drop the promises.
   AbandonScope reason(std::move(why));
-  for (auto& s : c.suspended) {
+  // One suspension per waiting coroutine chain (a chain waits at one point at a time), so
+  // each root is destroyed once. Destroying a frame never lists a new suspension.
+  while (Suspension* s = c.suspended) {
     s->claimed.exchange(true, std::memory_order_acq_rel);
+    s->retain();  // past unlist: `dead` is read by a resumption that may still come
+    unlist(c, *s);
     if (!s->dead) {
       s->dead = true;
       s->root.destroy();
     }
+    s->release();
   }
-  c.suspended.clear();
-  held_ = false;  // the holding coroutine (if any) is gone
   for (auto& t : c.timers) t->cancelled.store(true, std::memory_order_release);
   c.timers.clear();
+  held_ = false;  // the holding coroutine (if any) is gone
 }
 
 }  // namespace troupe::detail

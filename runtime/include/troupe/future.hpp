@@ -31,11 +31,11 @@ class Ref;
 TROUPE_API std::uint64_t future_callback_errors() noexcept;
 
 namespace detail {
-/// Builds the callback that resumes `handle` once an awaited future is ready: on the actor
-/// that was running when it suspended (through its mailbox), or inline outside actors.
-/// `root` is the outermost coroutine frame, destroyed if that actor stops first.
-TROUPE_API std::function<void()> make_resumer(std::coroutine_handle<> handle,
-                                                std::coroutine_handle<> root);
+/// Arranges for `handle` to resume once `state` is ready: on the actor that was running
+/// when it suspended (through its mailbox), or inline outside actors. `root` is the
+/// outermost coroutine frame, destroyed if that actor stops first. (runtime/src/suspension.cpp)
+TROUPE_API void resume_when_ready(StateBase& state, std::coroutine_handle<> handle,
+                                  std::coroutine_handle<> root);
 [[noreturn]] TROUPE_API void throw_timeout(std::chrono::nanoseconds waited);
 
 template <class P>
@@ -68,7 +68,8 @@ constexpr std::chrono::nanoseconds clamp_timeout(
 template <class R>
 class Promise {
  public:
-  Promise() : state_(std::make_shared<detail::State<R>>()) {}
+  Promise()
+      : state_(std::allocate_shared<detail::State<R>>(detail::PoolAllocator<detail::State<R>>{})) {}
   Promise(Promise&&) noexcept = default;
   Promise& operator=(Promise&& other) noexcept {
     if (this != &other) {
@@ -215,7 +216,7 @@ class Future {
     bool await_ready() const noexcept { return state->ready(); }
     template <class P>
     void await_suspend(std::coroutine_handle<P> h) {
-      state->on_ready(detail::make_resumer(h, detail::root_of(h)));
+      detail::resume_when_ready(*state, h, detail::root_of(h));
     }
     R await_resume() { return Future(std::move(state)).take(); }
   };

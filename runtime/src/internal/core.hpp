@@ -47,8 +47,9 @@ struct Cold {
   std::exception_ptr reason;                 // why it failed (set at termination)
   std::vector<Ref<Actor>> watchers;          // get a Down when this actor ends
   std::vector<Ref<Actor>> children;          // stopped when this actor ends
-  // Coroutines awaiting futures; each knows its place, so a resumption leaves in O(1).
-  std::list<std::shared_ptr<struct Suspension>> suspended;
+  // Coroutines awaiting futures: an intrusive list (Suspension::prev/next), so a
+  // resumption leaves in O(1); each listed one holds a reference (suspension.cpp).
+  struct Suspension* suspended = nullptr;
   std::vector<std::shared_ptr<TimerEntry>> timers;           // cancelled when it stops
   Ref<Actor> parent;                                          // told when this one fails
   // -- supervision --

@@ -11,7 +11,7 @@
 #include <atomic>
 #include <coroutine>
 #include <exception>
-#include <list>
+#include <cstdint>
 #include <memory>
 #include <utility>
 
@@ -29,15 +29,51 @@ struct CellAccess {
   static void call_on_start(Cell& cell) { cell.call_on_start(); }
 };
 
-/// A coroutine waiting for a future, registered with the actor it must resume on.
-struct Suspension {
+/// A coroutine waiting for a future, registered with the actor it must resume on. Shared
+/// by the owner's list (Cold::suspended) and the future's callback, then its resumption:
+/// an intrusive count, and pooled, since one is made per `co_await` that waits.
+struct Suspension : Pooled {
   std::coroutine_handle<> handle;  // resume this
   std::coroutine_handle<> root;    // destroy this if the actor ends first
   Ref<Actor> owner;
+  std::atomic<std::uint32_t> refs{1};  // the owner's list holds the first
   std::atomic<bool> claimed{false};  // the future's side: posted a resumption, or gave up
   bool dead = false;                 // the owner's side: frame destroyed (owner's turn only)
-  std::list<std::shared_ptr<Suspension>>::iterator place;  // in Cold::suspended (owner's)
+  Priority priority = Priority::normal;  // of the resumption: urgent past a held actor's mail
+  Suspension* prev = nullptr;  // links in Cold::suspended (owner's turn only)
+  Suspension* next = nullptr;
+
+  void retain() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept {
+    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
 };
+
+/// A counted reference to a Suspension (a resumption's).
+class SuspensionRef {
+ public:
+  explicit SuspensionRef(Suspension* s) noexcept : s_(s) { s_->retain(); }
+  /// Takes over a reference the caller holds.
+  static constexpr struct Adopt {
+  } adopt{};
+  SuspensionRef(Suspension* s, Adopt) noexcept : s_(s) {}
+  SuspensionRef(const SuspensionRef& other) noexcept : s_(other.s_) {
+    if (s_ != nullptr) s_->retain();
+  }
+  SuspensionRef(SuspensionRef&& other) noexcept : s_(std::exchange(other.s_, nullptr)) {}
+  SuspensionRef& operator=(const SuspensionRef&) = delete;
+  ~SuspensionRef() {
+    if (s_ != nullptr) s_->release();
+  }
+  Suspension* operator->() const noexcept { return s_; }
+  Suspension& operator*() const noexcept { return *s_; }
+
+ private:
+  Suspension* s_;
+};
+
+/// Takes `s` off its owner's list, dropping the list's reference. Owner's turn only.
+void unlist(Cold& c, Suspension& s) noexcept;
 
 /// The runtime's own messages: not dead letters when rejected, and they overtake others.
 template <class Payload>
@@ -88,13 +124,14 @@ struct WatchEnvelope final : RuntimeEnvelope<Ref<Actor>> {
   }
 };
 
-struct ResumeEnvelope final : RuntimeEnvelope<std::shared_ptr<Suspension>> {
+struct ResumeEnvelope final : RuntimeEnvelope<SuspensionRef> {
   using RuntimeEnvelope::RuntimeEnvelope;
   void deliver(Cell& target) override {
     Suspension& suspension = *payload;
     if (suspension.dead) return;  // a restart destroyed the frame meanwhile
-    CellAccess::cold(target).suspended.erase(suspension.place);
-    suspension.handle.resume();
+    std::coroutine_handle<> handle = suspension.handle;
+    unlist(CellAccess::cold(target), suspension);  // our payload still holds it
+    handle.resume();
   }
   // A resumption that cannot be delivered does nothing: the frame is still listed in
   // `suspended` and is destroyed by the owner's own turn (terminate), never elsewhere.

@@ -7,11 +7,13 @@
 #include <exception>
 #include <functional>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "troupe/detail/pool.hpp"
 #include "troupe/export.hpp"
 
 namespace troupe::detail {
@@ -85,6 +87,7 @@ class TROUPE_API StateBase {
   StateBase() = default;
   ~StateBase() {
     if (turn_.load(std::memory_order_relaxed) != nullptr) drop_turn();
+    if (waker_.arg != nullptr) waker_.drop(waker_.arg);  // never completed
   }
   StateBase(const StateBase&) = delete;
   StateBase& operator=(const StateBase&) = delete;
@@ -104,6 +107,15 @@ class TROUPE_API StateBase {
   /// reported (report_callback_error) and stops there: the other callbacks still run, and
   /// neither the completer nor the caller of on_ready sees it.
   void on_ready(std::function<void()> callback);
+  /// A callback that costs no allocation, for the runtime's own use (resuming a
+  /// coroutine): `run(arg)` once ready (now, if it is), exactly once, or `drop(arg)` if the
+  /// state ends without completing. Neither may throw.
+  struct Waker {
+    void (*run)(void*) noexcept = nullptr;
+    void (*drop)(void*) noexcept = nullptr;
+    void* arg = nullptr;
+  };
+  void on_ready(Waker waker);
   /// Completes with an error. Returns false (and does nothing) if already completed.
   bool set_exception(std::exception_ptr error);
   /// The error, once ready; null on success.
@@ -135,9 +147,40 @@ class TROUPE_API StateBase {
   std::condition_variable cv_;
   std::atomic<bool> ready_{false};
   std::exception_ptr error_;
-  std::vector<std::function<void()>> callbacks_;
+  Waker waker_;                     // the first Waker (a coroutine awaiting this state)
+  std::function<void()> callback_;  // the first callback (most states have one at most)
+  std::vector<std::function<void()>> more_callbacks_;  // the others, in order
   std::atomic<AnsweringTurn*> turn_{nullptr};
   friend class StateAccess;
+};
+
+/// Allocates shared states (and their control blocks) from the pool: a future is made and
+/// dropped per ask.
+template <class T>
+struct PoolAllocator {
+  using value_type = T;
+  PoolAllocator() = default;
+  template <class U>
+  PoolAllocator(const PoolAllocator<U>&) noexcept {}
+  // The pool aligns to 16 at most (see pool.hpp); anything stricter goes elsewhere.
+  T* allocate(std::size_t n) {
+    if constexpr (alignof(T) > 16) {
+      return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(alignof(T))));
+    } else {
+      return static_cast<T*>(pool_allocate(n * sizeof(T)));
+    }
+  }
+  void deallocate(T* p, std::size_t n) noexcept {
+    if constexpr (alignof(T) > 16) {
+      ::operator delete(p, std::align_val_t(alignof(T)));
+    } else {
+      pool_free(p, n * sizeof(T));
+    }
+  }
+  template <class U>
+  bool operator==(const PoolAllocator<U>&) const noexcept {
+    return true;
+  }
 };
 
 template <class R>
