@@ -4,6 +4,8 @@
 // actors. troupe only: the Python and Go peers of the same shapes are bench/peers/, run
 // beside this by bench/queues.sh (which prints the comparison table).
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <vector>
 
 #include "harness.hpp"
@@ -18,6 +20,15 @@ namespace {
 
 troupe::SystemOptions options(const Config& config) {
   return {.workers = config.workers, .batch = config.batch};
+}
+
+/// With BENCH_STATS set, the scheduler's counters of a run go to stderr (for tuning).
+void print_stats(const char* what, troupe::System& system) {
+  if (std::getenv("BENCH_STATS") == nullptr) return;
+  troupe::SystemStats s = system.stats();
+  std::fprintf(stderr, "  [%s] sleeps %llu wakeups %llu steals %llu\n", what,
+               static_cast<unsigned long long>(s.worker_sleeps),
+               static_cast<unsigned long long>(s.wakeups), static_cast<unsigned long long>(s.steals));
 }
 
 template <class R>
@@ -99,6 +110,7 @@ Sample work_queue(const Config& config, unsigned producers, unsigned consumers,
     if (!produced.wait(config.deadline())) wrong_result("work queue: producers did not finish");
     await(queue.join(), config);
     ns = ns_since(start);
+    print_stats("work queue", system);
     for (unsigned i = 0; i < consumers; ++i) await(queue.put(kStop), config);
     await(queue.join(), config);
     ps.clear();
@@ -242,6 +254,7 @@ Sample askco(const Config& config) {
   std::uint64_t v = await(result, config);
   double ns = ns_since(start);
   expect_equal("askco: answers", v, n);
+  print_stats("askco", system);
   system.join();
   return {ns / static_cast<double>(n)};  // per round trip
 }
