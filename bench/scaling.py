@@ -4,6 +4,11 @@ peers (Python's queue.Queue and threading, Go's channels) in the same run.
 
     bench/scaling.py --bench build/bench/bench/troupe-bench [--reps 5] [--scale 0.3]
                      [--workers 1,2] [--only wq11_64,askco] [--no-caf] [--no-peers]
+    bench/scaling.py --bench before=/tmp/old/troupe-bench --bench after=build/bench/bench/troupe-bench
+
+With several --bench LABEL=PATH (each with its libtroupe*.so beside it or in its build
+tree), the troupe columns repeat per build, and the builds alternate too: a before/after
+comparison in one run. CAF and the peers run once per repetition, with the first build.
 
 For every repetition and workload the worker counts run in alternating order (1 then 2,
 then 2 then 1), each one `troupe-bench --only W --workers N --reps 1` (troupe, then CAF
@@ -36,12 +41,17 @@ def load():
 
 
 def run_troupe(bench, workload, workers, scale, caf):
+    env = dict(os.environ)
+    libdir = os.path.dirname(os.path.abspath(bench))
+    if any(f.startswith("libtroupe") for f in os.listdir(libdir)):  # a copied build
+        env["LD_LIBRARY_PATH"] = libdir
     with tempfile.NamedTemporaryFile(suffix=".json") as tmp:
         cmd = [bench, "--only", workload, "--workers", str(workers), "--reps", "1",
                "--scale", str(scale), "--json", tmp.name]
         if not caf:
             cmd += ["--peer", "troupe"]
-        r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                           env=env)
         if r.returncode != 0:
             sys.stderr.write(r.stderr)
             return []
@@ -60,7 +70,11 @@ def build_go(out_dir):
     exe = os.path.join(out_dir, "queue-peer")
     src = os.path.join(HERE, "peers", "queue_peer.go")
     env = dict(os.environ, GOCACHE=os.path.join(out_dir, "gocache"), GO111MODULE="off")
-    r = subprocess.run(["go", "build", "-o", exe, src], capture_output=True, text=True, env=env)
+    try:
+        r = subprocess.run(["go", "build", "-o", exe, src], capture_output=True, text=True, env=env)
+    except FileNotFoundError:
+        sys.stderr.write("scaling.py: no go in PATH (apt-get install golang-go); no Go column\n")
+        return None
     if r.returncode != 0:
         sys.stderr.write("scaling.py: go build failed; no Go column\n" + r.stderr)
         return None
@@ -76,7 +90,8 @@ def fmt(v):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--bench", default=os.path.join(HERE, "..", "build", "bench", "bench", "troupe-bench"))
+    ap.add_argument("--bench", action="append",
+                    help="PATH or LABEL=PATH; repeat to compare builds (default build/bench)")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--scale", type=float, default=0.3)
     ap.add_argument("--workers", default="1,2")
@@ -84,6 +99,10 @@ def main():
     ap.add_argument("--no-caf", action="store_true")
     ap.add_argument("--no-peers", action="store_true")
     a = ap.parse_args()
+    benches = []
+    for b in a.bench or [os.path.join(HERE, "..", "build", "bench", "bench", "troupe-bench")]:
+        label, _, path = b.rpartition("=")
+        benches.append((label or "troupe", path))
     workers = [int(x) for x in a.workers.split(",")]
     todo = [w for w in (a.only.split(",") if a.only else SUITE + QUEUES) if w]
     tmpdir = tempfile.mkdtemp(prefix="troupe-scaling-")
@@ -102,14 +121,18 @@ def main():
     for rep in range(a.reps):
         for workload in todo:
             ws = workers if rep % 2 == 0 else list(reversed(workers))
+            bs = benches if rep % 2 == 0 else list(reversed(benches))
             for w in ws:
-                for obj in run_troupe(a.bench, workload, w, a.scale, not a.no_caf):
-                    row = obj["workload"]
-                    if row not in units:
-                        units[row] = obj["unit"]
-                        order.append((row, workload))
-                    add(row, "troupe", w, obj["troupe"])
-                    add(row, "CAF", w, obj["caf"])
+                for label, path in bs:
+                    first = label == benches[0][0]
+                    for obj in run_troupe(path, workload, w, a.scale, first and not a.no_caf):
+                        row = obj["workload"]
+                        if row not in units:
+                            units[row] = obj["unit"]
+                            order.append((row, workload))
+                        add(row, label, w, obj["troupe"])
+                        if first:
+                            add(row, "CAF", w, obj["caf"])
                 if go and workload in GO_PEER:
                     n = max(1, int(SIZES[workload] * a.scale))
                     add(workload, "Go", w, run_peer([go, workload, str(n)],
@@ -127,20 +150,26 @@ def main():
     wmax, wmin = max(workers), min(workers)
     print(f"\ntroupe at {', '.join(map(str, workers))} workers, scale {a.scale}, medians of {a.reps} reps "
           f"(worker counts alternating); load average {load0:.2f} before, {load1:.2f} after; {os.cpu_count()} CPUs")
-    cols = [f"troupe {w}w" for w in workers] + [f"{wmax}w/{wmin}w", f"CAF {wmax}w", "CAF/tr",
-                                                "Python", "Py/tr", f"Go {wmax}w", "tr/Go"]
+    last = benches[-1][0]  # the ratios are the last build's
+    cols = []
+    for label, _ in benches:
+        cols += [f"{label} {w}w"[-11:] for w in workers] + [f"{wmax}w/{wmin}w"]
+    cols += [f"CAF {wmax}w", "CAF/tr", "Python", "Py/tr", f"Go {wmax}w", "tr/Go"]
     print(f"{'workload':<12} {'unit':<11}" + "".join(f"{c:>11}" for c in cols))
     for row, workload in order:
-        t = [med(row, "troupe", w) for w in workers]
-        tmax, tmin = med(row, "troupe", wmax), med(row, "troupe", wmin)
+        vals = []
+        for label, _ in benches:
+            t = [med(row, label, w) for w in workers]
+            tmax, tmin = med(row, label, wmax), med(row, label, wmin)
+            vals += t + [tmax / tmin if tmax and tmin else None]
+        tmax = med(row, last, wmax)
         caf = med(row, "CAF", wmax)
         py = med(row, "Python", 0)
         gov = med(row, "Go", wmax)
-        scale_ratio = tmax / tmin if tmax and tmin else None
-        vals = t + [scale_ratio, caf, caf / tmax if caf and tmax else None, py,
-                    py / tmax if py and tmax else None, gov, tmax / gov if gov and tmax else None]
+        vals += [caf, caf / tmax if caf and tmax else None, py,
+                 py / tmax if py and tmax else None, gov, tmax / gov if gov and tmax else None]
         print(f"{row:<12} {units[row]:<11}" + "".join(f"{fmt(v):>11}" for v in vals))
-    print("\nNx/1w: troupe's time at the most workers over its time at 1 (goal <= 1.1; for spawn_bytes, "
+    print(f"\nRatios against peers use '{last}' at {wmax} workers. Nx/1w: troupe's time at the most workers over its time at 1 (goal <= 1.1; for spawn_bytes, "
           "ask and skynet lower is better too). CAF/tr and Py/tr above 1: troupe faster; tr/Go: "
           "troupe's time over Go's (goal <= 3 for the work queues).")
 

@@ -58,7 +58,9 @@ struct WorkQueueOptions {
 
 /// A queue of work items of type T shared by many producers and consumers, kept by a
 /// daemon system actor. Copyable: copies share one queue. Every member is thread-safe and
-/// never blocks. The actor is stopped when the last copy is gone (after what was already
+/// never blocks: put and get take the queue's lock for one push or pop (the item's move and,
+/// in priority order, `Compare` run under it; no future is completed there), and whatever
+/// must wait is handed to the queue's actor. The actor is stopped when the last copy is gone (after what was already
 /// sent to it) or when the system shuts down: every pending put, get and join then fails
 /// with troupe::Cancelled, and queued items are destroyed.
 ///
@@ -96,7 +98,9 @@ class WorkQueue {
     Core& c = *core_;
     {
       std::unique_lock lock(c.mutex);
-      if (c.closed) return Future<void>::failed(detail::make_error<Cancelled>(detail::kPutCancelled));
+      if (c.closed || !shared_->actor.alive()) {  // the queue has stopped (shutdown)
+        return Future<void>::failed(detail::make_error<Cancelled>(detail::kPutCancelled));
+      }
       if (c.no_putters() && c.has_room()) {
         c.items.push(std::move(item));  // in, and done
         c.unfinished.fetch_add(1, std::memory_order_relaxed);
@@ -137,7 +141,9 @@ class WorkQueue {
     bool room = false;
     {
       std::lock_guard lock(c.mutex);
-      if (c.closed) return Future<T>::failed(detail::make_error<Cancelled>(detail::kGetCancelled));
+      if (c.closed || !shared_->actor.alive()) {  // the queue has stopped (shutdown)
+        return Future<T>::failed(detail::make_error<Cancelled>(detail::kGetCancelled));
+      }
       if (c.no_getters() && !c.items.empty()) {
         item.emplace(c.items.pop());  // an item, and nobody waiting before us
         // A producer waits for the room we made (one Room on its way at a time).
