@@ -29,7 +29,6 @@ constexpr unsigned kRunNextLimit = 32;  // consecutive run-next turns before the
 // Every kInjectEvery-th turn of a worker starts with the injection queue, so outside work
 // waits at most that many turns (of at most `batch` messages each) whatever runs locally.
 constexpr unsigned kInjectEvery = 61;
-constexpr std::size_t kNoWorker = ~std::size_t{0};
 // Turns between two eager wakes (see Scheduler::schedule): at first, and after one that
 // found work; doubled after each that found none, up to the maximum.
 constexpr std::uint64_t kEagerWakeEvery = 16384;

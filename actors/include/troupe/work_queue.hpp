@@ -108,7 +108,7 @@ class WorkQueue {
         bool serve = !c.no_getters() && !std::exchange(c.serve_sent, true);
         lock.unlock();
         if (serve) shared_->actor.tell(typename QueueActor::Serve{});
-        return c.done;
+        return detail::completed_future();
       }
       ++c.puts;
     }
@@ -185,7 +185,7 @@ class WorkQueue {
       return Future<void>::failed(detail::task_done_error(core_->label));
     }
     if (last) shared_->actor.tell(typename QueueActor::AllDone{});
-    return core_->done;
+    return detail::completed_future();
   }
 
   /// A future that completes exactly when the number of unfinished tasks (puts minus

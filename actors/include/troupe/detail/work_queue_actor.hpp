@@ -38,6 +38,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -158,8 +159,41 @@ class WorkItems {
   std::uint64_t sequence_ = 0;
 };
 
+/// The lock of a WorkQueue's core: held for one push or pop, so a thread that finds it taken
+/// spins (and yields after a while) instead of sleeping in the kernel. One atomic exchange to
+/// take it, a plain release store to let go: half the locked instructions of a mutex, and
+/// no futex call when a producer and a consumer on two cores meet on it. BasicLockable.
+class QueueLock {
+ public:
+  void lock() noexcept {
+    while (taken_.exchange(true, std::memory_order_acquire)) {
+      for (unsigned spins = 0; taken_.load(std::memory_order_relaxed); ++spins) {
+        if (spins < 64) {
+#if defined(__x86_64__) || defined(__i386__)
+          __builtin_ia32_pause();
+#endif
+        } else {
+          std::this_thread::yield();  // the holder was preempted: let it run
+        }
+      }
+    }
+  }
+  void unlock() noexcept { taken_.store(false, std::memory_order_release); }
+
+ private:
+  std::atomic<bool> taken_{false};
+};
+
+/// A completed Future<void>, one per thread: what a put that needs no answer and a
+/// task_done return. Per thread, so that a producer and a consumer on two cores do not
+/// bounce one reference count between them.
+inline const Future<void>& completed_future() {
+  static thread_local const Future<void> done = Future<void>::ready_with();
+  return done;
+}
+
 /// What a WorkQueue's handles share with its actor: the items and who waits for them (see
-/// the top of this file). The mutex guards every field not marked atomic or const.
+/// the top of this file). The lock guards every field not marked atomic or const.
 template <class T, class Compare>
 struct QueueCore {
   QueueCore(QueueOrder order, std::size_t capacity_, Compare compare, std::string label_)
@@ -186,7 +220,9 @@ struct QueueCore {
     return false;
   }
 
-  std::mutex mutex;
+  QueueLock mutex;
+  std::atomic<std::int64_t> unfinished{0};  // put and not yet task_done (beside the lock:
+                                            // a get and its task_done find the line here)
   WorkItems<T, Compare> items;
   const std::size_t capacity;  // 0: unbounded
   std::size_t gets = 0;           // Gets sent and not yet handled
@@ -196,10 +232,7 @@ struct QueueCore {
   bool serve_sent = false;        // a Serve is on its way to the actor
   bool room_sent = false;         // a Room is on its way to the actor
   bool closed = false;            // the actor has ended: every call fails with Cancelled
-  std::atomic<std::int64_t> unfinished{0};  // put and not yet task_done
   const std::string label;
-  /// What a put that needs no answer, and a task_done, return: one shared complete future.
-  const Future<void> done = Future<void>::ready_with();
 };
 
 template <class T, class Compare>
