@@ -107,6 +107,14 @@ constexpr Row kSpawn[] = {{"spawn_ns", "ns/spawn", ">= 20x", 20, 0},
 constexpr Row kAsk[] = {{"ask_p50", "us", "", 0, 0}, {"ask_p99", "us", "<= 50 us", 0, 50}};
 constexpr Row kFj[] = {{"fjthrput", "ns/msg", "", 0, 0}};
 constexpr Row kFloor[] = {{"floor", "ns/item", "", 0, 0}};
+// issue 14: the seeds' patterns on the system actors (troupe only; peers in bench/peers/)
+constexpr Row kWq11[] = {{"wq11_64", "ns/item", "", 0, 0}};
+constexpr Row kWq11i[] = {{"wq11_inf", "ns/item", "", 0, 0}};
+constexpr Row kWq44[] = {{"wq44_64", "ns/item", "", 0, 0}};
+constexpr Row kWq44i[] = {{"wq44_inf", "ns/item", "", 0, 0}};
+constexpr Row kSem[] = {{"semaphore", "ns/acq+rel", "", 0, 0}};
+constexpr Row kEvent[] = {{"event", "ns/wake", "", 0, 0}};
+constexpr Row kAskco[] = {{"askco", "ns/rt", "", 0, 0}};
 
 constexpr Workload kWorkloads[] = {
     {"pingpong", "two actors, 1,000,000 round trips", kPingpong},
@@ -117,6 +125,13 @@ constexpr Workload kWorkloads[] = {
     {"ask", "1,000 asks from a plain thread, 1 ms apart (workers parked)", kAsk},
     {"fjthrput", "Savina fork-join throughput: 60 actors x 10,000 messages", kFj},
     {"floor", "raw moodycamel ConcurrentQueue, 1 producer / 1 consumer, 10,000,000 items", kFloor},
+    {"wq11_64", "WorkQueue(64): 1 producer, 1 consumer actor, 200,000 items + task_done + join", kWq11},
+    {"wq11_inf", "unbounded WorkQueue: 1 producer, 1 consumer actor, 200,000 items", kWq11i},
+    {"wq44_64", "WorkQueue(64): 4 producer, 4 consumer actors, 200,000 items", kWq44},
+    {"wq44_inf", "unbounded WorkQueue: 4 producer, 4 consumer actors, 200,000 items", kWq44i},
+    {"semaphore", "Semaphore(1): co_await acquire + release by one actor, 200,000 times", kSem},
+    {"event", "two actors wake each other through two Events, 200,000 times each", kEvent},
+    {"askco", "co_await ask between two actors, 200,000 round trips", kAskco},
 };
 
 }  // namespace

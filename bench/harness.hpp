@@ -59,6 +59,8 @@ struct Config {
   static constexpr unsigned kFjActors = 60;
   std::uint64_t fj_per_actor() const { return scaled(10'000); }
   std::uint64_t floor_items() const { return scaled(10'000'000); }
+  std::uint64_t queue_items() const { return scaled(200'000, 4); }
+  std::uint64_t sync_rounds() const { return scaled(200'000); }
 
   /// How long a run may take before it counts as hung.
   std::chrono::seconds deadline() const { return std::chrono::seconds(120); }

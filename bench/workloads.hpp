@@ -59,6 +59,10 @@ struct Peer {
   }
 };
 
+/// queue_workloads.cpp: the system actors' workloads (issue 14), troupe only.
+extern const Entry kQueueRuns[];
+extern const std::size_t kQueueRunCount;
+
 /// troupe_workloads.cpp (and floor.cpp for the raw queue).
 Peer troupe_peer();
 /// caf_workloads.cpp, or caf_absent.cpp when CAF is not installed.

@@ -29,11 +29,19 @@ constexpr unsigned kRunNextLimit = 32;  // consecutive run-next turns before the
 // Every kInjectEvery-th turn of a worker starts with the injection queue, so outside work
 // waits at most that many turns (of at most `batch` messages each) whatever runs locally.
 constexpr unsigned kInjectEvery = 61;
-constexpr std::size_t kNoWorker = ~std::size_t{0};
 // Turns between two eager wakes (see Scheduler::schedule): at first, and after one that
 // found work; doubled after each that found none, up to the maximum.
 constexpr std::uint64_t kEagerWakeEvery = 16384;
 constexpr std::uint64_t kEagerWakeMax = std::uint64_t{1} << 18;
+// How long another worker must have been inside one and the same turn (its turn counter
+// unmoved) before an idle worker takes the one runnable it left queued or in its run-next
+// slot. Below this, moving the actor to another core costs more than waiting: a chain of
+// actors whose turns hand work to each other stays on one core (issue 14: a second worker
+// stealing each hand-off made a producer -> queue -> consumer chain 5x slower).
+constexpr auto kStuckAfter = std::chrono::microseconds(20);
+// A sleeper that left such a runnable queued looks again after this long, in case the turn
+// in front of it runs long (no push wakes anyone for one queued runnable).
+constexpr std::int64_t kRecheckUs = 1000;
 }  // namespace
 
 struct Scheduler::Worker {
@@ -48,10 +56,12 @@ struct Scheduler::Worker {
   // flags keep a thief from emptying it at the same moment.
   std::atomic<bool> taking{false};  // the owner is between its load and its store
   std::atomic<int> thieves{0};      // thieves about to empty the slot
-  // While spinning: another worker seen with an occupied run-next slot, and its turn count
-  std::size_t candidate_worker = ~std::size_t{0};
-  std::uint64_t candidate_turns = 0;
-  std::chrono::steady_clock::time_point candidate_since{};
+  // While idle: each other worker's turn count as last seen, and since when (stuck()).
+  struct Seen {
+    std::uint64_t turns = ~std::uint64_t{0};
+    std::chrono::steady_clock::time_point since{};
+  };
+  std::vector<Seen> seen;
   unsigned run_next_streak = 0;
   unsigned ticks = 0;
   std::thread thread;
@@ -96,7 +106,10 @@ OutsideTurn::~OutsideTurn() { tls_outside_turn = saved_; }
 Scheduler::Scheduler(unsigned workers, std::chrono::microseconds spin)
     : spin_(spin), asymmetric_(workers > 0 && asymmetric_fences()) {
   workers_.reserve(workers);
-  for (unsigned i = 0; i < workers; ++i) workers_.push_back(std::make_unique<Worker>(*this));
+  for (unsigned i = 0; i < workers; ++i) {
+    workers_.push_back(std::make_unique<Worker>(*this));
+    workers_.back()->seen.resize(workers);
+  }
 }
 
 Scheduler::~Scheduler() {
@@ -140,26 +153,32 @@ void Scheduler::schedule(Runnable* r) noexcept {
       return;
     }
     self->run_next.store(r, std::memory_order_release);
-    if (spinners_.load(std::memory_order_relaxed) == 0 &&
-        self->turns.load(std::memory_order_relaxed) >= self->next_eager_wake) {
-      // Everyone else is asleep: wake one, so that if this turn runs long, the actor just
-      // woken is stolen from the run-next slot instead of waiting for it. Not on every
-      // message: a futex wake per message of a ping-pong pair would cost more than it could
-      // ever save. And while the workers woken this way find nothing to take (a ping-pong
-      // pair: every wake is 50 us of a spinning core that reads this worker's slot, and
-      // costs the pair ~1 ns per message), ever more rarely: at the maximum, one per
-      // 262,144 turns, some 7 ms of ping-pong.
-      std::uint64_t steals = steals_.load(std::memory_order_relaxed);
-      self->eager_interval = steals == self->steals_at_eager_wake
-                                 ? std::min(self->eager_interval * 2, kEagerWakeMax)
-                                 : kEagerWakeEvery;
-      self->steals_at_eager_wake = steals;
-      self->next_eager_wake = self->turns.load(std::memory_order_relaxed) + self->eager_interval;
-      wake_one();
-    }
+    eager_wake(*self);
     return;
   }
   push(nullptr, r);
+}
+
+void Scheduler::eager_wake(Worker& self) noexcept {
+  if (spinners_.load(std::memory_order_relaxed) != 0 ||
+      self.turns.load(std::memory_order_relaxed) < self.next_eager_wake) {
+    return;
+  }
+  // Everyone else is asleep, and this worker has one runnable waiting behind its turn
+  // (in its run-next slot or alone in its queue): wake one, so that if this turn runs
+  // long, that runnable is stolen instead of waiting for it. Not on every message: a futex
+  // wake per message of a ping-pong pair would cost more than it could ever save. And
+  // while the workers woken this way find nothing to take (a ping-pong pair: every wake is
+  // 50 us of a spinning core that reads this worker's slot, and costs the pair ~1 ns per
+  // message), ever more rarely: at the maximum, one per 262,144 turns, some 7 ms of
+  // ping-pong.
+  std::uint64_t steals = steals_.load(std::memory_order_relaxed);
+  self.eager_interval = steals == self.steals_at_eager_wake
+                            ? std::min(self.eager_interval * 2, kEagerWakeMax)
+                            : kEagerWakeEvery;
+  self.steals_at_eager_wake = steals;
+  self.next_eager_wake = self.turns.load(std::memory_order_relaxed) + self.eager_interval;
+  wake_one();
 }
 
 void Scheduler::yield(Runnable* r) noexcept {
@@ -173,7 +192,14 @@ void Scheduler::push(Worker* self, Runnable* r) noexcept {
     r->run();
     return;
   }
-  wake_one();
+  if (self == nullptr || queue_.size_approx() >= 2) {
+    wake_one();  // outside work, or a backlog: worth another core
+  } else {
+    // One runnable queued by a worker that will take it itself after this turn: waking
+    // another worker to take it would move the actor to another core for nothing (a chain
+    // of actors that hand each other work). Only now and then, as for run-next.
+    eager_wake(*self);
+  }
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (exited_.load(std::memory_order_relaxed)) drain_inline();
 }
@@ -197,6 +223,43 @@ void Scheduler::drain_inline() noexcept {
 
 bool Scheduler::take_any(Worker& self, Runnable*& r) noexcept {
   return inject_.try_dequeue(self.injected, r) || queue_.try_dequeue(self.consumer, r);
+}
+
+bool Scheduler::stuck(Worker& self, std::size_t i, std::chrono::steady_clock::time_point now) noexcept {
+  Worker::Seen& seen = self.seen[i];
+  std::uint64_t turns = workers_[i]->turns.load(std::memory_order_relaxed);
+  if (seen.turns != turns) {
+    seen.turns = turns;
+    seen.since = now;
+    return false;
+  }
+  return now - seen.since >= kStuckAfter;
+}
+
+Scheduler::Look Scheduler::look(Worker& self, Runnable*& r) noexcept {
+  // Outside work at once: nobody else will take it sooner.
+  if (inject_.try_dequeue(self.injected, r)) return Look::found;
+  std::size_t queued = queue_.size_approx();
+  // A backlog: more than the worker that queued it can take next. Worth another core.
+  if (queued >= 2 && queue_.try_dequeue(self.consumer, r)) return Look::found;
+  // One runnable queued, or one in a run-next slot: only from a worker stuck in a turn.
+  bool declined = false;
+  auto now = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    Worker& w = *workers_[i];
+    if (&w == &self) continue;
+    bool has_next = w.run_next.load(std::memory_order_relaxed) != nullptr;
+    if (queued == 0 && !has_next) continue;
+    if (!stuck(self, i, now)) {
+      declined = true;
+      continue;
+    }
+    if (queue_.try_dequeue_from_producer(w.producer, r)) return Look::found;
+    if ((r = steal_run_next(w)) != nullptr) return Look::found;
+  }
+  // Queued by a worker that has gone since (it takes its own queue first, so this is rare).
+  if (queued != 0 && !declined && queue_.try_dequeue(self.consumer, r)) return Look::found;
+  return declined ? Look::declined : Look::nothing;
 }
 
 // -- the worker loop -------------------------------------------------------------------------
@@ -265,44 +328,24 @@ bool Scheduler::empty_run_next(Worker& victim, Runnable* r) noexcept {
   return took;
 }
 
-Runnable* Scheduler::steal_run_next(Worker& self) noexcept {
-  // Only take an actor from a worker that has been inside one and the same turn for a few
-  // microseconds (its turn counter has not moved): that actor is stuck behind a long
-  // handler. A worker that keeps finishing turns (a ping-pong pair) is left alone, so the
-  // pair stays on one core.
-  auto now = std::chrono::steady_clock::now();
-  for (std::size_t i = 0; i < workers_.size(); ++i) {
-    Worker& w = *workers_[i];
-    if (&w == &self) continue;
-    Runnable* r = w.run_next.load(std::memory_order_acquire);
-    std::uint64_t turns = w.turns.load(std::memory_order_relaxed);
-    if (r == nullptr) continue;
-    if (self.candidate_worker != i || self.candidate_turns != turns) {
-      self.candidate_worker = i;
-      self.candidate_turns = turns;
-      self.candidate_since = now;
-      continue;
-    }
-    if (now - self.candidate_since < std::chrono::microseconds(5)) continue;
-    self.candidate_worker = kNoWorker;
-    if (empty_run_next(w, r)) {
-      steals_.fetch_add(1, std::memory_order_relaxed);
-      return r;
-    }
-  }
+Runnable* Scheduler::steal_run_next(Worker& victim) noexcept {
+  Runnable* r = victim.run_next.load(std::memory_order_acquire);
+  if (r != nullptr && empty_run_next(victim, r)) return r;
   return nullptr;
 }
 
 bool Scheduler::idle(Worker& self, Runnable*& found) noexcept {
-  // Spin a little: a wake-up from parking costs tens of microseconds. Other workers'
-  // run-next slots are left alone for the first few microseconds (their owner usually
-  // takes them right away, which keeps a ping-pong pair on one core), then stolen.
+  // Spin a little: a wake-up from parking costs tens of microseconds. What another worker
+  // will run next itself (its run-next slot, the one runnable it queued) is left to it
+  // unless it has been stuck in one turn for kStuckAfter (look()).
   auto until = std::chrono::steady_clock::now() + spin_;
   spinners_.fetch_add(1, std::memory_order_relaxed);
   for (unsigned i = 1;; ++i) {
-    bool took_queued = take_any(self, found);
-    if (took_queued) steals_.fetch_add(1, std::memory_order_relaxed);  // queued elsewhere
-    if (took_queued || (i % 16 == 0 && (found = steal_run_next(self)) != nullptr)) {
+    // Outside work on every round, the rest (which reads the clock) every 16th.
+    bool have = inject_.try_dequeue(self.injected, found) ||
+                (i % 16 == 0 && look(self, found) == Look::found);
+    if (have) {
+      steals_.fetch_add(1, std::memory_order_relaxed);
       spinners_.fetch_sub(1, std::memory_order_relaxed);
       return true;
     }
@@ -318,21 +361,32 @@ bool Scheduler::idle(Worker& self, Runnable*& found) noexcept {
   // Announce we sleep, then look once more so a push racing with us is not missed.
   sleepers_.fetch_add(1, std::memory_order_seq_cst);
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  bool have = take_any(self, found) || (found = steal_run_next(self)) != nullptr;
-  if (have || stopping_.load(std::memory_order_acquire)) {
+  Look last = look(self, found);
+  bool have = last == Look::found;
+  auto count_out = [&] {
     int sleeping = sleepers_.load(std::memory_order_relaxed);
     for (;;) {
       if (sleeping <= 0) {  // a waker already counted us out: take its signal
         sleep_.wait();
-        break;
+        return;
       }
       if (sleepers_.compare_exchange_weak(sleeping, sleeping - 1, std::memory_order_acq_rel)) {
-        break;
+        return;
       }
     }
+  };
+  if (have || stopping_.load(std::memory_order_acquire)) {
+    if (have) steals_.fetch_add(1, std::memory_order_relaxed);
+    count_out();
     return have;
   }
   sleeps_.fetch_add(1, std::memory_order_relaxed);
+  if (last == Look::declined) {
+    // Work was left to a worker that will take it after its turn; if that turn runs long,
+    // nobody wakes us for it (push), so look again in a while.
+    if (!sleep_.wait(kRecheckUs)) count_out();
+    return false;
+  }
   sleep_.wait();  // the waker took us off the sleeper count
   return false;
 }

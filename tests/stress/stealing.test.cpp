@@ -19,7 +19,7 @@ struct Hit {
   long n;
 };
 
-/// Half of a bouncing pair. Every few hits its handler runs long enough (a spin of ~8 us)
+/// Half of a bouncing pair. Every few hits its handler runs long enough (a spin of ~40 us)
 /// that an idle worker steals the peer it has just woken. Counts any moment two turns of
 /// the same actor overlap, which the scheduler must never allow.
 class Bouncer : public troupe::Actor {
@@ -39,8 +39,8 @@ class Bouncer : public troupe::Actor {
       peer_.stop();
       stop();
     }
-    if (h.n % 7 == 0) {  // long enough to pass the thieves' 5 us patience
-      auto until = std::chrono::steady_clock::now() + 8us;
+    if (h.n % 14 == 0) {  // long enough to pass the thieves' 20 us patience (kStuckAfter)
+      auto until = std::chrono::steady_clock::now() + 40us;
       while (std::chrono::steady_clock::now() < until) {
       }
     }

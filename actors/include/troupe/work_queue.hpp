@@ -25,6 +25,8 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -56,7 +58,9 @@ struct WorkQueueOptions {
 
 /// A queue of work items of type T shared by many producers and consumers, kept by a
 /// daemon system actor. Copyable: copies share one queue. Every member is thread-safe and
-/// never blocks. The actor is stopped when the last copy is gone (after what was already
+/// never blocks: put and get take the queue's lock for one push or pop (the item's move and,
+/// in priority order, `Compare` run under it; no future is completed there), and whatever
+/// must wait is handed to the queue's actor. The actor is stopped when the last copy is gone (after what was already
 /// sent to it) or when the system shuts down: every pending put, get and join then fails
 /// with troupe::Cancelled, and queued items are destroyed.
 ///
@@ -76,18 +80,38 @@ class WorkQueue {
     if (options.order == QueueOrder::priority && !detail::WorkItems<T, Compare>::kComparable) {
       throw std::invalid_argument("WorkQueue: priority order needs a Compare that orders T");
     }
-    std::string label = detail::label("work queue", options.name);
+    core_ = std::make_shared<Core>(options.order, options.capacity, std::move(compare),
+                                   detail::label("work queue", options.name));
     auto actor = system.spawn<QueueActor>(SpawnOptions{.name = std::move(options.name), .daemon = true},
-                                      options.order, options.capacity, options.when_full,
-                                      std::move(compare), std::move(label));
+                                          options.when_full, core_);
     shared_ = std::make_shared<detail::Shared<QueueActor>>(std::move(actor));
   }
 
-  /// Puts `item` in the queue. The future completes once the item is in (at once if there
-  /// is room); with the queue full it waits up to `timeout` (then fails with TimeoutError,
+  /// Puts `item` in the queue. The future completes once the item is in: with room in the
+  /// queue it is complete on return (nothing is sent and nothing waited for, unless a
+  /// consumer waits: then the item goes to it through the queue's actor, still without a
+  /// reply); with the queue full it waits up to `timeout` (then fails with TimeoutError,
   /// the item dropped), or fails at once with QueueFull under `WhenFull::reject` or a zero
-  /// timeout. Counts one unfinished task (see task_done).
+  /// timeout. Counts one unfinished task (see task_done). Takes the queue's lock for a
+  /// push (held for nothing longer).
   Future<void> put(T item, Clock::duration timeout = Clock::duration::max()) const {
+    Core& c = *core_;
+    {
+      std::unique_lock lock(c.mutex);
+      if (c.closed || !shared_->actor.alive()) {  // the queue has stopped (shutdown)
+        return Future<void>::failed(detail::make_error<Cancelled>(detail::kPutCancelled));
+      }
+      if (c.no_putters() && c.has_room()) {
+        c.items.push(std::move(item));  // in, and done
+        c.unfinished.fetch_add(1, std::memory_order_relaxed);
+        // Consumers wait at the actor: it hands them what is queued, oldest first.
+        bool serve = !c.no_getters() && !std::exchange(c.serve_sent, true);
+        lock.unlock();
+        if (serve) shared_->actor.tell(typename QueueActor::Serve{});
+        return detail::completed_future();
+      }
+      ++c.puts;
+    }
     Promise<void> promise;
     Future<void> future = promise.future();
     shared_->actor.tell(typename QueueActor::Put{
@@ -112,6 +136,28 @@ class WorkQueue {
   ///   int job = co_await queue.get();        // in a Task handler
   ///   int job = queue.get(1s).get(2s);       // on a plain thread
   Future<T> get(Clock::duration timeout = Clock::duration::max()) const {
+    Core& c = *core_;
+    std::optional<T> item;
+    bool room = false;
+    {
+      std::lock_guard lock(c.mutex);
+      if (c.closed || !shared_->actor.alive()) {  // the queue has stopped (shutdown)
+        return Future<T>::failed(detail::make_error<Cancelled>(detail::kGetCancelled));
+      }
+      if (c.no_getters() && !c.items.empty()) {
+        item.emplace(c.items.pop());  // an item, and nobody waiting before us
+        // A producer waits for the room we made (one Room on its way at a time).
+        room = !c.no_putters() && !std::exchange(c.room_sent, true);
+      } else {
+        ++c.gets;
+      }
+    }
+    if (item) {
+      if (room) shared_->actor.tell(typename QueueActor::Room{});
+      auto state = std::make_shared<detail::State<T>>();
+      state->set_value(std::move(*item));
+      return Future<T>(std::move(state));
+    }
     Promise<T> promise;
     Future<T> future = promise.future();
     shared_->actor.tell(typename QueueActor::Get{
@@ -129,12 +175,17 @@ class WorkQueue {
   /// Marks one item got earlier as fully handled. When every item ever put has been
   /// marked, join() completes. Calling it more often than items were put fails the future
   /// with UsageError (Python raises ValueError); ignoring the future is fine otherwise.
+  ///
+  /// Sends nothing (one atomic operation), except the task_done that finishes the last
+  /// unfinished task, which tells the queue's actor to answer the joins. The future is
+  /// complete on return.
   Future<void> task_done() const {
-    Promise<void> promise;
-    Future<void> future = promise.future();
-    shared_->actor.tell(typename QueueActor::TaskDone{
-        detail::Reply<void>(std::move(promise), detail::kTaskDoneCancelled)});
-    return future;
+    bool last = false;
+    if (!core_->finish_task(last)) {
+      return Future<void>::failed(detail::task_done_error(core_->label));
+    }
+    if (last) shared_->actor.tell(typename QueueActor::AllDone{});
+    return detail::completed_future();
   }
 
   /// A future that completes exactly when the number of unfinished tasks (puts minus
@@ -147,7 +198,8 @@ class WorkQueue {
     return future;
   }
 
-  /// Items queued right now (waiting producers' items not included). An ask to the actor.
+  /// Items queued right now (waiting producers' items not included). An ask to the actor,
+  /// so it counts what this caller put before.
   Future<std::size_t> size() const { return shared_->actor.ask(typename QueueActor::CountItems{}); }
   /// Items put and not yet task_done right now. An ask to the actor.
   Future<std::size_t> unfinished() const {
@@ -156,8 +208,10 @@ class WorkQueue {
 
  private:
   using QueueActor = detail::WorkQueueActor<T, Compare>;
+  using Core = detail::QueueCore<T, Compare>;
 
   std::shared_ptr<detail::Shared<QueueActor>> shared_;  // the actor, kept while a copy lives
+  std::shared_ptr<Core> core_;  // the items, shared with the actor
 };
 
 }  // namespace troupe

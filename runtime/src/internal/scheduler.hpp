@@ -113,7 +113,17 @@ class Scheduler {
   /// Spins, then sleeps, until work turns up (true, in `found`) or the pool stops.
   bool idle(Worker& self, Runnable*& found) noexcept;
   Runnable* take_run_next(Worker& self) noexcept;
-  Runnable* steal_run_next(Worker& self) noexcept;
+  /// Empties `victim`'s run-next slot, if it holds anything; returns what it held.
+  Runnable* steal_run_next(Worker& victim) noexcept;
+  /// Whether worker `i` has been inside one and the same turn for kStuckAfter, as seen by
+  /// `self`'s earlier calls.
+  bool stuck(Worker& self, std::size_t i, std::chrono::steady_clock::time_point now) noexcept;
+  enum class Look { found, nothing, declined };
+  /// An idle worker's look for work: outside work, a backlog, or what a stuck worker left
+  /// queued or in its run-next slot. `declined`: there was work, left to its worker.
+  Look look(Worker& self, Runnable*& r) noexcept;
+  /// Wakes a sleeper now and then when `self` has one runnable waiting behind its turn.
+  void eager_wake(Worker& self) noexcept;
   bool empty_run_next(Worker& victim, Runnable* r) noexcept;
   void push(Worker* self, Runnable* r) noexcept;
   void wake_one() noexcept;
