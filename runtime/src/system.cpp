@@ -12,6 +12,7 @@
 #include "internal/check.hpp"
 #include "internal/core.hpp"
 #include "internal/demangle.hpp"
+#include "internal/observe.hpp"
 
 namespace troupe {
 namespace detail {
@@ -85,6 +86,7 @@ void Core::adopt(Cell* cell, const SpawnOptions& options, Cell* parent,
   cell->flags_.store(flags, std::memory_order_release);
   if (parent != nullptr) {
     cell->cold().parent = Access::ref(parent);
+    cell->cold().parent_id = parent->id();
     // Room for the child now: nothing after the registration below may throw, or the
     // cell would be listed but never run.
     auto& children = parent->cold().children;
@@ -172,6 +174,7 @@ std::vector<ActorInfo> Core::snapshot() const {
     info.handled = c->handled();
     info.failures = c->failures();
     info.dedicated_thread = (c->flags() & Cell::kDedicated) != 0;
+    if (const Cold* cold = c->cold_.load(std::memory_order_acquire)) info.parent = cold->parent_id;
     out.push_back(std::move(info));
   });
   return out;
@@ -361,9 +364,11 @@ System::System(SystemOptions options) {
   // The thread that makes a deterministic system drives it: its untimed waits on futures
   // run the actors (StateBase::wait) instead of hanging.
   if (options.deterministic) detail::add_wait_driver(core_.get());
+  detail::observe_from_env(*this);  // TROUPE_OBSERVE: loads troupe-observer, if set
 }
 
 System::~System() {
+  detail::unobserve(*this);  // the observer reads this system: it goes first
   if (core_->options().deterministic) detail::remove_wait_driver(core_.get());
   try {
     core_->shutdown(core_->options().shutdown_deadline, StopMode::drain);
