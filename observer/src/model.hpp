@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -51,6 +52,11 @@ class Model {
   nlohmann::json stats_json() const;
   nlohmann::json actors_json(const Query& q) const;
 
+  /// Keeps a point of the charts' history (one a second, the last kHistory) from the
+  /// latest snapshot.
+  void record_history();
+  static constexpr std::size_t kHistory = 300;
+
  private:
   struct Seen {
     std::uint32_t handled = 0;
@@ -72,6 +78,12 @@ class Model {
   double handled_rate_ = 0;
   std::uint64_t snapshots_ = 0;
   std::unordered_map<std::uint32_t, Seen> seen_;
+  struct Point {
+    double t;  // seconds since the observer started
+    std::uint64_t handled, dead_letters, failures, restarts;
+    std::size_t actors;
+  };
+  std::deque<Point> history_;
 };
 
 }  // namespace troupe::observe

@@ -37,6 +37,10 @@ namespace {
 
 constexpr int kIdleTimeout = 30;       // seconds a connection may sit idle or stuck
 constexpr int kMaxTraceSeconds = 60;
+// While someone has asked for anything within this long, the observer takes a snapshot a
+// second for the charts' history; otherwise it takes none (an unwatched observer costs
+// nothing but a timer a second).
+constexpr auto kWatchedFor = std::chrono::minutes(5);
 
 /// Compares without stopping at the first difference, so timing tells nothing of the token.
 bool same_secret(std::string_view a, std::string_view b) {
@@ -88,6 +92,9 @@ struct Observer::State {
   event_base* base = nullptr;
   evhttp* http = nullptr;
   event* wake = nullptr;
+  event* tick = nullptr;
+  std::chrono::steady_clock::time_point last_request{};
+  bool ever_asked = false;
   int wake_fd = -1;
   std::thread thread;
 
@@ -95,6 +102,7 @@ struct Observer::State {
   ~State() {
     if (http != nullptr) evhttp_free(http);  // closes the listener and every connection
     if (wake != nullptr) event_free(wake);
+    if (tick != nullptr) event_free(tick);
     if (base != nullptr) event_base_free(base);
     if (wake_fd >= 0) ::close(wake_fd);
   }
@@ -104,6 +112,18 @@ struct Observer::State {
     std::uint64_t count = 0;
     [[maybe_unused]] ssize_t n = ::read(fd, &count, sizeof count);
     event_base_loopbreak(s->base);
+  }
+
+  /// Once a second: a point of history, while someone is watching.
+  static void on_tick(evutil_socket_t, short, void* arg) {
+    auto* s = static_cast<State*>(arg);
+    if (!s->ever_asked || std::chrono::steady_clock::now() - s->last_request > kWatchedFor) return;
+    try {
+      s->model.refresh(std::chrono::milliseconds(900));
+      s->model.record_history();
+    } catch (...) {
+      // out of memory: the next tick tries again
+    }
   }
 
   static void reply(evhttp_request* req, int code, const char* type, std::string_view body) {
@@ -140,6 +160,8 @@ struct Observer::State {
 
   static void on_request(evhttp_request* req, void* arg) {
     auto* s = static_cast<State*>(arg);
+    s->last_request = std::chrono::steady_clock::now();
+    s->ever_asked = true;
     try {
       s->route(req);
     } catch (const std::exception& e) {
@@ -188,6 +210,7 @@ struct Observer::State {
       if (const char* v = params.get("state")) q.state = v;
       if (const char* v = params.get("growing")) q.growing_only = std::string_view(v) == "1";
       model.refresh();
+      model.record_history();
       return reply(req, 200, "application/json", model.actors_json(q).dump());
     }
     if (path == "/trace") {
@@ -217,6 +240,11 @@ Observer::Observer(System& system, ObserverOptions options) {
   }
   s->wake = event_new(s->base, s->wake_fd, EV_READ, &State::on_wake, s);
   if (s->wake == nullptr || event_add(s->wake, nullptr) != 0) {
+    throw std::runtime_error("troupe::Observer: cannot create the event loop");
+  }
+  s->tick = event_new(s->base, -1, EV_PERSIST, &State::on_tick, s);
+  timeval second{1, 0};
+  if (s->tick == nullptr || event_add(s->tick, &second) != 0) {
     throw std::runtime_error("troupe::Observer: cannot create the event loop");
   }
   evhttp_bound_socket* bound = evhttp_bind_socket_with_handle(

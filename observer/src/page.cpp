@@ -155,8 +155,8 @@ constexpr std::string_view kPage = R"TROUPE_PAGE(<!doctype html>
 const PAGE = 200, HISTORY = 300;
 const token = new URLSearchParams(location.search).get("token");
 const view = { sort: "depth", desc: true, offset: 0, q: "", state: "", growing: false };
-const history = { t: [], handled: [], dead: [], failures: [], actors: [] };
-let last = null, openNodes = new Set(), treeAt = 0;
+let history = { t: [], handled: [], dead_letters: [], failures: [], restarts: [], actors: [] };
+let openNodes = new Set(), treeAt = 0;
 
 const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
@@ -165,7 +165,8 @@ const fmt = (n) => {
   if (Math.abs(n) >= 1e9) return (n / 1e9).toFixed(1) + " G";
   if (Math.abs(n) >= 1e6) return (n / 1e6).toFixed(1) + " M";
   if (Math.abs(n) >= 1e4) return (n / 1e3).toFixed(1) + " k";
-  return Number.isInteger(n) ? n.toLocaleString("en-US") : n.toFixed(1);
+  if (Number.isInteger(n) || Math.abs(n) >= 100) return Math.round(n).toLocaleString("en-US");
+  return n.toFixed(1);
 };
 const ago = (s) => s < 90 ? Math.round(s) + " s" : s < 5400 ? Math.round(s / 60) + " min" : (s / 3600).toFixed(1) + " h";
 
@@ -181,17 +182,13 @@ async function getJSON(path, params) {
   return r.json();
 }
 
-function push(key, v) {
-  const a = history[key];
-  a.push(v);
-  if (a.length > HISTORY) a.shift();
-}
-
 function spark(values, color) {
   const w = 300, h = 36;
   if (values.length < 2) return `<svg viewBox="0 0 ${w} ${h}" preserveAspectRatio="none"></svg>`;
   const max = Math.max(1, ...values);
-  const step = w / (HISTORY - 1), x0 = w - (values.length - 1) * step;
+  // The last five minutes, but at least one minute wide, so a young chart fills from the right.
+  const span = Math.min(HISTORY, Math.max(60, values.length));
+  const step = w / (span - 1), x0 = w - (values.length - 1) * step;
   const pts = values.map((v, i) => `${(x0 + i * step).toFixed(1)},${(h - 2 - (v / max) * (h - 6)).toFixed(1)}`);
   return `<svg viewBox="0 0 ${w} ${h}" preserveAspectRatio="none">
     <polygon points="${x0},${h} ${pts.join(" ")} ${w},${h}" fill="${color}" fill-opacity=".12"/>
@@ -204,9 +201,16 @@ function rates(key) {
   return out;
 }
 
-function drawCards(s, prev) {
-  const dt = prev ? Math.max(1e-3, s.uptime_seconds - prev.uptime_seconds) : 0;
-  const per = (k) => prev ? fmt(Math.max(0, (s[k] - prev[k]) / dt)) + " /s" : "";
+// Per second over the last ten seconds of history.
+function recent(key) {
+  const a = history[key] || [], t = history.t, n = a.length;
+  if (n < 2) return null;
+  const i = Math.max(0, n - 11);
+  return Math.max(0, (a[n - 1] - a[i]) / Math.max(1e-3, t[n - 1] - t[i]));
+}
+
+function drawCards(s) {
+  const per = (k) => { const r = recent(k); return r === null ? "" : fmt(r) + " /s"; };
   const cards = [
     ["actors", fmt(s.actors), fmt(s.spawned) + " spawned"],
     ["messages", fmt(s.handled), fmt(s.handled_rate) + " /s"],
@@ -214,8 +218,8 @@ function drawCards(s, prev) {
     ["failures", fmt(s.failures), per("failures"), s.failures > 0],
     ["restarts", fmt(s.restarts), per("restarts")],
     ["refusals", fmt(s.refusals), per("refusals")],
-    ["steals", fmt(s.steals), per("steals")],
-    ["worker sleeps", fmt(s.worker_sleeps), per("worker_sleeps")],
+    ["steals", fmt(s.steals), ""],
+    ["worker sleeps", fmt(s.worker_sleeps), ""],
   ];
   $("cards").innerHTML = cards.map(([k, v, d, bad]) =>
     `<div class="card${bad ? " bad" : ""}"><div class="k">${k}</div><div class="v">${v}</div><div class="d">${d || "&nbsp;"}</div></div>`).join("");
@@ -224,7 +228,7 @@ function drawCards(s, prev) {
 function drawCharts() {
   const rows = [
     ["messages / s", rates("handled"), "#3559e0"],
-    ["dead letters / s", rates("dead"), "#d98a00"],
+    ["dead letters / s", rates("dead_letters"), "#d98a00"],
     ["failures / s", rates("failures"), "#d2364b"],
     ["live actors", history.actors.slice(1), "#1f9d62"],
   ];
@@ -308,15 +312,13 @@ async function tick() {
     if (view.growing) params.growing = 1;
     const d = await getJSON("actors.json", params);
     const s = d.stats;
-    push("t", s.uptime_seconds); push("handled", s.handled); push("dead", s.dead_letters);
-    push("failures", s.failures); push("actors", s.actors);
+    history = d.history;
     $("meta").textContent = `pid ${s.pid} on ${s.host} · ${s.workers} worker${s.workers > 1 ? "s" : ""} · observed for ${ago(s.uptime_seconds)}`;
-    drawCards(s, last);
+    drawCards(s);
     drawCharts();
     drawSide(d);
     drawTable(d);
     await drawTree(false);
-    last = s;
     $("dot").className = "dot";
     $("livetext").textContent = "live · updated " + new Date().toLocaleTimeString();
   } catch (e) {

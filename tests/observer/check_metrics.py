@@ -72,6 +72,21 @@ def main():
               "troupe_messages_handled_total grew while the program ran")
         check(total(second["troupe_failures"]) > 0, "the flaky actor's failures are counted")
         check(total(second["troupe_dead_letters"]) > 0, "dead letters are counted")
+
+    # A library that cannot be found: one clear line on stderr, and the program runs on.
+    import subprocess
+    import os
+    env = dict(os.environ, TROUPE_OBSERVE="127.0.0.1:0", TROUPE_OBSERVER_LIB="/nonexistent/lib.so")
+    done = subprocess.run([app, "1"], capture_output=True, env=env, timeout=30)
+    lines = [l for l in done.stderr.decode().splitlines() if "TROUPE_OBSERVE" in l]
+    check(done.returncode == 0, "without the library the program runs on and exits 0")
+    check(len(lines) == 1 and "running unobserved" in lines[0],
+          f"without the library one line says so: {lines}")
+    # A malformed address: the same.
+    env = dict(os.environ, TROUPE_OBSERVE="nowhere")
+    done = subprocess.run([app, "1"], capture_output=True, env=env, timeout=30)
+    check(done.returncode == 0 and "running unobserved" in done.stderr.decode(),
+          "a malformed TROUPE_OBSERVE is reported and the program runs on")
     if failures:
         print(f"{len(failures)} check(s) failed")
         return 1
