@@ -67,6 +67,7 @@ class Model {
   System* system_;
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point taken_{};
+  std::chrono::steady_clock::duration cost_{};  // how long the last snapshot took
   bool have_snapshot_ = false;
   std::vector<Row> rows_;
   SystemStats stats_{};

@@ -8,6 +8,8 @@
 #include <limits>
 #include <stdexcept>
 #include <thread>
+#include <typeinfo>
+#include <unordered_map>
 
 #include "internal/check.hpp"
 #include "internal/core.hpp"
@@ -160,10 +162,14 @@ Ref<Actor> Core::find(std::string_view name, bool (*is_wanted)(const Cell&)) con
 std::vector<ActorInfo> Core::snapshot() const {
   std::vector<ActorInfo> out;
   out.reserve(registry_.live());
+  // Demangling costs microseconds and most actors share a few types: once per type.
+  std::unordered_map<const std::type_info*, std::string> types;
   registry_.for_each([&](Cell* c) {
     ActorInfo info;
     info.name = c->display_name();
-    info.type = demangle(c->type());
+    auto type = types.find(&c->type());
+    if (type == types.end()) type = types.emplace(&c->type(), demangle(c->type())).first;
+    info.type = type->second;
     info.id = c->id();
     info.mailbox_depth = c->mailbox_depth();
     info.state = c->terminated()          ? ActorState::stopped

@@ -260,3 +260,37 @@ TEST_CASE("actors.json pages, sorts and filters on the server") {
   REQUIRE(odd["limit"] == 1000);  // the server caps a page
   REQUIRE(odd["types"].size() >= 1);
 }
+
+TEST_CASE("with 100,000 actors a page of actors.json and the metrics stay small and quick") {
+#ifdef TROUPE_SANITIZED
+  constexpr int kActors = 10'000;
+#else
+  constexpr int kActors = 100'000;
+#endif
+  troupe::System system({.workers = 2});
+  std::vector<troupe::Ref<troupe::FunctionActor<std::function<void(int)>>>> refs;
+  refs.reserve(kActors);
+  for (int i = 0; i < kActors; ++i) {
+    refs.push_back(system.spawn<troupe::FunctionActor<std::function<void(int)>>>(
+        {.name = "idle-" + std::to_string(i)}, std::function<void(int)>([](int) {})));
+  }
+  troupe::Observer observer(system, {.announce = false});
+  for (int round = 0; round < 2; ++round) {
+    auto start = std::chrono::steady_clock::now();
+    Reply page = get(observer.url() + "/actors.json?sort=depth&order=desc");
+    auto took = std::chrono::steady_clock::now() - start;
+    REQUIRE(page.status == 200);
+    double ms = std::chrono::duration<double, std::milli>(took).count();
+    INFO("actors.json took " << ms << " ms, " << page.body.size() << " bytes");
+    std::printf("100,000 actors: actors.json in %.0f ms, %zu bytes\n", ms, page.body.size());
+    REQUIRE(page.body.size() < 200'000);  // one page of 200 rows, whatever the total
+    REQUIRE(took < 5s);
+    auto json = nlohmann::json::parse(page.body);
+    REQUIRE(json["total"] == kActors);
+    REQUIRE(json["actors"].size() == 200);
+    std::this_thread::sleep_for(600ms);
+  }
+  Reply metrics = get(observer.url() + "/metrics");
+  REQUIRE(metrics.status == 200);
+  REQUIRE(metrics.body.size() < 10'000);  // 20 depth series and "other", not 100,000
+}
