@@ -90,6 +90,18 @@ int connect_to(int port, int receive_buffer = 0) {
 }
 
 struct Count {};
+struct Spawn {};
+
+class Parent : public troupe::Actor {
+ public:
+  int on(Spawn) {
+    kids_.push_back(spawn("kid-" + std::to_string(kids_.size()), [](const Count&) {}));
+    return static_cast<int>(kids_.size());
+  }
+
+ private:
+  std::vector<troupe::Ref<troupe::Actor>> kids_;
+};
 
 }  // namespace
 
@@ -293,4 +305,30 @@ TEST_CASE("with 100,000 actors a page of actors.json and the metrics stay small 
   Reply metrics = get(observer.url() + "/metrics");
   REQUIRE(metrics.status == 200);
   REQUIRE(metrics.body.size() < 10'000);  // 20 depth series and "other", not 100,000
+}
+
+TEST_CASE("actors() and actors.json name each actor's parent, for the supervision tree") {
+  troupe::System system({.workers = 2});
+  auto parent = system.spawn<Parent>("parent");
+  REQUIRE(parent.ask(Spawn{}).get(5s) == 1);
+  REQUIRE(parent.ask(Spawn{}).get(5s) == 2);
+  std::uint32_t parent_id = 0;
+  for (auto& a : system.actors()) {
+    if (a.name == "parent") {
+      parent_id = a.id;
+      REQUIRE(a.parent == 0);  // spawned by the System
+    }
+  }
+  REQUIRE(parent_id != 0);
+  for (auto& a : system.actors()) {
+    if (a.name.rfind("kid-", 0) == 0) REQUIRE(a.parent == parent_id);
+  }
+  troupe::Observer observer(system, {.announce = false});
+  auto kids = nlohmann::json::parse(
+      get(observer.url() + "/actors.json?parent=" + std::to_string(parent_id)).body);
+  REQUIRE(kids["total"] == 2);
+  auto top = nlohmann::json::parse(get(observer.url() + "/actors.json?parent=0").body);
+  REQUIRE(top["total"] == 1);
+  REQUIRE(top["actors"][0]["name"] == "parent");
+  REQUIRE(top["actors"][0]["children"] == 2);
 }

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# What watching a system costs: the ping-pong benchmark (troupe only) without an observer,
+# with one attached through TROUPE_OBSERVE but never asked, and with one polled as the live
+# page polls it (/actors.json once a second) plus a Prometheus scrape (/metrics once a
+# second). Rounds alternate between the three, so the host's drift spreads over all of them;
+# each round is `troupe-bench --reps 1` (a fresh child process), and the medians are printed.
+#
+# Usage: bench/observer_cost.sh BUILD_DIR [ROUNDS]   (BUILD_DIR configured with -Dbench=true)
+set -euo pipefail
+build=$(realpath "$1")
+rounds=${2:-7}
+bench="$build/bench/troupe-bench"
+port=9191
+[[ -x "$bench" ]] || { echo "no $bench (meson configure -Dbench=true, then build it)" >&2; exit 2; }
+
+run() {  # run MODE -> prints ns/msg of one pingpong run
+  local json
+  json=$(mktemp)
+  case $1 in
+    none) "$bench" --only pingpong --peer troupe --reps 1 --json "$json" >/dev/null 2>&1 ;;
+    idle) TROUPE_OBSERVE=127.0.0.1:$port "$bench" --only pingpong --peer troupe --reps 1 \
+            --json "$json" >/dev/null 2>&1 ;;
+    polled)
+      (while true; do
+         curl -s -o /dev/null "http://127.0.0.1:$port/actors.json?sort=depth&order=desc&limit=200" || true
+         curl -s -o /dev/null "http://127.0.0.1:$port/metrics" || true
+         sleep 1
+       done) &
+      local poller=$!
+      TROUPE_OBSERVE=127.0.0.1:$port "$bench" --only pingpong --peer troupe --reps 1 \
+        --json "$json" >/dev/null 2>&1
+      kill "$poller"; wait "$poller" 2>/dev/null || true ;;
+  esac
+  python3 -c 'import json,sys; print([r for r in json.load(open(sys.argv[1])) if r["workload"] == "pingpong"][0]["troupe"])' "$json"
+  rm -f "$json"
+}
+
+declare -A results
+for ((i = 0; i < rounds; i++)); do
+  for mode in none idle polled; do
+    results[$mode]+="$(run $mode) "
+  done
+done
+for mode in none idle polled; do
+  # shellcheck disable=SC2086
+  python3 - $mode ${results[$mode]} <<'PY'
+import statistics, sys
+mode, values = sys.argv[1], [float(v) for v in sys.argv[2:]]
+print(f"{mode:7s} median {statistics.median(values):7.2f} ns/msg  runs: {' '.join(f'{v:.1f}' for v in values)}")
+PY
+done
