@@ -5,10 +5,11 @@
 # second). Rounds alternate between the three, so the host's drift spreads over all of them;
 # each round is `troupe-bench --reps 1` (a fresh child process), and the medians are printed.
 #
-# Usage: bench/observer_cost.sh BUILD_DIR [ROUNDS]   (BUILD_DIR configured with -Dbench=true)
+# Usage: bench/observer_cost.sh BUILD_DIR [ROUNDS] [SCALE]   (BUILD_DIR configured with -Dbench=true)
 set -euo pipefail
 build=$(realpath "$1")
 rounds=${2:-7}
+scale=${3:-50}   # 50: some 3 s a run, so the pollers hit it a few times
 bench="$build/bench/troupe-bench"
 port=9191
 [[ -x "$bench" ]] || { echo "no $bench (meson configure -Dbench=true, then build it)" >&2; exit 2; }
@@ -17,8 +18,8 @@ run() {  # run MODE -> prints ns/msg of one pingpong run
   local json
   json=$(mktemp)
   case $1 in
-    none) "$bench" --only pingpong --peer troupe --reps 1 --json "$json" >/dev/null 2>&1 ;;
-    idle) TROUPE_OBSERVE=127.0.0.1:$port "$bench" --only pingpong --peer troupe --reps 1 \
+    none) "$bench" --only pingpong --peer troupe --reps 1 --scale "$scale" --json "$json" >/dev/null 2>&1 ;;
+    idle) TROUPE_OBSERVE=127.0.0.1:$port "$bench" --only pingpong --peer troupe --reps 1 --scale "$scale" \
             --json "$json" >/dev/null 2>&1 ;;
     polled)
       (while true; do
@@ -27,7 +28,7 @@ run() {  # run MODE -> prints ns/msg of one pingpong run
          sleep 1
        done) &
       local poller=$!
-      TROUPE_OBSERVE=127.0.0.1:$port "$bench" --only pingpong --peer troupe --reps 1 \
+      TROUPE_OBSERVE=127.0.0.1:$port "$bench" --only pingpong --peer troupe --reps 1 --scale "$scale" \
         --json "$json" >/dev/null 2>&1
       kill "$poller"; wait "$poller" 2>/dev/null || true ;;
   esac
@@ -41,11 +42,15 @@ for ((i = 0; i < rounds; i++)); do
     results[$mode]+="$(run $mode) "
   done
 done
-for mode in none idle polled; do
-  # shellcheck disable=SC2086
-  python3 - $mode ${results[$mode]} <<'PY'
+# shellcheck disable=SC2086
+python3 - "${results[none]}" "${results[idle]}" "${results[polled]}" <<'PY'
 import statistics, sys
-mode, values = sys.argv[1], [float(v) for v in sys.argv[2:]]
-print(f"{mode:7s} median {statistics.median(values):7.2f} ns/msg  runs: {' '.join(f'{v:.1f}' for v in values)}")
+runs = {m: [float(v) for v in a.split()] for m, a in zip(["none", "idle", "polled"], sys.argv[1:])}
+for mode, values in runs.items():
+    print(f"{mode:7s} median {statistics.median(values):7.2f} ns/msg  runs: {' '.join(f'{v:.1f}' for v in values)}")
+# Each round ran the three back to back: the ratio within a round cancels most of the
+# host's drift between rounds.
+for mode in ["idle", "polled"]:
+    ratios = [b / a for a, b in zip(runs["none"], runs[mode])]
+    print(f"{mode:7s} / none, median of per-round ratios: {statistics.median(ratios):.3f}")
 PY
-done

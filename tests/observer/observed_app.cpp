@@ -6,7 +6,8 @@
 // four workers, a slow sink whose mailbox keeps growing, a supervisor with three children,
 // a flaky actor restarted after each failure, and a dead letter now and then.
 //
-// Usage: observed_app [seconds]   (default 30; then it shuts down and exits 0)
+// Usage: observed_app [seconds] [idle]   (default 30 s, then it shuts down and exits 0;
+//        `idle` more actors that only wait, e.g. 100000 to see the page at that size)
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -102,6 +103,10 @@ int main(int argc, char** argv) {
                                     .max_restarts = 1000000});
   auto supervisor = system.spawn<Supervisor>("supervisor");
   auto producer = system.spawn<Producer>("producer", workers, sink, flaky, supervisor);
+  std::vector<troupe::Ref<Child>> idle;
+  for (int i = 0, n = argc > 2 ? std::atoi(argv[2]) : 0; i < n; ++i) {
+    idle.push_back(system.spawn<Child>("idle-" + std::to_string(i)));
+  }
   std::this_thread::sleep_for(std::chrono::seconds(seconds));
   system.shutdown(1s, troupe::StopMode::drop);
   return 0;
