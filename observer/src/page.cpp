@@ -75,6 +75,7 @@ constexpr std::string_view kPage = R"TROUPE_PAGE(<!doctype html>
   button { cursor: pointer; }
   button:disabled { opacity: .4; cursor: default; }
   .empty { color: var(--muted); padding: 8px 0; }
+  .tree { max-height: 380px; overflow: auto; }
   .tree ul { list-style: none; margin: 0; padding-left: 18px; }
   .tree > ul { padding-left: 0; }
   .tree li { padding: 2px 0; }
@@ -286,7 +287,8 @@ function drawTable(d) {
 }
 
 async function treeLevel(parent) {
-  const d = await getJSON("actors.json", { parent, sort: "children", order: "desc", limit: 50 });
+  // Supervisors first; at most 30 at a level (the table pages through the rest).
+  const d = await getJSON("actors.json", { parent, sort: "children", order: "desc", limit: 30 });
   const items = await Promise.all(d.actors.map(async (r) => {
     const open = openNodes.has(r.id) && r.children > 0;
     const sub = open ? await treeLevel(r.id) : "";
