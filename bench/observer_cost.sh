@@ -22,11 +22,22 @@ run() {  # run MODE -> prints ns/msg of one pingpong run
     idle) TROUPE_OBSERVE=127.0.0.1:$port "$bench" --only pingpong --peer troupe --reps 1 --scale "$scale" \
             --json "$json" >/dev/null 2>&1 ;;
     polled)
-      (while true; do
-         curl -s -o /dev/null "http://127.0.0.1:$port/actors.json?sort=depth&order=desc&limit=200" || true
-         curl -s -o /dev/null "http://127.0.0.1:$port/metrics" || true
-         sleep 1
-       done) &
+      # One long-lived client on a keep-alive connection, as a browser tab is (a curl
+      # process a request would cost this 2-core host more than the observer does).
+      python3 - "$port" <<'PY' &
+import http.client, sys, time
+port = int(sys.argv[1])
+conn = None
+while True:
+    for path in ("/actors.json?sort=depth&order=desc&limit=200", "/metrics"):
+        try:
+            conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", path)
+            conn.getresponse().read()
+        except (OSError, http.client.HTTPException):
+            conn = None
+    time.sleep(1)
+PY
       local poller=$!
       TROUPE_OBSERVE=127.0.0.1:$port "$bench" --only pingpong --peer troupe --reps 1 --scale "$scale" \
         --json "$json" >/dev/null 2>&1
