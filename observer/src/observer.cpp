@@ -282,6 +282,14 @@ Observer::Observer(System& system, ObserverOptions options) {
     std::fprintf(stderr, "troupe: observing this system at %s/ (metrics at /metrics)\n",
                  url().c_str());
   }
+  const std::string& bind = s->options.bind;
+  bool loopback = bind.rfind("127.", 0) == 0 || bind == "::1" || bind == "localhost";
+  if (!loopback && s->options.token.empty()) {
+    std::fprintf(stderr,
+                 "troupe: warning: the observer listens on %s without a token: whoever can "
+                 "reach port %d sees this system's actors and counters\n",
+                 bind.c_str(), s->port);
+  }
 }
 
 Observer::~Observer() {
