@@ -8,10 +8,13 @@
 #include <limits>
 #include <stdexcept>
 #include <thread>
+#include <typeinfo>
+#include <unordered_map>
 
 #include "internal/check.hpp"
 #include "internal/core.hpp"
 #include "internal/demangle.hpp"
+#include "internal/observe.hpp"
 
 namespace troupe {
 namespace detail {
@@ -85,6 +88,7 @@ void Core::adopt(Cell* cell, const SpawnOptions& options, Cell* parent,
   cell->flags_.store(flags, std::memory_order_release);
   if (parent != nullptr) {
     cell->cold().parent = Access::ref(parent);
+    cell->cold().parent_id = parent->id();
     // Room for the child now: nothing after the registration below may throw, or the
     // cell would be listed but never run.
     auto& children = parent->cold().children;
@@ -158,10 +162,14 @@ Ref<Actor> Core::find(std::string_view name, bool (*is_wanted)(const Cell&)) con
 std::vector<ActorInfo> Core::snapshot() const {
   std::vector<ActorInfo> out;
   out.reserve(registry_.live());
+  // Demangling costs microseconds and most actors share a few types: once per type.
+  std::unordered_map<const std::type_info*, std::string> types;
   registry_.for_each([&](Cell* c) {
     ActorInfo info;
     info.name = c->display_name();
-    info.type = demangle(c->type());
+    auto type = types.find(&c->type());
+    if (type == types.end()) type = types.emplace(&c->type(), demangle(c->type())).first;
+    info.type = type->second;
     info.id = c->id();
     info.mailbox_depth = c->mailbox_depth();
     info.state = c->terminated()          ? ActorState::stopped
@@ -172,6 +180,7 @@ std::vector<ActorInfo> Core::snapshot() const {
     info.handled = c->handled();
     info.failures = c->failures();
     info.dedicated_thread = (c->flags() & Cell::kDedicated) != 0;
+    if (const Cold* cold = c->cold_.load(std::memory_order_acquire)) info.parent = cold->parent_id;
     out.push_back(std::move(info));
   });
   return out;
@@ -361,9 +370,11 @@ System::System(SystemOptions options) {
   // The thread that makes a deterministic system drives it: its untimed waits on futures
   // run the actors (StateBase::wait) instead of hanging.
   if (options.deterministic) detail::add_wait_driver(core_.get());
+  detail::observe_from_env(*this);  // TROUPE_OBSERVE: loads troupe-observer, if set
 }
 
 System::~System() {
+  detail::unobserve(*this);  // the observer reads this system: it goes first
   if (core_->options().deterministic) detail::remove_wait_driver(core_.get());
   try {
     core_->shutdown(core_->options().shutdown_deadline, StopMode::drain);

@@ -6,8 +6,9 @@
 #       and by a plain g++ command line;
 #   (c) installed, and found by CMake's find_package(troupe) (imported targets), with no
 #       LD_LIBRARY_PATH: the CMake-built programs find the libraries through their rpath;
-#   (d) and that a build of the core alone (-Dhttp=disabled, no tests or samples) looks up
-#       none of libcurl, cpp-httplib and nlohmann-json, and has no HTTP library to compile.
+#   (d) and that a build of the core alone (-Dhttp=disabled -Dobserver=disabled, no tests or
+#       samples) looks up none of libcurl, cpp-httplib, nlohmann-json and libevent, and has
+#       no HTTP library to compile.
 # Usage: check.sh SOURCE_ROOT WORKDIR    (WORKDIR is deleted and recreated)
 set -uo pipefail
 
@@ -111,6 +112,17 @@ flags=$(pkg-config --cflags --libs troupe-actors troupe-http) ||
 run "pkg-config extras compile" g++ -std=c++20 "$project/extras.cpp" -o "$work/extras-pc" $flags
 check_output "pkg-config extras run" "$expected_extras" "$work/extras-pc"
 
+# troupe-observer, installed: its header and its pkg-config file.
+if [[ ! -f "$(pkg-config --variable=includedir troupe)/troupe/observer.hpp" ]]; then
+  echo "consumer: FAILED at step 'observer header': troupe/observer.hpp is not installed" >&2
+  exit 1
+fi
+flags=$(pkg-config --cflags --libs troupe-observer) ||
+  { echo "consumer: FAILED at step 'pkg-config troupe-observer'" >&2; exit 1; }
+# shellcheck disable=SC2086
+run "pkg-config observer compile" g++ -std=c++20 "$project/observer.cpp" -o "$work/observer-pc" $flags
+check_output "pkg-config observer run" "observer serving" "$work/observer-pc"
+
 # The consumer's own meson.build, with no subprojects/ dir: dependency() must use pkg-config.
 cp -r "$project" "$work/pc"
 run "meson pkg-config setup" meson setup "$work/pc-build" "$work/pc"
@@ -139,15 +151,15 @@ else  # (a) had to copy the tree
   cp -r "$work/sub/subprojects/troupe" "$work/core/subprojects/troupe"
 fi
 run "core-only setup" env -u PKG_CONFIG_PATH meson setup "$work/core-build" "$work/core" --force-fallback-for=troupe,troupe-actors,troupe-http \
-  -Dtroupe:http=disabled
-if grep -E 'libcurl|nlohmann_json|cpp-httplib|httplib\.h' "$work/core-build/meson-logs/meson-log.txt" |
+  -Dtroupe:http=disabled -Dtroupe:observer=disabled
+if grep -E 'libcurl|nlohmann_json|cpp-httplib|httplib\.h|libevent' "$work/core-build/meson-logs/meson-log.txt" |
     grep -E 'found: (YES|NO)|Has header' >"$work/core-only-lookups.log"; then
   echo "consumer: FAILED at step 'core-only lookups': a core-only build looked up:" >&2
   sed 's/^/  | /' "$work/core-only-lookups.log" >&2
   exit 1
 fi
-if meson introspect --targets "$work/core-build" | grep -q 'troupe-http'; then
-  echo "consumer: FAILED at step 'core-only targets': troupe-http would be compiled" >&2
+if meson introspect --targets "$work/core-build" | grep -qE 'troupe-http|troupe-observer'; then
+  echo "consumer: FAILED at step 'core-only targets': troupe-http or troupe-observer would be compiled" >&2
   exit 1
 fi
 

@@ -110,6 +110,7 @@ struct ActorInfo {
   std::uint32_t restarts = 0;  ///< times a supervision restart rebuilt it
   std::uint32_t handled = 0;   ///< messages handled so far (wraps at 2^32)
   std::uint32_t failures = 0;  ///< exceptions that escaped its handlers
+  std::uint32_t parent = 0;    ///< id of the actor that spawned it; 0 if spawned by the System
 };
 
 }  // namespace troupe

@@ -52,6 +52,7 @@ struct Cold {
   struct Suspension* suspended = nullptr;
   std::vector<std::shared_ptr<TimerEntry>> timers;           // cancelled when it stops
   Ref<Actor> parent;                                          // told when this one fails
+  std::uint32_t parent_id = 0;  // set before registration, then read-only (snapshots)
   // -- supervision --
   std::function<void(Cell*)> rebuild;  // builds a fresh actor (restart policy)
   std::deque<Clock::time_point> restart_times;

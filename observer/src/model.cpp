@@ -1,0 +1,365 @@
+// model.cpp - snapshots of a system, the rates between them, and their renderings.
+#include "model.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <functional>
+#include <map>
+#include <unistd.h>
+
+namespace troupe::observe {
+
+namespace {
+
+const char* state_name(ActorState s) {
+  switch (s) {
+    case ActorState::idle: return "idle";
+    case ActorState::scheduled: return "scheduled";
+    case ActorState::stopped: return "stopped";
+  }
+  return "unknown";
+}
+
+/// A label value of the Prometheus text format: backslash, quote and newline escaped.
+std::string label(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+/// Strings in JSON must be UTF-8; names are the user's bytes and may not be.
+std::string utf8_safe(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    bool ok = n != 0 && i + n <= s.size();
+    for (std::size_t k = 1; ok && k < n; ++k) {
+      ok = (static_cast<unsigned char>(s[i + k]) >> 6) == 2;
+    }
+    if (ok) {
+      out.append(s, i, n);
+      i += n;
+    } else {
+      out += "\xEF\xBF\xBD";  // U+FFFD
+      ++i;
+    }
+  }
+  return out;
+}
+
+bool contains_folded(const std::string& haystack, const std::string& needle) {
+  auto it = std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(),
+                        [](char a, char b) {
+                          return std::tolower(static_cast<unsigned char>(a)) ==
+                                 std::tolower(static_cast<unsigned char>(b));
+                        });
+  return it != haystack.end();
+}
+
+nlohmann::json row_json(const Row& r) {
+  return {{"id", r.info.id},
+          {"name", utf8_safe(r.info.name)},
+          {"type", utf8_safe(r.info.type)},
+          {"state", state_name(r.info.state)},
+          {"depth", r.info.mailbox_depth},
+          {"handled", r.info.handled},
+          {"rate", std::round(r.rate * 10) / 10},
+          {"failures", r.info.failures},
+          {"restarts", r.info.restarts},
+          {"daemon", r.info.daemon},
+          {"dedicated", r.info.dedicated_thread},
+          {"parent", r.info.parent},
+          {"children", r.children},
+          {"growing", r.growing}};
+}
+
+// The order of /actors.json's `sort`: a less-than on rows, ties broken by id.
+std::function<bool(const Row*, const Row*)> order_by(const std::string& key, bool descending) {
+  auto by = [descending](auto field) {
+    return [field, descending](const Row* a, const Row* b) {
+      auto fa = field(*a);
+      auto fb = field(*b);
+      if (fa != fb) return descending ? fb < fa : fa < fb;
+      return a->info.id < b->info.id;
+    };
+  };
+  if (key == "name") return by([](const Row& r) { return r.info.name; });
+  if (key == "type") return by([](const Row& r) { return r.info.type; });
+  if (key == "state") return by([](const Row& r) { return static_cast<int>(r.info.state); });
+  if (key == "depth") return by([](const Row& r) { return r.info.mailbox_depth; });
+  if (key == "handled") return by([](const Row& r) { return r.info.handled; });
+  if (key == "rate") return by([](const Row& r) { return r.rate; });
+  if (key == "failures") return by([](const Row& r) { return r.info.failures; });
+  if (key == "restarts") return by([](const Row& r) { return r.info.restarts; });
+  if (key == "daemon") return by([](const Row& r) { return r.info.daemon; });
+  if (key == "children") return by([](const Row& r) { return r.children; });
+  return by([](const Row& r) { return r.info.id; });
+}
+
+}  // namespace
+
+Model::Model(System& system) : system_(&system), started_(std::chrono::steady_clock::now()) {}
+
+void Model::refresh(std::chrono::milliseconds min_age) {
+  auto now = std::chrono::steady_clock::now();
+  // A snapshot walks the registry: with 100,000 actors it takes a tenth of a second or
+  // more. Space them out to spend at most a tenth of one thread's time on them.
+  auto spacing = std::max<std::chrono::steady_clock::duration>(min_age, 10 * cost_);
+  if (have_snapshot_ && now - taken_ < spacing) return;
+  double seconds = have_snapshot_ ? std::chrono::duration<double>(now - taken_).count()
+                                  : std::chrono::duration<double>(now - started_).count();
+  if (seconds <= 0) seconds = 1e-3;
+  std::vector<ActorInfo> infos = system_->actors();
+  stats_ = system_->stats();
+  live_ = infos.size();
+
+  std::unordered_map<std::uint32_t, Seen> seen;
+  seen.reserve(infos.size());
+  std::unordered_map<std::uint32_t, std::uint32_t> children;
+  std::vector<Row> rows;
+  rows.reserve(infos.size());
+  std::uint64_t handled_delta = 0;
+  for (auto& info : infos) {
+    Seen now_seen{info.handled, info.mailbox_depth, 0};
+    std::uint32_t delta = info.handled;  // a new actor: all it handled is new
+    if (auto it = seen_.find(info.id); it != seen_.end()) {
+      delta = info.handled - it->second.handled;  // mod 2^32, like the counter
+      if (info.mailbox_depth > it->second.depth) {
+        now_seen.streak = it->second.streak + 1;
+      } else if (info.mailbox_depth == it->second.depth && info.mailbox_depth > 0) {
+        now_seen.streak = it->second.streak;
+      }
+    }
+    handled_delta += delta;
+    if (info.parent != 0) ++children[info.parent];
+    Row row;
+    row.rate = delta / seconds;
+    row.growing = now_seen.streak >= kGrowthSamples;
+    seen.emplace(info.id, now_seen);
+    row.info = std::move(info);
+    rows.push_back(std::move(row));
+  }
+  for (auto& row : rows) {
+    if (auto it = children.find(row.info.id); it != children.end()) row.children = it->second;
+  }
+  handled_total_ += handled_delta;
+  handled_rate_ = handled_delta / seconds;
+  rows_ = std::move(rows);
+  seen_ = std::move(seen);
+  taken_ = now;
+  cost_ = std::chrono::steady_clock::now() - now;
+  have_snapshot_ = true;
+  ++snapshots_;
+}
+
+std::string Model::metrics(std::size_t max_series) const {
+  std::string out;
+  out.reserve(4096);
+  auto family = [&](const char* name, const char* type, const char* help) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+  };
+  auto counter = [&](const char* name, const char* help, std::uint64_t value) {
+    family(name, "counter", help);
+    out += fmt::format("{} {}\n", name, value);
+  };
+  counter("troupe_messages_handled_total",
+          "Messages handled by actors (summed from per-actor counts at each scrape).",
+          handled_total_);
+  counter("troupe_dead_letters_total", "Messages that reached no handler.", stats_.dead_letters);
+  counter("troupe_spawned_total", "Actors ever spawned.", stats_.spawned);
+  counter("troupe_failures_total", "Exceptions that escaped handlers, whatever the policy.",
+          stats_.failures);
+  counter("troupe_restarts_total", "Actors rebuilt by the restart policy.", stats_.restarts);
+  counter("troupe_refusals_total", "Requests handlers refused (troupe::Refused).",
+          stats_.refusals);
+  counter("troupe_worker_sleeps_total", "Times an idle worker went to sleep (parks).",
+          stats_.worker_sleeps);
+  counter("troupe_wakeups_total", "Times a sleeping worker was woken for work.", stats_.wakeups);
+  counter("troupe_steals_total", "Work an idle worker took that another had queued.",
+          stats_.steals);
+  counter("troupe_asker_turns_total", "Asks answered on the plain thread waiting in get().",
+          stats_.asker_turns);
+
+  family("troupe_actors", "gauge", "Live actors, by state.");
+  std::size_t by_state[3] = {0, 0, 0};
+  std::uint64_t depth_sum = 0;
+  for (const auto& r : rows_) {
+    ++by_state[static_cast<int>(r.info.state)];
+    depth_sum += r.info.mailbox_depth;
+  }
+  out += fmt::format("troupe_actors{{state=\"idle\"}} {}\n", by_state[0]);
+  out += fmt::format("troupe_actors{{state=\"scheduled\"}} {}\n", by_state[1]);
+  out += fmt::format("troupe_actors{{state=\"stopped\"}} {}\n", by_state[2]);
+  family("troupe_workers", "gauge", "Worker threads in the pool.");
+  out += fmt::format("troupe_workers {}\n", system_->workers());
+  family("troupe_mailbox_messages", "gauge", "Messages queued in all mailboxes.");
+  out += fmt::format("troupe_mailbox_messages {}\n", depth_sum);
+
+  // The deepest mailboxes get a series each; the rest are one "other" series, so that the
+  // number of series stays bounded whatever the number of actors.
+  family("troupe_mailbox_depth", "gauge",
+         "Messages queued per actor: the deepest mailboxes by name, the rest summed as "
+         "actor=\"other\".");
+  std::vector<const Row*> deepest;
+  deepest.reserve(rows_.size());
+  for (const auto& r : rows_) deepest.push_back(&r);
+  std::size_t shown = std::min(max_series, deepest.size());
+  std::partial_sort(deepest.begin(), deepest.begin() + static_cast<std::ptrdiff_t>(shown),
+                    deepest.end(), [](const Row* a, const Row* b) {
+                      if (a->info.mailbox_depth != b->info.mailbox_depth) {
+                        return a->info.mailbox_depth > b->info.mailbox_depth;
+                      }
+                      return a->info.id < b->info.id;
+                    });
+  std::uint64_t other = 0;
+  for (std::size_t i = 0; i < deepest.size(); ++i) {
+    if (i < shown) {
+      out += fmt::format("troupe_mailbox_depth{{actor=\"{}\"}} {}\n", label(deepest[i]->info.name),
+                         deepest[i]->info.mailbox_depth);
+    } else {
+      other += deepest[i]->info.mailbox_depth;
+    }
+  }
+  out += fmt::format("troupe_mailbox_depth{{actor=\"other\"}} {}\n", other);
+
+  family("troupe_observer_snapshots_total", "counter", "Snapshots of the registry the observer took.");
+  out += fmt::format("troupe_observer_snapshots_total {}\n", snapshots_);
+  return out;
+}
+
+nlohmann::json Model::stats_json() const {
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  return {{"spawned", stats_.spawned},
+          {"dead_letters", stats_.dead_letters},
+          {"worker_sleeps", stats_.worker_sleeps},
+          {"wakeups", stats_.wakeups},
+          {"steals", stats_.steals},
+          {"asker_turns", stats_.asker_turns},
+          {"failures", stats_.failures},
+          {"restarts", stats_.restarts},
+          {"refusals", stats_.refusals},
+          {"handled", handled_total_},
+          {"handled_rate", std::round(handled_rate_ * 10) / 10},
+          {"actors", live_},
+          {"workers", system_->workers()},
+          {"pid", static_cast<long>(::getpid())},
+          {"host", utf8_safe(host)},
+          {"uptime_seconds",
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count()}};
+}
+
+void Model::record_history() {
+  if (!have_snapshot_) return;
+  double t = std::chrono::duration<double>(taken_ - started_).count();
+  if (!history_.empty() && history_.back().t == t) return;  // no new snapshot since
+  history_.push_back(Point{t, handled_total_, stats_.dead_letters, stats_.failures,
+                           stats_.restarts, live_});
+  if (history_.size() > kHistory) history_.pop_front();
+}
+
+nlohmann::json Model::actors_json(const Query& q) const {
+  std::vector<const Row*> picked;
+  picked.reserve(rows_.size());
+  for (const auto& r : rows_) {
+    if (q.parent >= 0 && r.info.parent != static_cast<std::uint32_t>(q.parent)) continue;
+    if (!q.state.empty() && q.state != state_name(r.info.state)) continue;
+    if (q.growing_only && !r.growing) continue;
+    if (!q.text.empty() && !contains_folded(r.info.name, q.text) &&
+        !contains_folded(r.info.type, q.text)) {
+      continue;
+    }
+    picked.push_back(&r);
+  }
+  std::size_t limit = std::min(q.limit, kMaxLimit);
+  std::size_t begin = std::min(q.offset, picked.size());
+  std::size_t end = std::min(picked.size(), begin + limit);
+  auto less = order_by(q.sort, q.descending);
+  // Only the rows of the page need their place: a partial sort up to its end.
+  std::partial_sort(picked.begin(), picked.begin() + static_cast<std::ptrdiff_t>(end),
+                    picked.end(), less);
+  nlohmann::json page = nlohmann::json::array();
+  for (std::size_t i = begin; i < end; ++i) page.push_back(row_json(*picked[i]));
+
+  // Aggregates over every actor (not just the filtered ones): by type, busiest, growing.
+  struct TypeSum {
+    std::size_t count = 0;
+    std::uint64_t depth = 0, handled = 0, failures = 0, restarts = 0;
+    double rate = 0;
+  };
+  std::map<std::string, TypeSum> types;
+  std::vector<const Row*> busiest, growing;
+  for (const auto& r : rows_) {
+    TypeSum& t = types[r.info.type];
+    ++t.count;
+    t.depth += r.info.mailbox_depth;
+    t.handled += r.info.handled;
+    t.failures += r.info.failures;
+    t.restarts += r.info.restarts;
+    t.rate += r.rate;
+    if (r.rate > 0) busiest.push_back(&r);
+    if (r.growing) growing.push_back(&r);
+  }
+  std::vector<std::pair<std::string, TypeSum>> type_list(types.begin(), types.end());
+  std::sort(type_list.begin(), type_list.end(), [](const auto& a, const auto& b) {
+    return a.second.count != b.second.count ? a.second.count > b.second.count : a.first < b.first;
+  });
+  if (type_list.size() > 50) type_list.resize(50);
+  nlohmann::json type_json = nlohmann::json::array();
+  for (const auto& [name, t] : type_list) {
+    type_json.push_back({{"type", utf8_safe(name)}, {"count", t.count}, {"depth", t.depth},
+                         {"handled", t.handled}, {"rate", std::round(t.rate * 10) / 10},
+                         {"failures", t.failures}, {"restarts", t.restarts}});
+  }
+  auto top = [](std::vector<const Row*>& v, auto key, std::size_t n) {
+    std::size_t k = std::min(n, v.size());
+    std::partial_sort(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end(),
+                      [&](const Row* a, const Row* b) { return key(*a) > key(*b); });
+    nlohmann::json out = nlohmann::json::array();
+    for (std::size_t i = 0; i < k; ++i) out.push_back(row_json(*v[i]));
+    return out;
+  };
+  return {{"total", picked.size()},
+          {"live", rows_.size()},
+          {"offset", begin},
+          {"limit", limit},
+          {"actors", std::move(page)},
+          {"types", std::move(type_json)},
+          {"busiest", top(busiest, [](const Row& r) { return r.rate; }, 10)},
+          {"growing", top(growing, [](const Row& r) { return r.info.mailbox_depth; }, 10)},
+          {"stats", stats_json()},
+          {"history", [&] {
+             // Columns, not rows: five arrays of numbers are a third the size.
+             nlohmann::json h = {{"t", nlohmann::json::array()}, {"handled", nlohmann::json::array()},
+                                 {"dead_letters", nlohmann::json::array()},
+                                 {"failures", nlohmann::json::array()},
+                                 {"restarts", nlohmann::json::array()},
+                                 {"actors", nlohmann::json::array()}};
+             for (const auto& p : history_) {
+               h["t"].push_back(std::round(p.t * 1000) / 1000);
+               h["handled"].push_back(p.handled);
+               h["dead_letters"].push_back(p.dead_letters);
+               h["failures"].push_back(p.failures);
+               h["restarts"].push_back(p.restarts);
+               h["actors"].push_back(p.actors);
+             }
+             return h;
+           }()}};
+}
+
+}  // namespace troupe::observe

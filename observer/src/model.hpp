@@ -1,0 +1,90 @@
+// model.hpp - what the observer knows of a system between requests: the last snapshot,
+// per-actor rates and trends, and the renderings of it (Prometheus text, JSON). Touched by
+// the HTTP thread only. Not installed.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "troupe/options.hpp"
+#include "troupe/system.hpp"
+
+namespace troupe::observe {
+
+/// One actor of the latest snapshot, with what two snapshots tell.
+struct Row {
+  ActorInfo info;
+  double rate = 0;           ///< messages handled per second since the previous snapshot
+  bool growing = false;      ///< mailbox deeper at each of the last kGrowthSamples snapshots
+  std::uint32_t children = 0;  ///< live actors it spawned
+};
+
+/// The query of /actors.json.
+struct Query {
+  std::size_t limit = 200;
+  std::size_t offset = 0;
+  std::string sort = "id";  ///< id name type state depth handled rate failures restarts daemon children
+  bool descending = false;
+  std::string text;          ///< case-insensitive substring of the name or the type
+  std::string state;         ///< "", "idle", "scheduled", "stopped"
+  long parent = -1;          ///< only the children of this id (0: top level); -1: all
+  bool growing_only = false;
+};
+
+class Model {
+ public:
+  static constexpr int kGrowthSamples = 3;
+  static constexpr std::size_t kMaxLimit = 1000;
+
+  explicit Model(System& system);
+
+  /// Takes a new snapshot unless the last is younger than `min_age`.
+  void refresh(std::chrono::milliseconds min_age = std::chrono::milliseconds(500));
+
+  /// Prometheus text exposition format 0.0.4, `max_series` per-actor depth series at most.
+  std::string metrics(std::size_t max_series) const;
+  nlohmann::json stats_json() const;
+  nlohmann::json actors_json(const Query& q) const;
+
+  /// Keeps a point of the charts' history (one a second, the last kHistory) from the
+  /// latest snapshot.
+  void record_history();
+  static constexpr std::size_t kHistory = 300;
+
+ private:
+  struct Seen {
+    std::uint32_t handled = 0;
+    std::uint32_t depth = 0;
+    int streak = 0;  // consecutive snapshots in which the depth rose
+  };
+
+  System* system_;
+  std::chrono::steady_clock::time_point started_;
+  std::chrono::steady_clock::time_point taken_{};
+  std::chrono::steady_clock::duration cost_{};  // how long the last snapshot took
+  bool have_snapshot_ = false;
+  std::vector<Row> rows_;
+  SystemStats stats_{};
+  std::size_t live_ = 0;
+  // Messages handled, summed over actors from snapshot to snapshot (an actor's handled
+  // count is read at each snapshot; what an actor handled after the last snapshot before
+  // it ended is not seen: the runtime keeps no system-wide total).
+  std::uint64_t handled_total_ = 0;
+  double handled_rate_ = 0;
+  std::uint64_t snapshots_ = 0;
+  std::unordered_map<std::uint32_t, Seen> seen_;
+  struct Point {
+    double t;  // seconds since the observer started
+    std::uint64_t handled, dead_letters, failures, restarts;
+    std::size_t actors;
+  };
+  std::deque<Point> history_;
+};
+
+}  // namespace troupe::observe

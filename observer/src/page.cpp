@@ -1,0 +1,362 @@
+// page.cpp - the live page served at `/`. One document, inline CSS and JavaScript, no
+// library, no CDN, no build step: it polls /actors.json once a second and redraws.
+//
+// It stays light with 100,000 actors: the server sorts, filters and pages the table (200
+// rows a page), sums actors by type, and computes rates and growing mailboxes between its
+// snapshots; the page draws what one page of JSON holds, and keeps five minutes of the
+// system's counters for the charts.
+#include "page.hpp"
+
+namespace troupe::observe {
+
+namespace {
+
+constexpr std::string_view kPage = R"TROUPE_PAGE(<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>troupe observer</title>
+<style>
+  :root {
+    --bg: #f5f6f8; --panel: #ffffff; --ink: #1d2330; --muted: #6b7385; --line: #e3e6ec;
+    --accent: #3559e0; --good: #1f9d62; --warn: #d98a00; --bad: #d2364b; --head: #1d2330;
+  }
+  * { box-sizing: border-box; }
+  body { margin: 0; background: var(--bg); color: var(--ink);
+         font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; }
+  header { background: var(--head); color: #fff; padding: 12px 24px; display: flex;
+           align-items: baseline; gap: 18px; flex-wrap: wrap; }
+  header h1 { font-size: 18px; margin: 0; font-weight: 600; letter-spacing: .3px; }
+  header h1 span { color: #8fa6ff; }
+  header .meta { color: #b9c0d0; font-size: 13px; }
+  header .live { margin-left: auto; font-size: 13px; color: #b9c0d0; }
+  .dot { display: inline-block; width: 9px; height: 9px; border-radius: 50%;
+         background: var(--good); margin-right: 6px; vertical-align: 0; }
+  .dot.off { background: var(--bad); }
+  main { padding: 18px 24px 40px; max-width: 1500px; margin: 0 auto; }
+  .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 12px; }
+  .card { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; }
+  .card .k { color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .5px; }
+  .card .v { font-size: 22px; font-weight: 600; font-variant-numeric: tabular-nums; }
+  .card .d { color: var(--muted); font-size: 12px; font-variant-numeric: tabular-nums; }
+  .card.bad .v { color: var(--bad); }
+  .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 14px; margin-top: 14px; }
+  section { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 12px 16px; }
+  section h2 { font-size: 14px; margin: 0 0 8px; font-weight: 600; }
+  section h2 small { color: var(--muted); font-weight: 400; margin-left: 6px; }
+  .chart { display: flex; align-items: center; gap: 10px; margin: 6px 0; }
+  .chart .label { width: 120px; color: var(--muted); font-size: 12px; }
+  .chart .now { width: 80px; text-align: right; font-variant-numeric: tabular-nums; font-weight: 600; }
+  .chart svg { flex: 1; height: 36px; background: #fafbfc; border-radius: 4px; }
+  table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; }
+  th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line); white-space: nowrap; }
+  th { color: var(--muted); font-weight: 600; font-size: 12px; user-select: none; }
+  th.sort { cursor: pointer; }
+  th.sort:hover { color: var(--accent); }
+  th.on { color: var(--accent); }
+  td.n, th.n { text-align: right; }
+  td.name { max-width: 280px; overflow: hidden; text-overflow: ellipsis; font-weight: 500; }
+  td.type { max-width: 300px; overflow: hidden; text-overflow: ellipsis; color: var(--muted);
+            font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; }
+  tr.growing td { background: #fff4e0; }
+  tr.growing td.depth { color: var(--warn); font-weight: 700; }
+  .pill { display: inline-block; padding: 0 7px; border-radius: 10px; font-size: 12px; }
+  .pill.idle { background: #eef0f4; color: var(--muted); }
+  .pill.scheduled { background: #e3f5ec; color: var(--good); }
+  .pill.stopped { background: #fde7ea; color: var(--bad); }
+  .tag { color: var(--muted); font-size: 12px; }
+  .bar { height: 6px; background: #e8ecfb; border-radius: 3px; min-width: 60px; }
+  .bar div { height: 6px; background: var(--accent); border-radius: 3px; }
+  .controls { display: flex; gap: 10px; align-items: center; flex-wrap: wrap; margin-bottom: 8px; }
+  input, select, button { font: inherit; padding: 5px 9px; border: 1px solid var(--line);
+                          border-radius: 6px; background: #fff; color: var(--ink); }
+  input[type=search] { width: 260px; }
+  button { cursor: pointer; }
+  button:disabled { opacity: .4; cursor: default; }
+  .empty { color: var(--muted); padding: 8px 0; }
+  .tree { max-height: 380px; overflow: auto; }
+  .tree ul { list-style: none; margin: 0; padding-left: 18px; }
+  .tree > ul { padding-left: 0; }
+  .tree li { padding: 2px 0; }
+  .tree .toggle { cursor: pointer; display: inline-block; width: 16px; color: var(--accent); }
+  .bad { color: var(--bad); }
+  .wide { margin-top: 14px; }
+  footer { color: var(--muted); font-size: 12px; margin-top: 14px; }
+</style>
+</head>
+<body>
+<header>
+  <h1><span>troupe</span> observer</h1>
+  <div class="meta" id="meta">connecting…</div>
+  <div class="live"><span class="dot off" id="dot"></span><span id="livetext">waiting for data</span></div>
+</header>
+<main>
+  <div class="cards" id="cards"></div>
+
+  <div class="grid">
+    <section>
+      <h2>Last five minutes <small>per second</small></h2>
+      <div id="charts"></div>
+    </section>
+    <section>
+      <h2>Busiest actors <small>messages handled per second</small></h2>
+      <div id="busiest"></div>
+    </section>
+    <section>
+      <h2>Growing mailboxes <small>deeper at each of the last snapshots</small></h2>
+      <div id="growing"></div>
+    </section>
+  </div>
+
+  <div class="grid">
+    <section>
+      <h2>By type <small id="typesnote"></small></h2>
+      <div id="types"></div>
+    </section>
+    <section>
+      <h2>Supervision tree <small>parent → children; click ▸ to open</small></h2>
+      <div class="tree" id="tree"></div>
+    </section>
+  </div>
+
+  <section class="wide">
+    <h2>Actors <small id="count"></small></h2>
+    <div class="controls">
+      <input type="search" id="filter" placeholder="filter by name or type">
+      <select id="state">
+        <option value="">any state</option>
+        <option value="scheduled">scheduled</option>
+        <option value="idle">idle</option>
+      </select>
+      <label class="tag"><input type="checkbox" id="growonly"> growing only</label>
+      <span style="margin-left:auto" class="tag" id="pageinfo"></span>
+      <button id="prev">‹ prev</button><button id="next">next ›</button>
+    </div>
+    <table id="actors">
+      <thead><tr>
+        <th class="sort" data-k="name">name</th>
+        <th class="sort" data-k="type">type</th>
+        <th class="sort" data-k="state">state</th>
+        <th class="sort n" data-k="depth">mailbox</th>
+        <th class="sort n" data-k="handled">handled</th>
+        <th class="sort n" data-k="rate">per s</th>
+        <th class="sort n" data-k="failures">failures</th>
+        <th class="sort n" data-k="restarts">restarts</th>
+        <th class="sort" data-k="daemon">daemon</th>
+      </tr></thead>
+      <tbody></tbody>
+    </table>
+  </section>
+  <footer>Served by the process itself. Raw data: <a href="metrics">/metrics</a> (Prometheus),
+    <a href="actors.json">/actors.json</a>, <a href="stats.json">/stats.json</a>.</footer>
+</main>
+<script>
+"use strict";
+const PAGE = 200, HISTORY = 300;
+const token = new URLSearchParams(location.search).get("token");
+const view = { sort: "depth", desc: true, offset: 0, q: "", state: "", growing: false };
+let history = { t: [], handled: [], dead_letters: [], failures: [], restarts: [], actors: [] };
+let openNodes = new Set(), treeAt = 0;
+
+const $ = (id) => document.getElementById(id);
+const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+const fmt = (n) => {
+  if (n === undefined || n === null) return "–";
+  if (Math.abs(n) >= 1e9) return (n / 1e9).toFixed(1) + " G";
+  if (Math.abs(n) >= 1e6) return (n / 1e6).toFixed(1) + " M";
+  if (Math.abs(n) >= 1e4) return (n / 1e3).toFixed(1) + " k";
+  if (Number.isInteger(n) || Math.abs(n) >= 100) return Math.round(n).toLocaleString("en-US");
+  return n.toFixed(1);
+};
+const ago = (s) => s < 90 ? Math.round(s) + " s" : s < 5400 ? Math.round(s / 60) + " min" : (s / 3600).toFixed(1) + " h";
+
+function url(path, params) {
+  const p = new URLSearchParams(params || {});
+  if (token) p.set("token", token);
+  const q = p.toString();
+  return path + (q ? "?" + q : "");
+}
+async function getJSON(path, params) {
+  const r = await fetch(url(path, params), { cache: "no-store" });
+  if (!r.ok) throw new Error(path + ": HTTP " + r.status);
+  return r.json();
+}
+
+function spark(values, color) {
+  const w = 300, h = 36;
+  if (values.length < 2) return `<svg viewBox="0 0 ${w} ${h}" preserveAspectRatio="none"></svg>`;
+  const max = Math.max(1, ...values);
+  // The last five minutes, but at least one minute wide, so a young chart fills from the right.
+  const span = Math.min(HISTORY, Math.max(60, values.length));
+  const step = w / (span - 1), x0 = w - (values.length - 1) * step;
+  const pts = values.map((v, i) => `${(x0 + i * step).toFixed(1)},${(h - 2 - (v / max) * (h - 6)).toFixed(1)}`);
+  return `<svg viewBox="0 0 ${w} ${h}" preserveAspectRatio="none">
+    <polygon points="${x0},${h} ${pts.join(" ")} ${w},${h}" fill="${color}" fill-opacity=".12"/>
+    <polyline points="${pts.join(" ")}" fill="none" stroke="${color}" stroke-width="1.6" vector-effect="non-scaling-stroke"/></svg>`;
+}
+
+function rates(key) {
+  const a = history[key], t = history.t, out = [];
+  for (let i = 1; i < a.length; i++) out.push(Math.max(0, (a[i] - a[i - 1]) / Math.max(1e-3, t[i] - t[i - 1])));
+  return out;
+}
+
+// Per second over the last ten seconds of history.
+function recent(key) {
+  const a = history[key] || [], t = history.t, n = a.length;
+  if (n < 2) return null;
+  const i = Math.max(0, n - 11);
+  return Math.max(0, (a[n - 1] - a[i]) / Math.max(1e-3, t[n - 1] - t[i]));
+}
+
+function drawCards(s) {
+  const per = (k) => { const r = recent(k); return r === null ? "" : fmt(r) + " /s"; };
+  const cards = [
+    ["actors", fmt(s.actors), fmt(s.spawned) + " spawned"],
+    ["messages", fmt(s.handled), fmt(s.handled_rate) + " /s"],
+    ["dead letters", fmt(s.dead_letters), per("dead_letters"), s.dead_letters > 0],
+    ["failures", fmt(s.failures), per("failures"), s.failures > 0],
+    ["restarts", fmt(s.restarts), per("restarts")],
+    ["refusals", fmt(s.refusals), per("refusals")],
+    ["steals", fmt(s.steals), ""],
+    ["worker sleeps", fmt(s.worker_sleeps), ""],
+  ];
+  $("cards").innerHTML = cards.map(([k, v, d, bad]) =>
+    `<div class="card${bad ? " bad" : ""}"><div class="k">${k}</div><div class="v">${v}</div><div class="d">${d || "&nbsp;"}</div></div>`).join("");
+}
+
+function drawCharts() {
+  const rows = [
+    ["messages / s", rates("handled"), "#3559e0"],
+    ["dead letters / s", rates("dead_letters"), "#d98a00"],
+    ["failures / s", rates("failures"), "#d2364b"],
+    ["live actors", history.actors.slice(1), "#1f9d62"],
+  ];
+  $("charts").innerHTML = rows.map(([label, v, color]) =>
+    `<div class="chart"><div class="label">${label}</div>${spark(v, color)}<div class="now">${fmt(v.length ? v[v.length - 1] : 0)}</div></div>`).join("");
+}
+
+function miniTable(rows, cols, empty) {
+  if (!rows.length) return `<div class="empty">${empty}</div>`;
+  return `<table><tbody>${rows.map((r) => `<tr>${cols.map((c) => c(r)).join("")}</tr>`).join("")}</tbody></table>`;
+}
+
+function drawSide(d) {
+  const maxRate = Math.max(1, ...d.busiest.map((r) => r.rate));
+  $("busiest").innerHTML = miniTable(d.busiest, [
+    (r) => `<td class="name" title="${esc(r.type)}">${esc(r.name)}</td>`,
+    (r) => `<td style="width:45%"><div class="bar"><div style="width:${(100 * r.rate / maxRate).toFixed(0)}%"></div></div></td>`,
+    (r) => `<td class="n">${fmt(r.rate)}</td>`,
+  ], "no actor handled a message since the last update");
+  $("growing").innerHTML = miniTable(d.growing, [
+    (r) => `<td class="name" title="${esc(r.type)}">${esc(r.name)}</td>`,
+    (r) => `<td class="n bad">${fmt(r.depth)} queued</td>`,
+    (r) => `<td class="n tag">${fmt(r.rate)} /s handled</td>`,
+  ], "none: every mailbox is keeping up");
+  $("typesnote").textContent = d.types.length ? `${d.types.length} type${d.types.length > 1 ? "s" : ""}` : "";
+  $("types").innerHTML = d.types.length ? `<table><thead><tr><th>type</th><th class="n">actors</th><th class="n">queued</th><th class="n">per s</th><th class="n">failures</th></tr></thead><tbody>` +
+    d.types.slice(0, 12).map((t) => `<tr><td class="type" title="${esc(t.type)}">${esc(t.type)}</td><td class="n">${fmt(t.count)}</td><td class="n">${fmt(t.depth)}</td><td class="n">${fmt(t.rate)}</td><td class="n${t.failures ? " bad" : ""}">${fmt(t.failures)}</td></tr>`).join("") +
+    `</tbody></table>` : `<div class="empty">no actors</div>`;
+}
+
+function drawTable(d) {
+  const tb = $("actors").tBodies[0];
+  tb.innerHTML = d.actors.map((r) => `<tr class="${r.growing ? "growing" : ""}">
+    <td class="name" title="${esc(r.name)} (#${r.id})">${esc(r.name)}</td>
+    <td class="type" title="${esc(r.type)}">${esc(r.type)}</td>
+    <td><span class="pill ${r.state}">${r.state}</span></td>
+    <td class="n depth">${fmt(r.depth)}</td>
+    <td class="n">${fmt(r.handled)}</td>
+    <td class="n">${fmt(r.rate)}</td>
+    <td class="n${r.failures ? " bad" : ""}">${fmt(r.failures)}</td>
+    <td class="n">${fmt(r.restarts)}</td>
+    <td class="tag">${r.daemon ? "daemon" : ""}${r.dedicated ? " thread" : ""}</td></tr>`).join("") ||
+    `<tr><td colspan="9" class="empty">no actor matches</td></tr>`;
+  const from = d.total ? d.offset + 1 : 0, to = d.offset + d.actors.length;
+  $("pageinfo").textContent = `${fmt(from)}–${fmt(to)} of ${fmt(d.total)}`;
+  $("count").textContent = `${fmt(d.live)} live` + (d.total !== d.live ? `, ${fmt(d.total)} shown by the filter` : "");
+  $("prev").disabled = d.offset === 0;
+  $("next").disabled = to >= d.total;
+  document.querySelectorAll("th.sort").forEach((th) => {
+    const on = th.dataset.k === view.sort;
+    th.classList.toggle("on", on);
+    th.textContent = th.dataset.k === "depth" ? "mailbox" : th.dataset.k === "rate" ? "per s" : th.dataset.k;
+    if (on) th.textContent += view.desc ? " ▾" : " ▴";
+  });
+}
+
+async function treeLevel(parent) {
+  // Supervisors first; at most 30 at a level (the table pages through the rest).
+  const d = await getJSON("actors.json", { parent, sort: "children", order: "desc", limit: 30 });
+  const items = await Promise.all(d.actors.map(async (r) => {
+    const open = openNodes.has(r.id) && r.children > 0;
+    const sub = open ? await treeLevel(r.id) : "";
+    const toggle = r.children > 0 ? `<span class="toggle" data-id="${r.id}">${open ? "▾" : "▸"}</span>` : `<span class="toggle"></span>`;
+    const kids = r.children > 0 ? ` <span class="tag">${fmt(r.children)} child${r.children > 1 ? "ren" : ""}</span>` : "";
+    return `<li>${toggle}<b>${esc(r.name)}</b> <span class="tag">${esc(r.type)}</span>${kids}${sub}</li>`;
+  }));
+  const more = d.total > d.actors.length ? `<li class="tag">… and ${fmt(d.total - d.actors.length)} more</li>` : "";
+  return `<ul>${items.join("")}${more}</ul>`;
+}
+async function drawTree(force) {
+  const now = Date.now();
+  if (!force && now - treeAt < 5000) return;
+  treeAt = now;
+  $("tree").innerHTML = (await treeLevel(0)) || `<div class="empty">no actors</div>`;
+}
+
+async function tick() {
+  try {
+    const params = { sort: view.sort, order: view.desc ? "desc" : "asc", offset: view.offset, limit: PAGE };
+    if (view.q) params.q = view.q;
+    if (view.state) params.state = view.state;
+    if (view.growing) params.growing = 1;
+    const d = await getJSON("actors.json", params);
+    const s = d.stats;
+    history = d.history;
+    $("meta").textContent = `pid ${s.pid} on ${s.host} · ${s.workers} worker${s.workers > 1 ? "s" : ""} · observed for ${ago(s.uptime_seconds)}`;
+    drawCards(s);
+    drawCharts();
+    drawSide(d);
+    drawTable(d);
+    await drawTree(false);
+    $("dot").className = "dot";
+    $("livetext").textContent = "live · updated " + new Date().toLocaleTimeString();
+  } catch (e) {
+    $("dot").className = "dot off";
+    $("livetext").textContent = "no answer: " + e.message;
+  }
+}
+
+document.querySelectorAll("th.sort").forEach((th) => th.addEventListener("click", () => {
+  const k = th.dataset.k;
+  view.desc = view.sort === k ? !view.desc : !["name", "type", "state"].includes(k);
+  view.sort = k; view.offset = 0; tick();
+}));
+let typing;
+$("filter").addEventListener("input", (e) => { clearTimeout(typing); typing = setTimeout(() => { view.q = e.target.value.trim(); view.offset = 0; tick(); }, 250); });
+$("state").addEventListener("change", (e) => { view.state = e.target.value; view.offset = 0; tick(); });
+$("growonly").addEventListener("change", (e) => { view.growing = e.target.checked; view.offset = 0; tick(); });
+$("prev").addEventListener("click", () => { view.offset = Math.max(0, view.offset - PAGE); tick(); });
+$("next").addEventListener("click", () => { view.offset += PAGE; tick(); });
+$("tree").addEventListener("click", (e) => {
+  const id = e.target.dataset && e.target.dataset.id;
+  if (!id) return;
+  const n = Number(id);
+  openNodes.has(n) ? openNodes.delete(n) : openNodes.add(n);
+  drawTree(true);
+});
+
+tick();
+setInterval(tick, 1000);
+</script>
+</body>
+</html>
+)TROUPE_PAGE";
+
+}  // namespace
+
+std::string_view page() noexcept { return kPage; }
+
+}  // namespace troupe::observe
