@@ -203,6 +203,8 @@ struct NodeCore : std::enable_shared_from_this<NodeCore> {
   int subs_completed = 0;
   int conns_closed = 0;
   SteadyClock::time_point reconnected_at{};
+  SteadyClock::time_point last_check = SteadyClock::now();  // the heartbeat thread's last look
+  std::atomic<std::uint64_t> proxy_drops{0};  // inbound refused by the proxy's full mailbox
   std::int64_t retired_drops = 0;  // slow-consumer drops of replaced subscriptions
 
   std::atomic<bool> connected{false};
@@ -310,9 +312,12 @@ struct NodeCore : std::enable_shared_from_this<NodeCore> {
       lock.unlock();
       std::uint64_t ok = 0;
       for (auto& o : batch) {
-        natsStatus s = natsConnection_PublishRequest(
-            conn, o.subject.c_str(), o.reply.empty() ? nullptr : o.reply.c_str(), o.data.data(),
-            static_cast<int>(o.data.size()));
+        natsStatus s =
+            o.reply.empty()
+                ? natsConnection_Publish(conn, o.subject.c_str(), o.data.data(),
+                                         static_cast<int>(o.data.size()))
+                : natsConnection_PublishRequest(conn, o.subject.c_str(), o.reply.c_str(),
+                                                o.data.data(), static_cast<int>(o.data.size()));
         if (s == NATS_OK) {
           ++ok;
           std::lock_guard plock(mu);
@@ -457,6 +462,12 @@ struct NodeCore : std::enable_shared_from_this<NodeCore> {
     std::vector<std::pair<std::string, std::uint64_t>> silent;
     {
       std::lock_guard lock(mu);
+      if (now - last_check > options.down_after / 2) {
+        // This process was stopped (SIGSTOP, a VM pause) or starved: what it did not hear
+        // meanwhile says nothing about the others. Start their clocks afresh.
+        for (auto& [n, p] : peers) p->last_seen = now;
+      }
+      last_check = now;
       if (!connected || !hb_connected || now - reconnected_at < options.down_after) return;
       for (auto& [n, p] : peers) {
         if (p->up && now - p->last_seen > options.down_after) silent.emplace_back(n, p->incarnation);
@@ -547,7 +558,7 @@ void on_bulk(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
       in.data.assign(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
       in.subject = natsMsg_GetSubject(msg);
       if (const char* reply = natsMsg_GetReply(msg)) in.subject += std::string(" ") + reply;
-      core->proxy.tell(std::move(in));
+      if (!core->proxy.tell(std::move(in))) ++core->proxy_drops;  // bounded: a slow node drops
     } catch (const std::exception& e) {
       ++core->dropped;
       core->log("inbound frame dropped: %s", e.what());
@@ -649,7 +660,7 @@ void on_disconnected(natsConnection* nc, void* closure) {
   ++core->disconnects;
   core->log("lost the connection to NATS; reconnecting (asks in flight fail)");
   try {
-    core->proxy.tell(ConnectionLost{});
+    core->proxy.tell(ConnectionLost{}, troupe::urgent);
   } catch (const std::exception&) {
   }
 }
@@ -702,7 +713,7 @@ void NodeCore::declare_down(const std::string& node, std::uint64_t inc, const st
     f.type = reason;
     publish_control(f, ctl_subject());
   }
-  proxy.tell(DeclaredDown{node, inc, reason});
+  proxy.tell(DeclaredDown{node, inc, reason}, troupe::urgent);
 }
 
 void NodeCore::heard(const Frame& f) {
@@ -1303,7 +1314,7 @@ void publish(NodeCore& core, std::string name, Published published) {
     core.published[name] = std::make_shared<const Published>(std::move(published));
   }
   natsConnection_FlushTimeout(core.conn, 1000);
-  core.proxy.tell(WatchLocal{actor});
+  core.proxy.tell(WatchLocal{actor}, troupe::urgent);
 }
 
 void lookup(const std::shared_ptr<NodeCore>& core, std::string name, std::chrono::milliseconds deadline,
@@ -1403,7 +1414,11 @@ Node::Node(System& system, NodeOptions options) {
   core->incarnation = detail::remote::fresh_incarnation();
   core->proxy = system.spawn<ProxyActor>(
       SpawnOptions{.name = "troupe.node." + core->name + "#" + detail::remote::hex(core->incarnation),
-                   .daemon = true},
+                   .daemon = true,
+                   // Bounded like the NATS subscription: a node that cannot keep up drops
+                   // (counted in stats().slow_drops); control messages go urgent, never refused.
+                   .mailbox_capacity = static_cast<std::size_t>(core->options.inbound_max_messages),
+                   .overflow = Overflow::reject},
       core);
   try {
     core->start();
@@ -1450,7 +1465,7 @@ NodeStats Node::stats() const {
     natsSubscription_GetDropped(core_->data_sub, &now);
     d += now;
   }
-  s.slow_drops = static_cast<std::uint64_t>(d);
+  s.slow_drops = static_cast<std::uint64_t>(d) + core_->proxy_drops.load();
   return s;
 }
 

@@ -61,9 +61,10 @@ struct NodeOptions {
   std::size_t outbound_max_messages = 65536;
   std::size_t outbound_max_bytes = std::size_t{64} << 20;
   /// Bound on what NATS may hold for this node's inbound subscription before dropping
-  /// (a slow node drops instead of growing); drops are counted in stats().
-  int inbound_max_messages = 1 << 20;
-  int inbound_max_bytes = 256 << 20;
+  /// and in the proxy actor's mailbox (a slow node drops instead of growing); drops are
+  /// counted in stats().slow_drops.
+  int inbound_max_messages = 1 << 17;
+  int inbound_max_bytes = 128 << 20;
   /// Print a line for malformed or unknown frames and drops (rate-limited).
   bool log_drops = true;
 };
