@@ -137,6 +137,8 @@ WireError classify(const std::exception_ptr& error) {
     std::rethrow_exception(error);
   } catch (const ActorStopped& e) {
     return {"no_actor", "troupe::ActorStopped", e.what()};
+  } catch (const NoSuchActor& e) {
+    return {"no_actor", "troupe::NoSuchActor", e.what()};
   } catch (const MailboxFull& e) {
     return {"full", "troupe::MailboxFull", e.what()};
   } catch (const CodecError& e) {
@@ -936,7 +938,9 @@ void NodeCore::complete(const Frame& f) {
     }
     p = std::move(it->second);
     pending.erase(it);
+    ++peer_locked(std::string(f.from)).received;
   }
+  ++received;
   if (f.kind == Kind::found) {
     p.found(Target{std::string(f.from), f.incarnation, p.name}, nullptr);
   } else if (f.kind == Kind::reply) {

@@ -350,6 +350,9 @@ TEST_CASE("a node frozen past down_after is fenced and rejoins as a new incarnat
     REQUIRE(eventually([&] { return ticks_from(new_inc) >= 10; }));
 
     std::lock_guard lock(seen.mu);
+    for (auto& e : seen.journal) {
+      if (e.kind != 't') UNSCOPED_INFO(e.kind << " " << e.incarnation);
+    }
     CHECK(seen.member_downs.size() == 1);
     CHECK(seen.member_downs.at(0).incarnation == first);
     bool after_down = false, old_after_down = false, up_again = false;
