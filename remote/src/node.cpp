@@ -40,6 +40,9 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
+/// The reason a node gives when it leaves on purpose (Node's destructor).
+constexpr std::string_view kLeft = "left the cluster";
+
 /// Something NATS delivered on the bulk connection, handed to the proxy actor.
 struct Inbound {
   std::string data;
@@ -704,7 +707,9 @@ void NodeCore::declare_down(const std::string& node, std::uint64_t inc, const st
     Peer& p = peer_locked(node);
     if (p.incarnation == inc) p.up = false;
   }
-  log("node %s (incarnation %s) declared down: %s", node.c_str(), hex(inc).c_str(), reason.c_str());
+  if (reason != kLeft) {  // a node leaving on purpose is no news
+    log("node %s (incarnation %s) declared down: %s", node.c_str(), hex(inc).c_str(), reason.c_str());
+  }
   if (broadcast) {
     Frame f;
     f.kind = Kind::down;
@@ -1180,7 +1185,7 @@ void NodeCore::shutdown() {
     f.id = incarnation.load();
     f.from = name;
     f.target = name;
-    f.type = "left the cluster";
+    f.type = kLeft;
     publish_control(f, ctl_subject());
     natsConnection_FlushTimeout(hb_conn, 500);
   }
