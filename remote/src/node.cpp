@@ -1091,6 +1091,10 @@ natsConnection* connect(NodeCore& core, const std::string& role) {
   check(natsOptions_SetReconnectBufSize(opts, 16 << 20), "options");
   check(natsOptions_SetPingInterval(opts, 2000), "options");
   check(natsOptions_SetMaxPendingMsgs(opts, o.inbound_max_messages), "options");
+  // Write each publish at once instead of leaving it to cnats's flusher, which batches for
+  // about a millisecond: an ask would wait that long twice. The sender thread already
+  // takes whole batches off the queue, and heartbeats must not wait at all.
+  check(natsOptions_SetSendAsap(opts, true), "options");
   if (!o.token.empty()) check(natsOptions_SetToken(opts, o.token.c_str()), "token");
   if (!o.user.empty()) {
     check(natsOptions_SetUserInfo(opts, o.user.c_str(), o.password.c_str()), "user and password");
