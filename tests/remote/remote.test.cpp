@@ -240,11 +240,11 @@ TEST_CASE("an ask to an actor its node does not hold fails with NoSuchActor") {
 
 TEST_CASE("a node killed with SIGKILL is declared down once within down_after plus 20 percent") {
   cluster::NatsServer nats;
+  Sightings seen;  // outlives the system: its actors write to it
   troupe::System system({.workers = 2});
   troupe::Node node(system, options_for(nats, "tester", 1000ms));
   auto server = serve(nats, "server");
   auto counter = find<CounterProtocol>(node, "counter");
-  Sightings seen;
   auto watcher = system.spawn<Watcher>(&seen);
   node.watch(counter, watcher);
   REQUIRE(eventually([&] {
@@ -280,11 +280,11 @@ TEST_CASE("a node killed with SIGKILL is declared down once within down_after pl
 
 TEST_CASE("a watched remote actor that stops gives its watcher one RemoteDown and frees its name") {
   cluster::NatsServer nats;
+  Sightings seen;  // outlives the system: its actors write to it
   troupe::System system({.workers = 2});
   troupe::Node node(system, options_for(nats, "tester"));
   auto server = serve(nats, "server");
   auto counter = find<CounterProtocol>(node, "counter");
-  Sightings seen;
   auto watcher = system.spawn<Watcher>(&seen);
   node.watch(counter, watcher);
   CHECK(counter.ask(Get{}).get(5s) == 0);  // the watch (sent first, FIFO) is registered
@@ -299,9 +299,9 @@ TEST_CASE("a watched remote actor that stops gives its watcher one RemoteDown an
 
 TEST_CASE("a node frozen past down_after is fenced and rejoins as a new incarnation; a short freeze loses nothing") {
   cluster::NatsServer nats;
+  Sightings seen;  // outlives the system: its actors write to it
   troupe::System system({.workers = 2});
   troupe::Node node(system, options_for(nats, "tester", 1000ms));
-  Sightings seen;
   auto sink = system.spawn<Watcher>(&seen);
   node.publish<SinkProtocol>(sink, "sink");
   node.subscribe_members(sink);
@@ -369,11 +369,11 @@ TEST_CASE("a node frozen past down_after is fenced and rejoins as a new incarnat
 
 TEST_CASE("nodes ride out a nats-server restart: asks in flight fail fast, no false Down, traffic resumes") {
   cluster::NatsServer nats;
+  Sightings seen;  // outlives the system: its actors write to it
   troupe::System system({.workers = 2});
   troupe::Node node(system, options_for(nats, "tester", 3000ms));
   auto server = serve(nats, "server", 3000ms);
   auto counter = find<CounterProtocol>(node, "counter");
-  Sightings seen;
   auto watcher = system.spawn<Watcher>(&seen);
   node.watch(counter, watcher);
   node.subscribe_members(watcher);
@@ -416,13 +416,13 @@ TEST_CASE("nodes ride out a nats-server restart: asks in flight fail fast, no fa
 
 TEST_CASE("a slow receiver under a flood: the sender's memory stays bounded and drops are counted") {
   cluster::NatsServer nats;
+  Sightings seen;  // outlives the system: its actors write to it
   troupe::System system({.workers = 2});
   auto opts = options_for(nats, "tester", 3000ms);
   opts.inbound_max_messages = 5000;
   opts.inbound_max_bytes = 8 << 20;
   opts.log_drops = false;
   troupe::Node node(system, opts);
-  Sightings seen;
   auto sink = system.spawn<Watcher>({.dedicated_thread = true, .mailbox_capacity = 1000,
                                      .overflow = troupe::Overflow::drop_newest},
                                     &seen);
