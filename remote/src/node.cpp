@@ -1236,6 +1236,15 @@ bool tell(const std::shared_ptr<NodeCore>& core, const Target& target, std::stri
                        core->data_subject(target.node, target.incarnation), {}, encode_frame(f), 0);
 }
 
+void encode_failed(const std::shared_ptr<NodeCore>& core, const Target& target, const char* reason) {
+  {
+    std::lock_guard lock(core->mu);
+    ++core->peer_locked(target.node).dead_letters;
+  }
+  ++core->dead_letters;
+  core->log("dead letter to %s: the message does not encode: %s", target.node.c_str(), reason);
+}
+
 void ask(const std::shared_ptr<NodeCore>& core, const Target& target, std::string_view type,
          std::string body, std::chrono::milliseconds deadline, ReplyFn done) {
   std::exception_ptr refused;

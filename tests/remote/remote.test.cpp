@@ -348,6 +348,11 @@ TEST_CASE("a node frozen past down_after is fenced and rejoins as a new incarnat
     CHECK(old_inc == first);
     CHECK(new_inc != first);
     REQUIRE(eventually([&] { return ticks_from(new_inc) >= 10; }));
+    // Its next heartbeat (at most one period after it rejoined) makes it a member again.
+    CHECK(eventually([&] {
+      std::lock_guard lock(seen.mu);
+      return std::any_of(seen.ups.begin(), seen.ups.end(), [&](auto& u) { return u.incarnation == new_inc; });
+    }));
 
     std::lock_guard lock(seen.mu);
     for (auto& e : seen.journal) {

@@ -79,15 +79,22 @@ class RemoteRef {
 
   /// Sends `message` once, at most once (never retried). Never blocks. FIFO with this
   /// node's other sends to the same node. Returns false if it became a dead letter at once
-  /// (node known down, outbound queue full); true does not mean it was delivered.
+  /// (node known down, outbound queue full, the message did not encode); true does not
+  /// mean it was delivered.
   /// Compiles only for messages in P that have a wire codec.
   template <class M>
   bool tell(M&& message) const {
     if constexpr (detail::remote::check_remote_message<P, M>()) {
       if (!core_) detail::throw_empty("RemoteRef::tell");
       using D = std::remove_cvref_t<M>;
-      return detail::remote::tell(core_, target_, WireName<D>::value,
-                                  detail::remote::encode(message));
+      std::string body;
+      try {
+        body = detail::remote::encode(message);
+      } catch (const std::exception& e) {
+        detail::remote::encode_failed(core_, target_, e.what());  // a dead letter, with why
+        return false;
+      }
+      return detail::remote::tell(core_, target_, WireName<D>::value, std::move(body));
     } else {
       return false;
     }
@@ -107,7 +114,16 @@ class RemoteRef {
       if (!core_) detail::throw_empty("RemoteRef::ask");
       auto promise = std::make_shared<Promise<R>>();
       Future<R> future = promise->future();
-      detail::remote::ask(core_, target_, WireName<D>::value, detail::remote::encode(message),
+      std::string body;
+      try {
+        body = detail::remote::encode(message);
+      } catch (const std::exception& e) {
+        detail::remote::encode_failed(core_, target_, e.what());
+        promise->set_exception(std::make_exception_ptr(
+            CodecError(std::string("the message does not encode: ") + e.what())));
+        return future;
+      }
+      detail::remote::ask(core_, target_, WireName<D>::value, std::move(body),
                           deadline,
                           [promise](std::string_view body, std::exception_ptr error) {
                             detail::remote::complete(*promise, body, error);

@@ -50,6 +50,9 @@ struct Published {
 /// Sends a tell; false if it became a dead letter at once (peer down, outbound full).
 TROUPE_API bool tell(const std::shared_ptr<NodeCore>& core, const Target& target,
                      std::string_view type, std::string body);
+/// Counts a message that could not be encoded as a dead letter to `target`, with `reason`.
+TROUPE_API void encode_failed(const std::shared_ptr<NodeCore>& core, const Target& target,
+                              const char* reason);
 /// Sends an ask; `done` is called once, whatever happens, by `deadline` at the latest
 /// (zero: the node's default).
 TROUPE_API void ask(const std::shared_ptr<NodeCore>& core, const Target& target,
