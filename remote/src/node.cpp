@@ -175,6 +175,7 @@ struct NodeCore : std::enable_shared_from_this<NodeCore> {
   std::string prefix;  // "troupe.<cluster>"
   std::string name;
   std::atomic<std::uint64_t> incarnation{0};
+  std::atomic<std::uint64_t> previous_incarnation{0};  // the one before the last fencing
 
   natsConnection* conn = nullptr;
   natsConnection* hb_conn = nullptr;
@@ -725,7 +726,17 @@ void NodeCore::declare_down(const std::string& node, std::uint64_t inc, const st
 
 void NodeCore::heard(const Frame& f) {
   std::string from(f.from);
-  if (from == name) return;  // our own
+  if (from == name) {
+    if (f.incarnation != incarnation.load() && f.incarnation != previous_incarnation.load() &&
+        !fence_pending.load()) {
+      // Not our own echo: another live process uses this node name. Membership cannot
+      // tell the two apart; say so (rate-limited) rather than flap silently.
+      log("another node heartbeats under this node's name (incarnation %s): node names must "
+          "be unique in a cluster",
+          hex(f.incarnation).c_str());
+    }
+    return;
+  }
   std::vector<MemberUp> ups;
   std::uint64_t replaced = 0;
   bool resend_down = false;
@@ -783,6 +794,7 @@ void NodeCore::rejoin() {
   {
     std::lock_guard lock(mu);
     if (closing) return;
+    previous_incarnation = old;
     incarnation = now_inc;
     ++fenced;
     for (auto& [n, sub] : name_subs) natsSubscription_Unsubscribe(sub);
