@@ -46,7 +46,8 @@ constexpr std::string_view kLeft = "left the cluster";
 /// Something NATS delivered on the bulk connection, handed to the proxy actor.
 struct Inbound {
   std::string data;
-  std::string subject;
+  std::string subject;  // only for a "no responders" status (it names the ask)
+  std::string reply;    // the asker's reply subject, if any
   bool no_responders = false;
 };
 /// The membership table declared a node incarnation down (heartbeat thread or a peer).
@@ -62,6 +63,13 @@ struct WatchLocal {
   Ref<Actor> actor;
 };
 
+struct Outgoing {
+  std::string subject;
+  std::string reply;
+  std::string data;
+  std::uint64_t ask_id = 0;  // an ask to fail if the publish fails (or it is evicted)
+};
+
 struct Peer {
   std::string name;
   std::uint64_t incarnation = 0;
@@ -71,16 +79,10 @@ struct Peer {
   std::uint64_t received = 0;
   std::uint64_t dropped = 0;
   std::uint64_t dead_letters = 0;
-  std::size_t queued = 0;
+  // The bounded outbound queue: FIFO for this peer, drained by the sender thread.
+  std::deque<Outgoing> queue;
   std::size_t queued_bytes = 0;
-};
-
-struct Outgoing {
-  std::string subject;
-  std::string reply;
-  std::string data;
-  Peer* peer = nullptr;
-  std::uint64_t ask_id = 0;  // an ask to fail if the publish fails
+  bool ready = false;  // listed in NodeCore::ready_peers
 };
 
 struct Pending {
@@ -186,7 +188,7 @@ struct NodeCore : std::enable_shared_from_this<NodeCore> {
   std::condition_variable out_cv;    // the sender thread waits for work
   std::condition_variable stop_cv;   // the heartbeat thread's sleep
   std::condition_variable close_cv;  // shutdown waits for cnats to let go
-  std::deque<Outgoing> out_queue;
+  std::deque<Peer*> ready_peers;  // peers with queued frames, in the order they got some
   bool closing = false;
   bool sender_done = false;
   std::atomic<bool> closed{false};
@@ -274,75 +276,110 @@ struct NodeCore : std::enable_shared_from_this<NodeCore> {
 
   // -- outbound --------------------------------------------------------------------------
 
-  /// Queues one frame for `node`; false if it became a dead letter (closed, peer down, full).
+  /// Queues one frame for `node`; false if it became a dead letter (closed, peer down, full
+  /// under `reject`/`drop_newest`). Under `drop_oldest` a full queue evicts its oldest frame
+  /// instead (a dead letter; an evicted ask fails with MailboxFull).
   bool enqueue(const std::string& node, std::uint64_t node_inc, std::string subject,
                std::string reply, std::string data, std::uint64_t ask_id) {
     std::unique_lock lock(mu);
     Peer& p = peer_locked(node);
     const char* why = nullptr;
+    std::vector<std::uint64_t> evicted_asks;
+    std::size_t evicted = 0;
+    auto full = [&] {
+      return p.queue.size() + 1 > options.outbound_max_messages ||
+             p.queued_bytes + data.size() > options.outbound_max_bytes;
+    };
     if (closing) {
       why = "the node is closed";
     } else if (node_inc != 0 && downs.count({node, node_inc}) != 0) {
       why = "the node was declared down";
-    } else if (p.queued + 1 > options.outbound_max_messages ||
-               p.queued_bytes + data.size() > options.outbound_max_bytes) {
-      why = "its outbound queue is full";
+    } else if (full()) {
+      if (options.outbound_overflow == Overflow::drop_oldest && !p.queue.empty()) {
+        while (!p.queue.empty() && full()) {
+          if (p.queue.front().ask_id != 0) evicted_asks.push_back(p.queue.front().ask_id);
+          p.queued_bytes -= p.queue.front().data.size();
+          p.queue.pop_front();
+          ++evicted;
+          ++p.dead_letters;
+          ++dead_letters;
+        }
+        if (full()) why = "the message alone exceeds the outbound bound";
+      } else {
+        why = "its outbound queue is full";
+      }
     }
     if (why != nullptr) {
       ++p.dead_letters;
       ++dead_letters;
       lock.unlock();
       log("dead letter to %s: %s", node.c_str(), why);
+      fail_evicted(evicted_asks);
       return false;
     }
-    ++p.queued;
     p.queued_bytes += data.size();
-    bool wake = out_queue.empty();
-    out_queue.push_back(Outgoing{std::move(subject), std::move(reply), std::move(data), &p, ask_id});
+    p.queue.push_back(Outgoing{std::move(subject), std::move(reply), std::move(data), ask_id});
+    bool wake = false;
+    if (!p.ready) {
+      p.ready = true;
+      wake = ready_peers.empty();
+      ready_peers.push_back(&p);
+    }
     lock.unlock();
     if (wake) out_cv.notify_one();
+    if (evicted > 0) {
+      log("dead letter to %s: dropped the oldest queued frames (outbound queue full)", node.c_str());
+    }
+    fail_evicted(evicted_asks);
     return true;
+  }
+  void fail_evicted(const std::vector<std::uint64_t>& ids) {
+    for (auto id : ids) {
+      fail(id, std::make_exception_ptr(MailboxFull("the ask was dropped from a full outbound queue")));
+    }
   }
 
   void run_sender() {
     std::unique_lock lock(mu);
-    std::deque<Outgoing> batch;
+    std::vector<std::pair<Peer*, std::deque<Outgoing>>> batch;
     for (;;) {
-      out_cv.wait(lock, [&] { return closing || !out_queue.empty(); });
-      if (out_queue.empty()) break;  // closing, and everything queued has gone
-      batch.swap(out_queue);
-      for (auto& o : batch) {
-        --o.peer->queued;
-        o.peer->queued_bytes -= o.data.size();
+      out_cv.wait(lock, [&] { return closing || !ready_peers.empty(); });
+      if (ready_peers.empty()) break;  // closing, and everything queued has gone
+      for (Peer* p : ready_peers) {
+        batch.emplace_back(p, std::move(p->queue));
+        p->queue.clear();
+        p->queued_bytes = 0;
+        p->ready = false;
       }
+      ready_peers.clear();
       lock.unlock();
-      std::uint64_t ok = 0;
-      for (auto& o : batch) {
-        natsStatus s =
-            o.reply.empty()
-                ? natsConnection_Publish(conn, o.subject.c_str(), o.data.data(),
-                                         static_cast<int>(o.data.size()))
-                : natsConnection_PublishRequest(conn, o.subject.c_str(), o.reply.c_str(),
-                                                o.data.data(), static_cast<int>(o.data.size()));
-        if (s == NATS_OK) {
-          ++ok;
-          std::lock_guard plock(mu);
-          ++o.peer->sent;
-        } else {
-          {
-            std::lock_guard plock(mu);
-            ++o.peer->dead_letters;
+      for (auto& [peer, frames] : batch) {
+        std::uint64_t ok = 0, refused = 0;
+        for (auto& o : frames) {
+          natsStatus s =
+              o.reply.empty()
+                  ? natsConnection_Publish(conn, o.subject.c_str(), o.data.data(),
+                                           static_cast<int>(o.data.size()))
+                  : natsConnection_PublishRequest(conn, o.subject.c_str(), o.reply.c_str(),
+                                                  o.data.data(), static_cast<int>(o.data.size()));
+          if (s == NATS_OK) {
+            ++ok;
+            continue;
           }
-          ++dead_letters;
-          log("dead letter to %s: NATS refused the publish: %s", o.peer->name.c_str(),
+          ++refused;
+          log("dead letter to %s: NATS refused the publish: %s", peer->name.c_str(),
               natsStatus_GetText(s));
           if (o.ask_id != 0) {
             fail(o.ask_id, std::make_exception_ptr(NodeDown(
                                std::string("the ask could not be sent: ") + natsStatus_GetText(s))));
           }
         }
+        sent += ok;
+        dead_letters += refused;
+        std::lock_guard plock(mu);
+        peer->sent += ok;
+        peer->dead_letters += refused;
       }
-      sent += ok;
       batch.clear();
       lock.lock();
     }
@@ -561,9 +598,9 @@ void on_bulk(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
     try {
       Inbound in;
       in.no_responders = natsMsg_IsNoResponders(msg);
+      if (in.no_responders) in.subject = natsMsg_GetSubject(msg);
       in.data.assign(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
-      in.subject = natsMsg_GetSubject(msg);
-      if (const char* reply = natsMsg_GetReply(msg)) in.subject += std::string(" ") + reply;
+      if (const char* reply = natsMsg_GetReply(msg)) in.reply = reply;
       if (!core->proxy.tell(std::move(in))) ++core->proxy_drops;  // bounded: a slow node drops
     } catch (const std::exception& e) {
       ++core->dropped;
@@ -827,11 +864,7 @@ void NodeCore::rejoin() {
 
 void NodeCore::handle(const Inbound& in) {
   std::string_view subject = in.subject;
-  std::string reply_subject;
-  if (auto space = subject.find(' '); space != std::string_view::npos) {
-    reply_subject = std::string(subject.substr(space + 1));
-    subject = subject.substr(0, space);
-  }
+  const std::string& reply_subject = in.reply;
   if (in.no_responders) {
     auto dot = subject.rfind('.');
     std::uint64_t id = std::strtoull(std::string(subject.substr(dot + 1)).c_str(), nullptr, 10);
@@ -853,8 +886,7 @@ void NodeCore::handle(const Inbound& in) {
   Frame f;
   if (!parse_frame(in.data, f)) {
     ++malformed;
-    log("malformed frame (%zu bytes) on %.*s dropped", in.data.size(),
-        static_cast<int>(subject.size()), subject.data());
+    log("malformed frame (%zu bytes) dropped", in.data.size());
     return;
   }
   switch (f.kind) {
@@ -1442,6 +1474,10 @@ Node::Node(System& system, NodeOptions options) {
   if (options.outbound_max_messages == 0 || options.outbound_max_bytes == 0) {
     throw std::invalid_argument("troupe: Node: outbound bounds must be > 0");
   }
+  if (options.outbound_overflow == Overflow::block) {
+    throw std::invalid_argument("troupe: Node: outbound_overflow = block is not supported (a "
+                                "send must never block a worker): use reject or drop_oldest");
+  }
   auto core = std::make_shared<NodeCore>(system, std::move(options));
   core->name = core->options.name;
   core->prefix = "troupe." + core->options.cluster;
@@ -1509,7 +1545,7 @@ std::vector<PeerStats> Node::peers() const {
   for (auto& [n, p] : core_->peers) {
     if (n == "*") continue;
     out.push_back(PeerStats{n, p->incarnation, p->up, p->sent, p->received, p->dropped, p->dead_letters,
-                            p->queued});
+                            p->queue.size()});
   }
   return out;
 }

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "troupe/future.hpp"
+#include "troupe/options.hpp"
 #include "troupe/ref.hpp"
 #include "troupe/remote/detail/core.hpp"
 #include "troupe/remote/errors.hpp"
@@ -56,10 +57,14 @@ struct NodeOptions {
   std::chrono::milliseconds ask_timeout{5000};
   /// How long the constructor tries to reach NATS before throwing ConnectError.
   std::chrono::milliseconds connect_timeout{2000};
-  /// Bound on each peer's outbound queue (messages and bytes); beyond it a send is a dead
-  /// letter, counted: tell returns false, an ask fails with MailboxFull.
+  /// Bound on each peer's outbound queue (messages and bytes). What a full queue does,
+  /// as for bounded mailboxes: `reject` and `drop_newest` make the new send a dead letter
+  /// (tell returns false, an ask fails with MailboxFull); `drop_oldest` evicts the oldest
+  /// queued frames instead (dead letters; an evicted ask fails with MailboxFull); `block`
+  /// is refused (a send never blocks). Every dead letter is counted per peer.
   std::size_t outbound_max_messages = 65536;
   std::size_t outbound_max_bytes = std::size_t{64} << 20;
+  Overflow outbound_overflow = Overflow::reject;
   /// Bound on what NATS may hold for this node's inbound subscription before dropping
   /// and in the proxy actor's mailbox (a slow node drops instead of growing); drops are
   /// counted in stats().slow_drops.
