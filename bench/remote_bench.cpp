@@ -9,7 +9,6 @@
 //   troupe ask          RemoteRef::ask round trips to an actor in the far process
 //   troupe tell x1, x8  one or eight threads telling that actor, msg/s until all arrived
 // Round trips are sequential (one in flight): p50 and p99 in microseconds.
-#include <nats/nats.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -28,6 +27,8 @@
 #include <thread>
 #include <vector>
 
+#include <nats/nats.h>
+
 #include <troupe/remote.hpp>
 #include <troupe/troupe.hpp>
 
@@ -37,7 +38,9 @@ using Clock = std::chrono::steady_clock;
 struct Ping {
   std::int64_t n = 0;
   template <class A>
-  void serialize(A& ar) { ar(n); }
+  void serialize(A& ar) {
+    ar(n);
+  }
 };
 struct Count {
   template <class A>
@@ -45,7 +48,8 @@ struct Count {
 };
 TROUPE_REMOTE_MESSAGE(Ping, "bench.ping.v1");
 TROUPE_REMOTE_MESSAGE(Count, "bench.count.v1");
-using EchoProtocol = troupe::Protocol<troupe::Accepts<Ping, std::int64_t>, troupe::Accepts<Count, std::int64_t>>;
+using EchoProtocol =
+    troupe::Protocol<troupe::Accepts<Ping, std::int64_t>, troupe::Accepts<Count, std::int64_t>>;
 
 // A tell of Ping is counted; an ask of Ping answers n. (One handler serves both.)
 class Echo : public troupe::Actor {
@@ -69,8 +73,8 @@ std::string start_server(pid_t& pid, std::string& dir) {
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     std::string log = dir + "/server.log";
-    execlp("nats-server", "nats-server", "-a", "127.0.0.1", "-p", "-1", "--ports_file_dir", dir.c_str(),
-           "--log", log.c_str(), nullptr);
+    execlp("nats-server", "nats-server", "-a", "127.0.0.1", "-p", "-1", "--ports_file_dir",
+           dir.c_str(), "--log", log.c_str(), nullptr);
     _exit(127);
   }
   for (int i = 0; i < 1000; ++i) {
@@ -121,7 +125,8 @@ int far_side(const std::string& url) {
       &total, nc, "raw.total",
       [](natsConnection* c, natsSubscription*, natsMsg* m, void*) {
         std::string n = std::to_string(raw_seen.load());
-        if (const char* reply = natsMsg_GetReply(m)) natsConnection_PublishString(c, reply, n.c_str());
+        if (const char* reply = natsMsg_GetReply(m))
+          natsConnection_PublishString(c, reply, n.c_str());
         natsMsg_Destroy(m);
       },
       nullptr);
@@ -157,9 +162,12 @@ int main(int argc, char** argv) {
   std::string json;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--asks") asks = std::atol(argv[i + 1]);
-    else if (a == "--tells") tells = std::atol(argv[i + 1]);
-    else if (a == "--json") json = argv[i + 1];
+    if (a == "--asks")
+      asks = std::atol(argv[i + 1]);
+    else if (a == "--tells")
+      tells = std::atol(argv[i + 1]);
+    else if (a == "--json")
+      json = argv[i + 1];
   }
   pid_t server = -1;
   std::string dir;
@@ -223,7 +231,8 @@ int main(int argc, char** argv) {
   // -- troupe -------------------------------------------------------------------------------------
   {
     troupe::System system({.workers = 2});
-    troupe::Node node(system, {.urls = {url}, .cluster = "bench", .name = "near", .log_drops = false});
+    troupe::Node node(system,
+                      {.urls = {url}, .cluster = "bench", .name = "near", .log_drops = false});
     auto echo = node.lookup<EchoProtocol>("echo").get(5s);
     us.clear();
     for (long i = 0; i < asks; ++i) {
@@ -232,8 +241,8 @@ int main(int argc, char** argv) {
       us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
     }
     auto ask = percentiles(us);
-    std::snprintf(text, sizeof text, "p50 %.1f us, p99 %.1f us (%.2fx the raw p50)", ask.p50, ask.p99,
-                  ask.p50 / raw_rr.p50);
+    std::snprintf(text, sizeof text, "p50 %.1f us, p99 %.1f us (%.2fx the raw p50)", ask.p50,
+                  ask.p99, ask.p50 / raw_rr.p50);
     row("troupe remote ask", text);
 
     for (int senders : {1, 8}) {
@@ -251,7 +260,9 @@ int main(int argc, char** argv) {
       while (echo.ask(Count{}, 30s).get(35s) - before < tells) std::this_thread::sleep_for(1ms);
       double secs = std::chrono::duration<double>(Clock::now() - t0).count();
       std::snprintf(text, sizeof text, "%.0f msg/s", tells / secs);
-      row("troupe remote tell, " + std::to_string(senders) + " sender thread" + (senders > 1 ? "s" : ""), text);
+      row("troupe remote tell, " + std::to_string(senders) + " sender thread" +
+              (senders > 1 ? "s" : ""),
+          text);
     }
   }
 
@@ -267,7 +278,8 @@ int main(int argc, char** argv) {
     std::ofstream out(json);
     out << "[";
     for (std::size_t i = 0; i < rows.size(); ++i) {
-      out << (i ? "," : "") << "{\"measurement\":\"" << rows[i].first << "\",\"result\":\"" << rows[i].second << "\"}";
+      out << (i ? "," : "") << "{\"measurement\":\"" << rows[i].first << "\",\"result\":\""
+          << rows[i].second << "\"}";
     }
     out << "]\n";
   }

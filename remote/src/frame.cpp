@@ -21,11 +21,13 @@ std::uint64_t fnv1a(std::string_view bytes) noexcept {
 
 template <class U>
 void put(std::string& out, U value) {
-  for (std::size_t i = 0; i < sizeof(U); ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+  for (std::size_t i = 0; i < sizeof(U); ++i)
+    out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
 }
 
 void put_text(std::string& out, std::string_view text) {
-  if (text.size() > 0xffff) throw std::length_error("troupe: a name in a frame exceeds 65535 bytes");
+  if (text.size() > 0xffff)
+    throw std::length_error("troupe: a name in a frame exceeds 65535 bytes");
   put<std::uint16_t>(out, static_cast<std::uint16_t>(text.size()));
   out.append(text);
 }
@@ -89,7 +91,8 @@ bool parse_frame(std::string_view bytes, Frame& out) noexcept {
   if (bytes.size() < kFixed || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) return false;
   Reader r(bytes.substr(sizeof(kMagic)));
   auto kind = r.get<std::uint8_t>();
-  if (kind < static_cast<std::uint8_t>(Kind::tell) || kind > static_cast<std::uint8_t>(Kind::actor_down)) {
+  if (kind < static_cast<std::uint8_t>(Kind::tell) ||
+      kind > static_cast<std::uint8_t>(Kind::actor_down)) {
     return false;
   }
   out.kind = static_cast<Kind>(kind);

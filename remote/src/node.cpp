@@ -13,7 +13,6 @@
 #include "troupe/remote/node.hpp"
 
 #include <cxxabi.h>
-#include <nats/nats.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,6 +29,8 @@
 #include <thread>
 #include <typeinfo>
 #include <unordered_map>
+
+#include <nats/nats.h>
 
 #include "internal/frame.hpp"
 #include "troupe/actor.hpp"
@@ -112,8 +113,8 @@ std::string hex(std::uint64_t v) {
 std::uint64_t fresh_incarnation() {
   std::random_device rd;
   std::uint64_t r = (std::uint64_t{rd()} << 32) ^ rd();
-  auto now = static_cast<std::uint64_t>(
-      std::chrono::system_clock::now().time_since_epoch() / std::chrono::microseconds(1));
+  auto now = static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch() /
+                                        std::chrono::microseconds(1));
   return (now << 16) ^ (r & 0xffff) ^ (r << 40);
 }
 
@@ -188,7 +189,7 @@ struct NodeCore : std::enable_shared_from_this<NodeCore> {
   std::condition_variable out_cv;    // the sender thread waits for work
   std::condition_variable stop_cv;   // the heartbeat thread's sleep
   std::condition_variable close_cv;  // shutdown waits for cnats to let go
-  std::deque<Peer*> ready_peers;  // peers with queued frames, in the order they got some
+  std::deque<Peer*> ready_peers;     // peers with queued frames, in the order they got some
   bool closing = false;
   bool sender_done = false;
   std::atomic<bool> closed{false};
@@ -213,7 +214,7 @@ struct NodeCore : std::enable_shared_from_this<NodeCore> {
   SteadyClock::time_point reconnected_at{};
   SteadyClock::time_point last_check = SteadyClock::now();  // the heartbeat thread's last look
   std::atomic<std::uint64_t> proxy_drops{0};  // inbound refused by the proxy's full mailbox
-  std::int64_t retired_drops = 0;  // slow-consumer drops of replaced subscriptions
+  std::int64_t retired_drops = 0;             // slow-consumer drops of replaced subscriptions
 
   std::atomic<bool> connected{false};
   std::atomic<bool> hb_connected{false};
@@ -234,7 +235,9 @@ struct NodeCore : std::enable_shared_from_this<NodeCore> {
   std::string data_subject(const std::string& node, std::uint64_t inc) const {
     return prefix + ".n." + node + "." + hex(inc);
   }
-  std::string reply_prefix(std::uint64_t inc) const { return prefix + ".r." + name + "." + hex(inc); }
+  std::string reply_prefix(std::uint64_t inc) const {
+    return prefix + ".r." + name + "." + hex(inc);
+  }
   std::string hb_subject() const { return prefix + ".hb"; }
   std::string ctl_subject() const { return prefix + ".ctl"; }
   std::string name_subject(const std::string& n) const { return prefix + ".name." + n; }
@@ -328,14 +331,16 @@ struct NodeCore : std::enable_shared_from_this<NodeCore> {
     lock.unlock();
     if (wake) out_cv.notify_one();
     if (evicted > 0) {
-      log("dead letter to %s: dropped the oldest queued frames (outbound queue full)", node.c_str());
+      log("dead letter to %s: dropped the oldest queued frames (outbound queue full)",
+          node.c_str());
     }
     fail_evicted(evicted_asks);
     return true;
   }
   void fail_evicted(const std::vector<std::uint64_t>& ids) {
     for (auto id : ids) {
-      fail(id, std::make_exception_ptr(MailboxFull("the ask was dropped from a full outbound queue")));
+      fail(id,
+           std::make_exception_ptr(MailboxFull("the ask was dropped from a full outbound queue")));
     }
   }
 
@@ -370,8 +375,9 @@ struct NodeCore : std::enable_shared_from_this<NodeCore> {
           log("dead letter to %s: NATS refused the publish: %s", peer->name.c_str(),
               natsStatus_GetText(s));
           if (o.ask_id != 0) {
-            fail(o.ask_id, std::make_exception_ptr(NodeDown(
-                               std::string("the ask could not be sent: ") + natsStatus_GetText(s))));
+            fail(o.ask_id,
+                 std::make_exception_ptr(
+                     NodeDown(std::string("the ask could not be sent: ") + natsStatus_GetText(s))));
           }
         }
         sent += ok;
@@ -513,7 +519,8 @@ struct NodeCore : std::enable_shared_from_this<NodeCore> {
       last_check = now;
       if (!connected || !hb_connected || now - reconnected_at < options.down_after) return;
       for (auto& [n, p] : peers) {
-        if (p->up && now - p->last_seen > options.down_after) silent.emplace_back(n, p->incarnation);
+        if (p->up && now - p->last_seen > options.down_after)
+          silent.emplace_back(n, p->incarnation);
       }
     }
     for (auto& [n, inc] : silent) {
@@ -578,10 +585,11 @@ class ProxyActor : public Actor {
   void on(const Inbound& in) { core_->handle(in); }
   void on(const DeclaredDown& d) { core_->handle_down(d); }
   void on(const ConnectionLost&) {
-    core_->fail_all([](const Pending&) { return true; }, [](const Pending&) {
-      return std::make_exception_ptr(
-          NodeDown("the connection to NATS was lost while the ask was in flight"));
-    });
+    core_->fail_all([](const Pending&) { return true; },
+                    [](const Pending&) {
+                      return std::make_exception_ptr(
+                          NodeDown("the connection to NATS was lost while the ask was in flight"));
+                    });
   }
   void on(const WatchLocal& w) { watch(w.actor); }
   void on(const Down& d) { core_->local_actor_ended(d); }
@@ -614,7 +622,8 @@ void on_lookup(natsConnection* nc, natsSubscription*, natsMsg* msg, void* closur
   auto* core = static_cast<NodeCore*>(closure);
   Frame f;
   const char* reply = natsMsg_GetReply(msg);
-  std::string_view bytes(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
+  std::string_view bytes(natsMsg_GetData(msg),
+                         static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
   if (core->closed.load() || reply == nullptr) {
     // nothing to answer
   } else if (!parse_frame(bytes, f) || f.kind != Kind::lookup) {
@@ -646,7 +655,8 @@ void on_lookup(natsConnection* nc, natsSubscription*, natsMsg* msg, void* closur
 void on_heartbeat(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
   auto* core = static_cast<NodeCore*>(closure);
   Frame f;
-  std::string_view bytes(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
+  std::string_view bytes(natsMsg_GetData(msg),
+                         static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
   if (!core->closed.load()) {
     if (parse_frame(bytes, f) && f.kind == Kind::heartbeat && valid_token(f.from)) {
       try {
@@ -665,7 +675,8 @@ void on_heartbeat(natsConnection*, natsSubscription*, natsMsg* msg, void* closur
 void on_control(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
   auto* core = static_cast<NodeCore*>(closure);
   Frame f;
-  std::string_view bytes(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
+  std::string_view bytes(natsMsg_GetData(msg),
+                         static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
   if (!core->closed.load()) {
     if (parse_frame(bytes, f) && f.kind == Kind::down && valid_token(f.target)) {
       try {
@@ -746,7 +757,8 @@ void NodeCore::declare_down(const std::string& node, std::uint64_t inc, const st
     if (p.incarnation == inc) p.up = false;
   }
   if (reason != kLeft) {  // a node leaving on purpose is no news
-    log("node %s (incarnation %s) declared down: %s", node.c_str(), hex(inc).c_str(), reason.c_str());
+    log("node %s (incarnation %s) declared down: %s", node.c_str(), hex(inc).c_str(),
+        reason.c_str());
   }
   if (broadcast) {
     Frame f;
@@ -851,10 +863,12 @@ void NodeCore::rejoin() {
   log("this node was declared down as incarnation %s (frozen or cut off); rejoined as %s; its "
       "names were dropped",
       hex(old).c_str(), hex(now_inc).c_str());
-  fail_all([](const Pending&) { return true; }, [](const Pending&) {
-    return std::make_exception_ptr(
-        NodeDown("this node was declared down by the cluster (fenced) while the ask was in flight"));
-  });
+  fail_all(
+      [](const Pending&) { return true; },
+      [](const Pending&) {
+        return std::make_exception_ptr(NodeDown(
+            "this node was declared down by the cluster (fenced) while the ask was in flight"));
+      });
   for (auto& s : copy) {
     if (s.fenced) s.fenced(Fenced{old, now_inc});
   }
@@ -878,9 +892,10 @@ void NodeCore::handle(const Inbound& in) {
       what = it->second.name;
       if (!lookup) what += "' on node " + it->second.node;
     }
-    fail(id, lookup ? std::make_exception_ptr(NoSuchActor("no actor is published as '" + what + "'"))
-                    : std::make_exception_ptr(NodeDown("nobody listens for '" + what +
-                                                       " any more: that node incarnation is gone")));
+    fail(id, lookup
+                 ? std::make_exception_ptr(NoSuchActor("no actor is published as '" + what + "'"))
+                 : std::make_exception_ptr(NodeDown("nobody listens for '" + what +
+                                                    " any more: that node incarnation is gone")));
     return;
   }
   Frame f;
@@ -963,8 +978,8 @@ void NodeCore::deliver(const Frame& f, const std::string& reply_subject) {
     log("message '%.*s' does not decode (%s): dropped", static_cast<int>(f.type.size()),
         f.type.data(), e.what());
     if (is_ask && reply) {
-      reply({}, std::make_exception_ptr(CodecError(std::string("the message does not decode: ") +
-                                                   e.what())));
+      reply({}, std::make_exception_ptr(
+                    CodecError(std::string("the message does not decode: ") + e.what())));
     }
   }
 }
@@ -1001,10 +1016,13 @@ void NodeCore::complete(const Frame& f) {
 }
 
 void NodeCore::handle_down(const DeclaredDown& d) {
-  std::string why = "node " + d.node + " (incarnation " + hex(d.incarnation) +
-                    ") was declared down: " + d.reason;
-  fail_all([&](const Pending& p) { return !p.found && p.node == d.node && p.incarnation == d.incarnation; },
-           [&](const Pending&) { return std::make_exception_ptr(NodeDown(why)); });
+  std::string why =
+      "node " + d.node + " (incarnation " + hex(d.incarnation) + ") was declared down: " + d.reason;
+  fail_all(
+      [&](const Pending& p) {
+        return !p.found && p.node == d.node && p.incarnation == d.incarnation;
+      },
+      [&](const Pending&) { return std::make_exception_ptr(NodeDown(why)); });
   std::vector<WatchEntry> fired;
   std::vector<MemberSink> copy;
   {
@@ -1047,7 +1065,7 @@ void NodeCore::local_actor_ended(const Down& d) {
     for (auto it = published.begin(); it != published.end();) {
       if (it->second->actor == d.actor) {
         auto sub = name_subs.find(it->first);
-        if (sub != name_subs.end()) {
+        if (sub != name_subs.end() && !closing) {
           natsSubscription_Unsubscribe(sub->second);  // the name is free again
           name_subs.erase(sub);
         }
@@ -1091,7 +1109,8 @@ void NodeCore::watched_actor_ended(const Frame& f) {
     watches.erase(keep, watches.end());
   }
   for (auto& w : fired) {
-    w.notify(RemoteDown{w.target.node, w.target.incarnation, w.target.actor, false, std::string(f.body)});
+    w.notify(RemoteDown{w.target.node, w.target.incarnation, w.target.actor, false,
+                        std::string(f.body)});
   }
 }
 
@@ -1114,7 +1133,8 @@ namespace {
 natsConnection* connect(NodeCore& core, const std::string& role) {
   const NodeOptions& o = core.options;
   natsOptions* opts = nullptr;
-  if (natsOptions_Create(&opts) != NATS_OK) throw ConnectError("troupe: cannot create NATS options");
+  if (natsOptions_Create(&opts) != NATS_OK)
+    throw ConnectError("troupe: cannot create NATS options");
   std::unique_ptr<natsOptions, void (*)(natsOptions*)> guard(opts, natsOptions_Destroy);
   std::vector<const char*> urls;
   for (auto& u : o.urls) urls.push_back(u.c_str());
@@ -1149,8 +1169,9 @@ natsConnection* connect(NodeCore& core, const std::string& role) {
       check(natsOptions_LoadCATrustedCertificates(opts, o.tls_ca_file.c_str()), "TLS CA file");
     }
     if (!o.tls_cert_file.empty()) {
-      check(natsOptions_LoadCertificatesChain(opts, o.tls_cert_file.c_str(), o.tls_key_file.c_str()),
-            "TLS certificate or key file");
+      check(
+          natsOptions_LoadCertificatesChain(opts, o.tls_cert_file.c_str(), o.tls_key_file.c_str()),
+          "TLS certificate or key file");
     }
   }
   check(natsOptions_SetDisconnectedCB(opts, on_disconnected, &core), "options");
@@ -1164,8 +1185,9 @@ natsConnection* connect(NodeCore& core, const std::string& role) {
     std::string why = detail && *detail ? detail : natsStatus_GetText(s);
     std::string hint;
     if (s == NATS_CONNECTION_AUTH_FAILED || why.find("uthoriz") != std::string::npos) {
-      hint = " (the server refused this node's credentials: check NodeOptions token, user "
-             "and password)";
+      hint =
+          " (the server refused this node's credentials: check NodeOptions token, user "
+          "and password)";
     } else if (s == NATS_NO_SERVER) {
       hint = " (no NATS server answered at the given urls)";
     }
@@ -1193,7 +1215,8 @@ void NodeCore::start() {
       }
     }
     std::unique_lock lock(mu);
-    close_cv.wait_for(lock, std::chrono::seconds(2), [&] { return conns_closed >= (conn ? 1 : 0) + (hb_conn ? 1 : 0); });
+    close_cv.wait_for(lock, std::chrono::seconds(2),
+                      [&] { return conns_closed >= (conn ? 1 : 0) + (hb_conn ? 1 : 0); });
     conn = hb_conn = nullptr;
     throw;
   }
@@ -1203,7 +1226,8 @@ void NodeCore::start() {
     std::lock_guard lock(mu);
     reconnected_at = SteadyClock::now() - options.down_after;
     data_sub = subscribe(conn, data_subject(name, incarnation), on_bulk);
-    natsSubscription_SetPendingLimits(data_sub, options.inbound_max_messages, options.inbound_max_bytes);
+    natsSubscription_SetPendingLimits(data_sub, options.inbound_max_messages,
+                                      options.inbound_max_bytes);
     reply_sub = subscribe(conn, reply_prefix(incarnation) + ".*", on_bulk);
     hb_sub = subscribe(hb_conn, hb_subject(), on_heartbeat);
     ctl_sub = subscribe(hb_conn, ctl_subject(), on_control);
@@ -1249,9 +1273,15 @@ void NodeCore::shutdown() {
     // Wait until cnats has returned from every callback it might still run on this core.
     std::unique_lock lock(mu);
     close_cv.wait_for(lock, std::chrono::seconds(5), [&] {
-      return conns_closed >= expected_conns &&
-             subs_completed >= static_cast<int>(all_subs.size());
+      return conns_closed >= expected_conns && subs_completed >= static_cast<int>(all_subs.size());
     });
+  }
+  {
+    // Nothing may reach a subscription once it is destroyed (the proxy may still be
+    // releasing a name when one of its actors ends).
+    std::lock_guard lock(mu);
+    name_subs.clear();
+    data_sub = reply_sub = hb_sub = ctl_sub = nullptr;
   }
   for (auto* sub : all_subs) natsSubscription_Destroy(sub);
   all_subs.clear();
@@ -1259,9 +1289,10 @@ void NodeCore::shutdown() {
     if (c) natsConnection_Destroy(c);
   }
   conn = hb_conn = nullptr;
-  fail_all([](const Pending&) { return true; }, [](const Pending&) {
-    return std::make_exception_ptr(NodeDown("the asking node was closed"));
-  });
+  fail_all([](const Pending&) { return true; },
+           [](const Pending&) {
+             return std::make_exception_ptr(NodeDown("the asking node was closed"));
+           });
   proxy.stop();
 }
 
@@ -1280,7 +1311,8 @@ bool tell(const std::shared_ptr<NodeCore>& core, const Target& target, std::stri
                        core->data_subject(target.node, target.incarnation), {}, encode_frame(f), 0);
 }
 
-void encode_failed(const std::shared_ptr<NodeCore>& core, const Target& target, const char* reason) {
+void encode_failed(const std::shared_ptr<NodeCore>& core, const Target& target,
+                   const char* reason) {
   {
     std::lock_guard lock(core->mu);
     ++core->peer_locked(target.node).dead_letters;
@@ -1310,8 +1342,8 @@ void ask(const std::shared_ptr<NodeCore>& core, const Target& target, std::strin
     return;
   }
   std::uint64_t inc = core->incarnation.load();
-  std::uint64_t id =
-      core->add_pending(Pending{target.node, target.incarnation, target.actor, std::move(done), {}}, deadline);
+  std::uint64_t id = core->add_pending(
+      Pending{target.node, target.incarnation, target.actor, std::move(done), {}}, deadline);
   Frame f;
   f.kind = Kind::ask;
   f.incarnation = inc;
@@ -1349,12 +1381,14 @@ void publish(NodeCore& core, std::string name, Published published) {
   f.target = name;
   std::string data = encode_frame(f);
   natsMsg* reply = nullptr;
-  auto wait = std::min<std::chrono::milliseconds>(core.options.ask_timeout, std::chrono::milliseconds(1000));
-  natsStatus s = natsConnection_Request(&reply, core.conn, core.name_subject(name).c_str(), data.data(),
-                                        static_cast<int>(data.size()), wait.count());
+  auto wait = std::min<std::chrono::milliseconds>(core.options.ask_timeout,
+                                                  std::chrono::milliseconds(1000));
+  natsStatus s = natsConnection_Request(&reply, core.conn, core.name_subject(name).c_str(),
+                                        data.data(), static_cast<int>(data.size()), wait.count());
   if (s == NATS_OK) {
     Frame answer;
-    std::string_view bytes(natsMsg_GetData(reply), static_cast<std::size_t>(natsMsg_GetDataLength(reply)));
+    std::string_view bytes(natsMsg_GetData(reply),
+                           static_cast<std::size_t>(natsMsg_GetDataLength(reply)));
     bool live = parse_frame(bytes, answer) && answer.kind == Kind::found;
     std::string holder(live ? answer.from : "?");
     if (live) {
@@ -1364,10 +1398,12 @@ void publish(NodeCore& core, std::string name, Published published) {
     natsMsg_Destroy(reply);
     if (live) throw NameTaken("troupe: '" + name + "' is held by a live actor on node " + holder);
   } else if (s == NATS_TIMEOUT) {
-    throw NameTaken("troupe: '" + name + "' may be held elsewhere: a holder did not answer within " +
-                    std::to_string(wait.count()) + " ms (a frozen node keeps its names until declared down)");
+    throw NameTaken(
+        "troupe: '" + name + "' may be held elsewhere: a holder did not answer within " +
+        std::to_string(wait.count()) + " ms (a frozen node keeps its names until declared down)");
   } else if (s != NATS_NO_RESPONDERS) {
-    throw NodeDown(std::string("troupe: Node::publish: cannot check the name: ") + natsStatus_GetText(s));
+    throw NodeDown(std::string("troupe: Node::publish: cannot check the name: ") +
+                   natsStatus_GetText(s));
   }
   Ref<Actor> actor = published.actor;
   {
@@ -1383,7 +1419,8 @@ void publish(NodeCore& core, std::string name, Published published) {
   core.proxy.tell(WatchLocal{actor}, troupe::urgent);
 }
 
-void lookup(const std::shared_ptr<NodeCore>& core, std::string name, std::chrono::milliseconds deadline,
+void lookup(const std::shared_ptr<NodeCore>& core, std::string name,
+            std::chrono::milliseconds deadline,
             std::function<void(Target, std::exception_ptr)> done) {
   if (!valid_token(name)) {
     done({}, std::make_exception_ptr(NoSuchActor("'" + name + "' is not a usable name")));
@@ -1405,8 +1442,8 @@ void lookup(const std::shared_ptr<NodeCore>& core, std::string name, std::chrono
   f.id = id;
   f.from = core->name;
   f.target = name;
-  if (!core->enqueue("*", 0, core->name_subject(name), core->reply_prefix(inc) + "." + std::to_string(id),
-                     encode_frame(f), id)) {
+  if (!core->enqueue("*", 0, core->name_subject(name),
+                     core->reply_prefix(inc) + "." + std::to_string(id), encode_frame(f), id)) {
     core->fail(id, std::make_exception_ptr(NodeDown("the lookup could not be sent")));
   }
 }
@@ -1420,7 +1457,8 @@ void watch(NodeCore& core, const Target& target, std::function<void(const Remote
     }
   }
   if (notify) {
-    notify(RemoteDown{target.node, target.incarnation, target.actor, true, "the node was declared down"});
+    notify(RemoteDown{target.node, target.incarnation, target.actor, true,
+                      "the node was declared down"});
     return;
   }
   Frame f;
@@ -1428,8 +1466,8 @@ void watch(NodeCore& core, const Target& target, std::function<void(const Remote
   f.incarnation = core.incarnation.load();
   f.from = core.name;
   f.target = target.actor;
-  core.enqueue(target.node, target.incarnation, core.data_subject(target.node, target.incarnation), {},
-               encode_frame(f), 0);
+  core.enqueue(target.node, target.incarnation, core.data_subject(target.node, target.incarnation),
+               {}, encode_frame(f), 0);
 }
 
 void subscribe_members(NodeCore& core, MemberSink sink) {
@@ -1464,31 +1502,35 @@ Node::Node(System& system, NodeOptions options) {
     options.name = h + "-" + std::to_string(getpid());
   }
   if (!detail::remote::valid_token(options.name) || !detail::remote::valid_token(options.cluster)) {
-    throw std::invalid_argument("troupe: Node: the node and cluster names must be non-empty and "
-                                "contain no dots, spaces or wildcards");
+    throw std::invalid_argument(
+        "troupe: Node: the node and cluster names must be non-empty and "
+        "contain no dots, spaces or wildcards");
   }
   if (options.urls.empty()) throw std::invalid_argument("troupe: Node: no NATS urls");
-  if (options.heartbeat <= std::chrono::milliseconds::zero() || options.down_after <= options.heartbeat) {
+  if (options.heartbeat <= std::chrono::milliseconds::zero() ||
+      options.down_after <= options.heartbeat) {
     throw std::invalid_argument("troupe: Node: need 0 < heartbeat < down_after");
   }
   if (options.outbound_max_messages == 0 || options.outbound_max_bytes == 0) {
     throw std::invalid_argument("troupe: Node: outbound bounds must be > 0");
   }
   if (options.outbound_overflow == Overflow::block) {
-    throw std::invalid_argument("troupe: Node: outbound_overflow = block is not supported (a "
-                                "send must never block a worker): use reject or drop_oldest");
+    throw std::invalid_argument(
+        "troupe: Node: outbound_overflow = block is not supported (a "
+        "send must never block a worker): use reject or drop_oldest");
   }
   auto core = std::make_shared<NodeCore>(system, std::move(options));
   core->name = core->options.name;
   core->prefix = "troupe." + core->options.cluster;
   core->incarnation = detail::remote::fresh_incarnation();
   core->proxy = system.spawn<ProxyActor>(
-      SpawnOptions{.name = "troupe.node." + core->name + "#" + detail::remote::hex(core->incarnation),
-                   .daemon = true,
-                   // Bounded like the NATS subscription: a node that cannot keep up drops
-                   // (counted in stats().slow_drops); control messages go urgent, never refused.
-                   .mailbox_capacity = static_cast<std::size_t>(core->options.inbound_max_messages),
-                   .overflow = Overflow::reject},
+      SpawnOptions{
+          .name = "troupe.node." + core->name + "#" + detail::remote::hex(core->incarnation),
+          .daemon = true,
+          // Bounded like the NATS subscription: a node that cannot keep up drops
+          // (counted in stats().slow_drops); control messages go urgent, never refused.
+          .mailbox_capacity = static_cast<std::size_t>(core->options.inbound_max_messages),
+          .overflow = Overflow::reject},
       core);
   try {
     core->start();
@@ -1504,7 +1546,7 @@ Node::~Node() { core_->shutdown(); }
 void Node::unpublish(const std::string& name) {
   std::lock_guard lock(core_->mu);
   auto sub = core_->name_subs.find(name);
-  if (sub != core_->name_subs.end()) {
+  if (sub != core_->name_subs.end() && !core_->closing) {
     natsSubscription_Unsubscribe(sub->second);
     core_->name_subs.erase(sub);
   }
@@ -1513,7 +1555,9 @@ void Node::unpublish(const std::string& name) {
 
 const std::string& Node::name() const noexcept { return core_->name; }
 std::uint64_t Node::incarnation() const noexcept { return core_->incarnation.load(); }
-std::string Node::subject() const { return core_->data_subject(core_->name, core_->incarnation.load()); }
+std::string Node::subject() const {
+  return core_->data_subject(core_->name, core_->incarnation.load());
+}
 bool Node::connected() const noexcept { return core_->connected.load(); }
 
 NodeStats Node::stats() const {
@@ -1544,8 +1588,8 @@ std::vector<PeerStats> Node::peers() const {
   std::lock_guard lock(core_->mu);
   for (auto& [n, p] : core_->peers) {
     if (n == "*") continue;
-    out.push_back(PeerStats{n, p->incarnation, p->up, p->sent, p->received, p->dropped, p->dead_letters,
-                            p->queue.size()});
+    out.push_back(PeerStats{n, p->incarnation, p->up, p->sent, p->received, p->dropped,
+                            p->dead_letters, p->queue.size()});
   }
   return out;
 }

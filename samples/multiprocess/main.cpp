@@ -48,7 +48,9 @@ struct CountPrimes {
   long lo = 0;
   long hi = 0;
   template <class Archive>
-  void serialize(Archive& ar) { ar(lo, hi); }
+  void serialize(Archive& ar) {
+    ar(lo, hi);
+  }
 };
 /// Leave: the worker process exits.
 struct Quit {
@@ -95,8 +97,8 @@ static_assert(troupe::Implements<PrimeCounter, WorkerProtocol>);
 
 int run_worker(const std::string& url, int id) {
   troupe::System system;
-  troupe::Node node(system, {.urls = {url}, .cluster = "multiprocess",
-                             .name = "worker-" + std::to_string(id)});
+  troupe::Node node(
+      system, {.urls = {url}, .cluster = "multiprocess", .name = "worker-" + std::to_string(id)});
   std::promise<void> quit;
   auto counter = system.spawn<PrimeCounter>(&quit);
   node.publish<WorkerProtocol>(counter, "primes-" + std::to_string(id));
@@ -136,7 +138,8 @@ struct OwnServer {
       }
       std::this_thread::sleep_for(10ms);
     }
-    if (url.empty()) throw std::runtime_error("nats-server did not start (apt-get install nats-server)");
+    if (url.empty())
+      throw std::runtime_error("nats-server did not start (apt-get install nats-server)");
   }
   ~OwnServer() {
     kill(pid, SIGTERM);
@@ -191,10 +194,11 @@ int run_coordinator(const std::string& url, int workers, long limit, bool spawn)
   }
   long total = 0;
   for (auto& f : parts) total += f.get(70s);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  start);
 
-  std::printf("primes below %ld: %ld (%ld chunks over %d worker processes, %lld ms)\n", limit, total,
-              chunks, workers, static_cast<long long>(ms.count()));
+  std::printf("primes below %ld: %ld (%ld chunks over %d worker processes, %lld ms)\n", limit,
+              total, chunks, workers, static_cast<long long>(ms.count()));
 
   for (auto& w : pool) w.tell(Quit{});  // the workers leave
   for (pid_t pid : children) {
@@ -217,7 +221,8 @@ int main(int argc, char** argv) {
   std::string url;
   int id = 0;
   app.add_option("--workers", workers, "worker processes")->check(CLI::Range(1, 64));
-  app.add_option("--limit", limit, "count the primes below this")->check(CLI::Range(2L, 1'000'000'000L));
+  app.add_option("--limit", limit, "count the primes below this")
+      ->check(CLI::Range(2L, 1'000'000'000L));
   app.add_option("--nats", url, "a NATS server to join (default: start one on loopback)");
   auto* worker = app.add_subcommand("worker", "run one worker process");
   worker->add_option("--nats", url, "the NATS server")->required();

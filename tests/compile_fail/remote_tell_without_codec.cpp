@@ -5,7 +5,9 @@
 struct Ping {
   int n = 0;
   template <class A>
-  void serialize(A& ar) { ar(n); }
+  void serialize(A& ar) {
+    ar(n);
+  }
 };  // no TROUPE_REMOTE_MESSAGE(Ping, "...")
 
 using PingProtocol = troupe::Protocol<troupe::Accepts<Ping>>;

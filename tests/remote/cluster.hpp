@@ -81,7 +81,8 @@ class Process {
         buffer_.erase(0, nl + 1);
         return out;
       }
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) return std::nullopt;
       pollfd p{stdout_, POLLIN, 0};
       if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
@@ -92,10 +93,12 @@ class Process {
     }
   }
   /// The first line starting with `prefix` (others are skipped), or "" after `limit`.
-  std::string wait_for(const std::string& prefix, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+  std::string wait_for(const std::string& prefix,
+                       std::chrono::milliseconds limit = std::chrono::seconds(20)) {
     auto deadline = std::chrono::steady_clock::now() + limit;
     for (;;) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) return "";
       auto l = line(left);
       if (!l) return "";
@@ -152,9 +155,15 @@ class NatsServer {
     for (auto& f : std::filesystem::directory_iterator(dir_)) {
       if (f.path().extension() == ".ports") std::filesystem::remove(f.path());
     }
-    std::vector<std::string> argv{"nats-server", "-a", "127.0.0.1", "-p",
-                                  port_ == 0 ? "-1" : std::to_string(port_), "--ports_file_dir", dir_,
-                                  "--log", dir_ + "/server.log"};
+    std::vector<std::string> argv{"nats-server",
+                                  "-a",
+                                  "127.0.0.1",
+                                  "-p",
+                                  port_ == 0 ? "-1" : std::to_string(port_),
+                                  "--ports_file_dir",
+                                  dir_,
+                                  "--log",
+                                  dir_ + "/server.log"};
     argv.insert(argv.end(), extra_.begin(), extra_.end());
     process_.emplace(argv);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);

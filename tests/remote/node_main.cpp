@@ -17,10 +17,9 @@
 #include <string>
 #include <thread>
 
+#include "test_actors.hpp"
 #include <troupe/remote.hpp>
 #include <troupe/troupe.hpp>
-
-#include "test_actors.hpp"
 
 using namespace std::chrono_literals;
 using namespace remote_test;
@@ -81,7 +80,8 @@ int main(int argc, char** argv) {
     if (mode == "serve" && argc == 5) {
       options.down_after = std::chrono::milliseconds(std::atoi(argv[4]));
       troupe::Node node(system, options);
-      auto counter = system.spawn<Counter>({.name = "counter", .on_failure = troupe::OnFailure::resume});
+      auto counter =
+          system.spawn<Counter>({.name = "counter", .on_failure = troupe::OnFailure::resume});
       node.publish<CounterProtocol>(counter, "counter");
       say("READY " + std::to_string(node.incarnation()));
       wait_for_stdin_eof();
@@ -139,7 +139,8 @@ int main(int argc, char** argv) {
       std::this_thread::sleep_for(500ms);
       auto s = node.stats();
       say("FLOOD sent=" + std::to_string(s.sent) + " dead=" + std::to_string(s.dead_letters) +
-          " refused=" + std::to_string(refused) + " rss_growth_kb=" + std::to_string(peak - before));
+          " refused=" + std::to_string(refused) +
+          " rss_growth_kb=" + std::to_string(peak - before));
       return 0;
     }
   } catch (const std::exception& e) {

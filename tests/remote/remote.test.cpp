@@ -1,9 +1,6 @@
 // tests/remote/remote.test.cpp - troupe-remote against a real nats-server the tests start,
 // with the other nodes as separate OS processes (node_main).
-#include <nats/nats.h>
-
 #include <atomic>
-#include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <mutex>
@@ -12,12 +9,14 @@
 #include <thread>
 #include <vector>
 
-#include <troupe/remote.hpp>
-#include <troupe/troupe.hpp>
+#include <catch2/catch.hpp>
+#include <nats/nats.h>
 
 #include "../support.hpp"
 #include "cluster.hpp"
 #include "test_actors.hpp"
+#include <troupe/remote.hpp>
+#include <troupe/troupe.hpp>
 
 using namespace std::chrono_literals;
 using namespace remote_test;
@@ -119,8 +118,8 @@ long messages_per_sender() {
 
 /// The frame layout of remote/src/internal/frame.hpp, written out again here as a check
 /// of the format: a well-formed frame the test can aim at a node's subject.
-std::string frame(std::uint8_t kind, std::string_view from, std::uint64_t inc, std::string_view target,
-                  std::string_view type, std::string_view body) {
+std::string frame(std::uint8_t kind, std::string_view from, std::uint64_t inc,
+                  std::string_view target, std::string_view type, std::string_view body) {
   std::string out = {'T', 'R', 'P', 1, static_cast<char>(kind)};
   auto put = [&](std::uint64_t v, int bytes) {
     for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
@@ -170,7 +169,8 @@ TEST_CASE("a tell and an ask reach an actor in another process and the answer co
   CHECK(saw_server);
 }
 
-TEST_CASE("four senders of numbered messages reach a remote actor complete and in order per sender") {
+TEST_CASE(
+    "four senders of numbered messages reach a remote actor complete and in order per sender") {
   const long count = messages_per_sender();
   cluster::NatsServer nats;
   troupe::System system({.workers = 2});
@@ -180,9 +180,9 @@ TEST_CASE("four senders of numbered messages reach a remote actor complete and i
 
   std::vector<std::unique_ptr<cluster::Process>> senders;
   for (int k = 0; k < 4; ++k) {
-    senders.push_back(std::make_unique<cluster::Process>(std::vector<std::string>{
-        kNodeMain, "send", nats.url(), "sender" + std::to_string(k), std::to_string(k),
-        std::to_string(count)}));
+    senders.push_back(std::make_unique<cluster::Process>(
+        std::vector<std::string>{kNodeMain, "send", nats.url(), "sender" + std::to_string(k),
+                                 std::to_string(k), std::to_string(count)}));
   }
   for (auto& s : senders) {
     auto line = s->wait_for("SENT", 150s);
@@ -196,7 +196,8 @@ TEST_CASE("four senders of numbered messages reach a remote actor complete and i
   for (auto next : r.next) CHECK(next == count);
 }
 
-TEST_CASE("a remote handler's exception reaches the asker as a typed error with its type and message") {
+TEST_CASE(
+    "a remote handler's exception reaches the asker as a typed error with its type and message") {
   cluster::NatsServer nats;
   troupe::System system({.workers = 2});
   troupe::Node node(system, options_for(nats, "tester"));
@@ -233,7 +234,8 @@ TEST_CASE("an ask to an actor its node does not hold fails with NoSuchActor") {
   node.publish<CounterProtocol>(counter, "counter");
   auto here = find<CounterProtocol>(node, "counter");  // through NATS, to this very node
   CHECK(here.ask(Get{}).get(5s) == 0);
-  CHECK_THROWS_AS(node.publish<CounterProtocol>(system.spawn<Counter>(), "counter"), troupe::NameTaken);
+  CHECK_THROWS_AS(node.publish<CounterProtocol>(system.spawn<Counter>(), "counter"),
+                  troupe::NameTaken);
   node.unpublish("counter");
   CHECK(support::outcome(here.ask(Get{})) == "NoSuchActor");
 }
@@ -261,7 +263,8 @@ TEST_CASE("a node killed with SIGKILL is declared down once within down_after pl
   server->signal(SIGKILL);
   REQUIRE(eventually([&] { return seen.down_count() >= 1; }, 5s));
   auto detected = seen.down_times.at(0) - killed;
-  INFO("declared down after " << std::chrono::duration_cast<std::chrono::milliseconds>(detected).count() << " ms");
+  INFO("declared down after "
+       << std::chrono::duration_cast<std::chrono::milliseconds>(detected).count() << " ms");
   CHECK(detected <= 1200ms);
   CHECK(pending.wait_for(100ms));
   CHECK(support::outcome(pending) == "NodeDown");
@@ -297,7 +300,9 @@ TEST_CASE("a watched remote actor that stops gives its watcher one RemoteDown an
   CHECK(seen.down_count() == 1);
 }
 
-TEST_CASE("a node frozen past down_after is fenced and rejoins as a new incarnation; a short freeze loses nothing") {
+TEST_CASE(
+    "a node frozen past down_after is fenced and rejoins as a new incarnation; a short freeze "
+    "loses nothing") {
   cluster::NatsServer nats;
   Sightings seen;  // outlives the system: its actors write to it
   troupe::System system({.workers = 2});
@@ -334,10 +339,12 @@ TEST_CASE("a node frozen past down_after is fenced and rejoins as a new incarnat
   }
   SECTION("a freeze longer than down_after") {
     ticker.signal(SIGSTOP);
-    REQUIRE(eventually([&] {
-      std::lock_guard lock(seen.mu);
-      return !seen.member_downs.empty();
-    }, 5s));
+    REQUIRE(eventually(
+        [&] {
+          std::lock_guard lock(seen.mu);
+          return !seen.member_downs.empty();
+        },
+        5s));
     std::this_thread::sleep_for(300ms);
     ticker.signal(SIGCONT);
     auto fenced = ticker.wait_for("FENCED", 10s);
@@ -351,7 +358,8 @@ TEST_CASE("a node frozen past down_after is fenced and rejoins as a new incarnat
     // Its next heartbeat (at most one period after it rejoined) makes it a member again.
     CHECK(eventually([&] {
       std::lock_guard lock(seen.mu);
-      return std::any_of(seen.ups.begin(), seen.ups.end(), [&](auto& u) { return u.incarnation == new_inc; });
+      return std::any_of(seen.ups.begin(), seen.ups.end(),
+                         [&](auto& u) { return u.incarnation == new_inc; });
     }));
 
     std::lock_guard lock(seen.mu);
@@ -372,7 +380,9 @@ TEST_CASE("a node frozen past down_after is fenced and rejoins as a new incarnat
   }
 }
 
-TEST_CASE("nodes ride out a nats-server restart: asks in flight fail fast, no false Down, traffic resumes") {
+TEST_CASE(
+    "nodes ride out a nats-server restart: asks in flight fail fast, no false Down, traffic "
+    "resumes") {
   cluster::NatsServer nats;
   Sightings seen;  // outlives the system: its actors write to it
   troupe::System system({.workers = 2});
@@ -399,13 +409,15 @@ TEST_CASE("nodes ride out a nats-server restart: asks in flight fail fast, no fa
   CHECK(support::outcome(pending) == "NodeDown");
   CHECK(std::chrono::steady_clock::now() - stopped < 2s);
   nats.start();  // the same port
-  bool answered = eventually([&] {
-    try {
-      return counter.ask(Get{}, 500ms).get(1s) >= 0;
-    } catch (const troupe::Error&) {
-      return false;
-    }
-  }, 15s);
+  bool answered = eventually(
+      [&] {
+        try {
+          return counter.ask(Get{}, 500ms).get(1s) >= 0;
+        } catch (const troupe::Error&) {
+          return false;
+        }
+      },
+      15s);
   CHECK(answered);
   std::this_thread::sleep_for(3500ms);  // past down_after: nobody was declared down
   done = true;
@@ -419,7 +431,8 @@ TEST_CASE("nodes ride out a nats-server restart: asks in flight fail fast, no fa
   CHECK(counter.ask(Get{}).get(5s) > 0);
 }
 
-TEST_CASE("a slow receiver under a flood: the sender's memory stays bounded and drops are counted") {
+TEST_CASE(
+    "a slow receiver under a flood: the sender's memory stays bounded and drops are counted") {
   cluster::NatsServer nats;
   Sightings seen;  // outlives the system: its actors write to it
   troupe::System system({.workers = 2});
@@ -428,7 +441,8 @@ TEST_CASE("a slow receiver under a flood: the sender's memory stays bounded and 
   opts.inbound_max_bytes = 8 << 20;
   opts.log_drops = false;
   troupe::Node node(system, opts);
-  auto sink = system.spawn<Watcher>({.dedicated_thread = true, .mailbox_capacity = 1000,
+  auto sink = system.spawn<Watcher>({.dedicated_thread = true,
+                                     .mailbox_capacity = 1000,
                                      .overflow = troupe::Overflow::drop_newest},
                                     &seen);
   node.publish<SinkProtocol>(sink, "sink");
@@ -438,25 +452,29 @@ TEST_CASE("a slow receiver under a flood: the sender's memory stays bounded and 
 #else
   const long count = 200'000;
 #endif
-  cluster::Process flood({kNodeMain, "flood", nats.url(), "flooder", std::to_string(count), "1000", "2000"});
+  cluster::Process flood(
+      {kNodeMain, "flood", nats.url(), "flooder", std::to_string(count), "1000", "2000"});
   auto line = flood.wait_for("FLOOD", 120s);
   INFO("flooder said: " << line);
   REQUIRE(line.rfind("FLOOD ", 0) == 0);
   long sent = 0, dead = 0, refused = 0, growth = 0;
-  std::sscanf(line.c_str(), "FLOOD sent=%ld dead=%ld refused=%ld rss_growth_kb=%ld", &sent, &dead, &refused, &growth);
+  std::sscanf(line.c_str(), "FLOOD sent=%ld dead=%ld refused=%ld rss_growth_kb=%ld", &sent, &dead,
+              &refused, &growth);
   CHECK(sent + dead >= count);  // every tell was either sent or counted as a dead letter
   CHECK(dead == refused);
-  CHECK(growth < 64 * 1024);    // 200 MB went out; the sender held at most a bounded part
+  CHECK(growth < 64 * 1024);  // 200 MB went out; the sender held at most a bounded part
   std::this_thread::sleep_for(500ms);
   auto s = node.stats();
   auto lost = s.slow_drops + s.dropped + system.stats().dead_letters;
   INFO("received " << s.received << " dropped " << s.dropped << " slow_drops " << s.slow_drops
-                   << " dead letters " << system.stats().dead_letters << " handled " << seen.bulk.load());
+                   << " dead letters " << system.stats().dead_letters << " handled "
+                   << seen.bulk.load());
   CHECK(lost > 0);
   CHECK(seen.bulk.load() < count);
 }
 
-TEST_CASE("malformed, truncated and unknown frames are counted and dropped and the node keeps serving") {
+TEST_CASE(
+    "malformed, truncated and unknown frames are counted and dropped and the node keeps serving") {
   cluster::NatsServer nats;
   troupe::System system({.workers = 2});
   auto opts = options_for(nats, "tester");
@@ -473,21 +491,27 @@ TEST_CASE("malformed, truncated and unknown frames are counted and dropped and t
   for (int i = 0; i < random_frames; ++i) {
     std::string junk(rng() % 200, '\0');
     for (auto& c : junk) c = static_cast<char>(rng());
-    if (i % 3 == 0 && junk.size() >= 4) junk.replace(0, 4, std::string{'T', 'R', 'P', 1});  // past the magic
+    if (i % 3 == 0 && junk.size() >= 4)
+      junk.replace(0, 4, std::string{'T', 'R', 'P', 1});  // past the magic
     natsConnection_Publish(raw, subject.c_str(), junk.data(), static_cast<int>(junk.size()));
   }
-  std::string good = frame(1, "mallory", 7, "counter", "test.add.v1", troupe::detail::remote::encode(Add{1}));
+  std::string good =
+      frame(1, "mallory", 7, "counter", "test.add.v1", troupe::detail::remote::encode(Add{1}));
   int truncated = 0;
   for (std::size_t cut = 0; cut < good.size(); ++cut) {
     natsConnection_Publish(raw, subject.c_str(), good.data(), static_cast<int>(cut));
     ++truncated;
   }
-  std::string bad_body = frame(1, "mallory", 7, "counter", "test.add.v1", "\x01");  // does not decode
+  std::string bad_body =
+      frame(1, "mallory", 7, "counter", "test.add.v1", "\x01");  // does not decode
   natsConnection_Publish(raw, subject.c_str(), bad_body.data(), static_cast<int>(bad_body.size()));
   std::string unknown_type = frame(1, "mallory", 7, "counter", "test.nope.v9", "");
-  natsConnection_Publish(raw, subject.c_str(), unknown_type.data(), static_cast<int>(unknown_type.size()));
-  std::string unknown_actor = frame(1, "mallory", 7, "ghost", "test.add.v1", troupe::detail::remote::encode(Add{1}));
-  natsConnection_Publish(raw, subject.c_str(), unknown_actor.data(), static_cast<int>(unknown_actor.size()));
+  natsConnection_Publish(raw, subject.c_str(), unknown_type.data(),
+                         static_cast<int>(unknown_type.size()));
+  std::string unknown_actor =
+      frame(1, "mallory", 7, "ghost", "test.add.v1", troupe::detail::remote::encode(Add{1}));
+  natsConnection_Publish(raw, subject.c_str(), unknown_actor.data(),
+                         static_cast<int>(unknown_actor.size()));
   // and one well-formed frame, which is delivered
   natsConnection_Publish(raw, subject.c_str(), good.data(), static_cast<int>(good.size()));
   natsConnection_Flush(raw);

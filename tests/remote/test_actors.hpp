@@ -1,9 +1,8 @@
 // tests/remote/test_actors.hpp - the actors the remote tests' other processes publish.
 #pragma once
 
-#include <troupe/troupe.hpp>
-
 #include "test_protocol.hpp"
+#include <troupe/troupe.hpp>
 
 namespace remote_test {
 
@@ -15,7 +14,8 @@ class Counter : public troupe::Actor {
   troupe::Task<int> on(const Hang&) { co_return co_await never_.future(); }
   void on(const Numbered& n) {
     if (n.sender < 0 || n.sender > 64) return;
-    if (next_.size() <= static_cast<std::size_t>(n.sender)) next_.resize(static_cast<std::size_t>(n.sender) + 1);
+    if (next_.size() <= static_cast<std::size_t>(n.sender))
+      next_.resize(static_cast<std::size_t>(n.sender) + 1);
     auto& next = next_[static_cast<std::size_t>(n.sender)];
     if (n.seq != next) ++out_of_order_;
     next = n.seq + 1;

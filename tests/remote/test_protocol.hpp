@@ -15,7 +15,9 @@ namespace remote_test {
 struct Add {
   int amount = 0;
   template <class A>
-  void serialize(A& ar) { ar(amount); }
+  void serialize(A& ar) {
+    ar(amount);
+  }
 };
 struct Get {
   template <class A>
@@ -25,7 +27,9 @@ struct Get {
 struct Fail {
   std::string message;
   template <class A>
-  void serialize(A& ar) { ar(message); }
+  void serialize(A& ar) {
+    ar(message);
+  }
 };
 /// Never answered (the answer waits on a promise nobody keeps).
 struct Hang {
@@ -37,7 +41,9 @@ struct Numbered {
   int sender = 0;
   std::int64_t seq = 0;
   template <class A>
-  void serialize(A& ar) { ar(sender, seq); }
+  void serialize(A& ar) {
+    ar(sender, seq);
+  }
 };
 struct Check {
   template <class A>
@@ -48,7 +54,9 @@ struct CheckResult {
   std::int64_t out_of_order = 0;
   std::vector<std::int64_t> next;  // per sender: the next seq expected
   template <class A>
-  void serialize(A& ar) { ar(total, out_of_order, next); }
+  void serialize(A& ar) {
+    ar(total, out_of_order, next);
+  }
 };
 /// The actor stops itself (for watch tests).
 struct Quit {
@@ -60,13 +68,17 @@ struct Tick {
   std::uint64_t incarnation = 0;
   std::int64_t seq = 0;
   template <class A>
-  void serialize(A& ar) { ar(incarnation, seq); }
+  void serialize(A& ar) {
+    ar(incarnation, seq);
+  }
 };
 /// A message for a slow receiver, with some weight.
 struct Bulk {
   std::string payload;
   template <class A>
-  void serialize(A& ar) { ar(payload); }
+  void serialize(A& ar) {
+    ar(payload);
+  }
 };
 
 }  // namespace remote_test
@@ -83,14 +95,10 @@ TROUPE_REMOTE_MESSAGE(remote_test::Bulk, "test.bulk.v1");
 
 namespace remote_test {
 
-using CounterProtocol = troupe::Protocol<
-    troupe::Accepts<Add>,
-    troupe::Accepts<Get, int>,
-    troupe::Accepts<Fail, int>,
-    troupe::Accepts<Hang, int>,
-    troupe::Accepts<Numbered>,
-    troupe::Accepts<Check, CheckResult>,
-    troupe::Accepts<Quit>>;
+using CounterProtocol =
+    troupe::Protocol<troupe::Accepts<Add>, troupe::Accepts<Get, int>, troupe::Accepts<Fail, int>,
+                     troupe::Accepts<Hang, int>, troupe::Accepts<Numbered>,
+                     troupe::Accepts<Check, CheckResult>, troupe::Accepts<Quit>>;
 
 using SinkProtocol = troupe::Protocol<troupe::Accepts<Tick>, troupe::Accepts<Bulk>>;
 

@@ -14,16 +14,16 @@
 namespace troupe::detail::remote {
 
 enum class Kind : std::uint8_t {
-  tell = 1,        ///< target: actor, type: wire name, body: message
-  ask = 2,         ///< as tell; id: the ask's id (the NATS reply subject carries it too)
-  reply = 3,       ///< id: ask id, body: encoded answer
-  fail = 4,        ///< id: ask id, type: error kind, target: exception type, body: what()
-  lookup = 5,      ///< target: published name
-  found = 6,       ///< id: lookup id; from/incarnation: the holder
-  heartbeat = 7,   ///< from/incarnation: who is alive; id: sequence
-  down = 8,        ///< target: node declared down, id: its incarnation, type: reason
-  watch = 9,       ///< target: actor the sender watches
-  actor_down = 10, ///< target: actor that ended, body: reason
+  tell = 1,         ///< target: actor, type: wire name, body: message
+  ask = 2,          ///< as tell; id: the ask's id (the NATS reply subject carries it too)
+  reply = 3,        ///< id: ask id, body: encoded answer
+  fail = 4,         ///< id: ask id, type: error kind, target: exception type, body: what()
+  lookup = 5,       ///< target: published name
+  found = 6,        ///< id: lookup id; from/incarnation: the holder
+  heartbeat = 7,    ///< from/incarnation: who is alive; id: sequence
+  down = 8,         ///< target: node declared down, id: its incarnation, type: reason
+  watch = 9,        ///< target: actor the sender watches
+  actor_down = 10,  ///< target: actor that ended, body: reason
 };
 
 /// A parsed frame; the views point into the bytes it was parsed from.

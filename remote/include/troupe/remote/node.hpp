@@ -151,7 +151,7 @@ class TROUPE_API Node {
   /// `watcher` gets one RemoteDown when the remote actor stops or fails, or its node is
   /// declared down (at once if that already happened). W must handle RemoteDown.
   template <class P, class W>
-    requires Handles<W, RemoteDown>
+  requires Handles<W, RemoteDown>
   void watch(const RemoteRef<P>& remote, const Ref<W>& watcher) {
     detail::remote::watch(*core_, remote.target(),
                           [watcher](const RemoteDown& d) { watcher.tell(d); });
@@ -162,10 +162,12 @@ class TROUPE_API Node {
   template <class W>
   void subscribe_members(const Ref<W>& subscriber) {
     detail::remote::MemberSink sink;
-    if constexpr (Handles<W, MemberUp>) sink.up = [subscriber](const MemberUp& e) { subscriber.tell(e); };
+    if constexpr (Handles<W, MemberUp>)
+      sink.up = [subscriber](const MemberUp& e) { subscriber.tell(e); };
     if constexpr (Handles<W, MemberDown>)
       sink.down = [subscriber](const MemberDown& e) { subscriber.tell(e); };
-    if constexpr (Handles<W, Fenced>) sink.fenced = [subscriber](const Fenced& e) { subscriber.tell(e); };
+    if constexpr (Handles<W, Fenced>)
+      sink.fenced = [subscriber](const Fenced& e) { subscriber.tell(e); };
     detail::remote::subscribe_members(*core_, std::move(sink));
   }
 

@@ -70,8 +70,7 @@ struct ResultIn<Protocol<Entries...>, M> {
 template <class T, class... Entries>
 consteval bool implements(Protocol<Entries...>*) {
   return ((Handles<T, typename Entries::message> &&
-           std::is_same_v<AskResult<T, typename Entries::message>, typename Entries::result>) &&
-          ...);
+           std::is_same_v<AskResult<T, typename Entries::message>, typename Entries::result>)&&...);
 }
 
 }  // namespace detail::remote

@@ -123,8 +123,7 @@ class RemoteRef {
             CodecError(std::string("the message does not encode: ") + e.what())));
         return future;
       }
-      detail::remote::ask(core_, target_, WireName<D>::value, std::move(body),
-                          deadline,
+      detail::remote::ask(core_, target_, WireName<D>::value, std::move(body), deadline,
                           [promise](std::string_view body, std::exception_ptr error) {
                             detail::remote::complete(*promise, body, error);
                           });

@@ -43,11 +43,10 @@ concept HasWireName = requires {
 /// True when cereal's binary archives can write and read M (a serialize member or free
 /// function, or a save/load pair; arithmetic types and std::string work out of the box).
 template <class M>
-concept WireEncodable =
-    std::is_void_v<M> ||
-    (cereal::traits::is_output_serializable<M, cereal::BinaryOutputArchive>::value &&
-     cereal::traits::is_input_serializable<M, cereal::BinaryInputArchive>::value &&
-     std::is_default_constructible_v<M>);
+concept WireEncodable = std::is_void_v<M> ||
+    (cereal::traits::is_output_serializable<M, cereal::BinaryOutputArchive>::value&&
+         cereal::traits::is_input_serializable<M, cereal::BinaryInputArchive>::value&&
+             std::is_default_constructible_v<M>);
 
 namespace detail::remote {
 
@@ -91,8 +90,8 @@ M decode(std::string_view bytes) {
 
 /// Gives message type `Type` the stable wire name `Name` (a string literal, e.g.
 /// "counter.add.v1"). Use once, at global namespace scope, in a header both sides include.
-#define TROUPE_REMOTE_MESSAGE(Type, Name)                  \
-  template <>                                              \
-  struct troupe::WireName<Type> {                          \
-    static constexpr std::string_view value = Name;        \
+#define TROUPE_REMOTE_MESSAGE(Type, Name)           \
+  template <>                                       \
+  struct troupe::WireName<Type> {                   \
+    static constexpr std::string_view value = Name; \
   }
