@@ -462,7 +462,11 @@ TEST_CASE(
               &refused, &growth);
   CHECK(sent + dead >= count);  // every tell was either sent or counted as a dead letter
   CHECK(dead == refused);
+  #ifndef TROUPE_SANITIZED
   CHECK(growth < 64 * 1024);  // 200 MB went out; the sender held at most a bounded part
+#else
+  (void)growth;  // AddressSanitizer's quarantine keeps freed memory resident: not a measure
+#endif
   std::this_thread::sleep_for(500ms);
   auto s = node.stats();
   auto lost = s.slow_drops + s.dropped + system.stats().dead_letters;
