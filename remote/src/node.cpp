@@ -297,6 +297,8 @@ struct NodeCore : std::enable_shared_from_this<NodeCore> {
       why = "the node is closed";
     } else if (node_inc != 0 && downs.count({node, node_inc}) != 0) {
       why = "the node was declared down";
+    } else if (data.size() > options.outbound_max_bytes) {
+      why = "the message alone exceeds the outbound bound";  // evicting others would not help
     } else if (full()) {
       if (options.outbound_overflow == Overflow::drop_oldest && !p.queue.empty()) {
         while (!p.queue.empty() && full()) {
@@ -307,7 +309,6 @@ struct NodeCore : std::enable_shared_from_this<NodeCore> {
           ++p.dead_letters;
           ++dead_letters;
         }
-        if (full()) why = "the message alone exceeds the outbound bound";
       } else {
         why = "its outbound queue is full";
       }

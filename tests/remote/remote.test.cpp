@@ -546,3 +546,48 @@ TEST_CASE("a node with wrong credentials is refused with a clear error") {
   troupe::Node node(system, opts);
   CHECK(node.connected());
 }
+
+TEST_CASE("a send beyond the outbound bound is a dead letter counted for its peer") {
+  cluster::NatsServer nats;
+  Sightings seen;  // outlives the system: its actors write to it
+  troupe::System system({.workers = 2});
+  auto opts = options_for(nats, "tester");
+  opts.outbound_max_bytes = 512;
+  opts.log_drops = false;
+  SECTION("under reject") {}
+  SECTION("under drop_oldest") { opts.outbound_overflow = troupe::Overflow::drop_oldest; }
+  troupe::Node node(system, opts);
+  node.publish<SinkProtocol>(system.spawn<Watcher>(&seen), "sink");
+  auto sink = find<SinkProtocol>(node, "sink");
+
+  CHECK(sink.tell(Bulk{std::string(100, 'x')}));
+  CHECK_FALSE(sink.tell(Bulk{std::string(2000, 'x')}));  // alone larger than the bound
+  auto stats = node.stats();
+  INFO("sent " << stats.sent << " received " << stats.received << " dead " << stats.dead_letters
+                << " unknown " << stats.unknown << " malformed " << stats.malformed);
+  REQUIRE(eventually([&] { return seen.bulk.load() == 1; }));
+  stats = node.stats();
+  CHECK(stats.dead_letters == 1);
+  bool counted = false;
+  for (auto& p : node.peers()) {
+    if (p.node == "tester" && p.dead_letters == 1) counted = true;
+  }
+  CHECK(counted);
+}
+
+TEST_CASE("node options that cannot work are refused at construction") {
+  cluster::NatsServer nats;
+  troupe::System system({.workers = 2});
+  auto opts = options_for(nats, "bad.name");
+  CHECK_THROWS_AS(troupe::Node(system, opts), std::invalid_argument);
+  opts = options_for(nats, "ok");
+  opts.heartbeat = opts.down_after;
+  CHECK_THROWS_AS(troupe::Node(system, opts), std::invalid_argument);
+  opts = options_for(nats, "ok");
+  opts.outbound_overflow = troupe::Overflow::block;
+  CHECK_THROWS_AS(troupe::Node(system, opts), std::invalid_argument);
+  opts = options_for(nats, "ok");
+  opts.urls = {"nats://127.0.0.1:1"};  // nobody listens there
+  opts.connect_timeout = std::chrono::milliseconds(500);
+  CHECK_THROWS_AS(troupe::Node(system, opts), troupe::ConnectError);
+}
