@@ -86,7 +86,7 @@ def main():
     ap.add_argument("--timeout", type=float, default=300)
     args = ap.parse_args()
 
-    out = os.path.join(args.build, "bench", "savina", "peers")
+    out = os.path.abspath(os.path.join(args.build, "bench", "savina", "peers"))
     have = build_peers(out)
     have["troupe"] = os.path.exists(os.path.join(args.build, "bench", "savina", "savina-troupe"))
     have["CAF"] = os.path.exists(os.path.join(args.build, "bench", "savina", "savina-caf"))
