@@ -339,6 +339,96 @@ double concdict(double scale, unsigned workers) {
   return ms;
 }
 
+// -- concdict-tell: the same protocol with one-way messages, to tell the ask's cost apart ---
+//
+// Not a Savina workload of its own and not in run.py's table: the worker names itself in
+// the request and the dictionary tells it the answer, as Go's and Erlang's versions do.
+
+class TellWorker;
+
+struct TellWrite {
+  int key;
+  int value;
+  Ref<TellWorker> from;
+};
+struct TellRead {
+  int key;
+  Ref<TellWorker> from;
+};
+struct Answer {
+  int value;
+};
+
+class TellDictionary : public troupe::Actor {
+ public:
+  TellDictionary() {
+    for (int k = 0; k < kDictKeys; ++k) map_[k] = 2 * k;
+  }
+  void on(const TellWrite& w);
+  void on(const TellRead& r);
+
+ private:
+  std::unordered_map<int, int> map_;
+};
+
+class TellWorker : public troupe::Actor {
+ public:
+  TellWorker(Ref<TellDictionary> dict, Ref<Sink> sink, std::uint32_t id, std::uint64_t ops)
+      : dict_(std::move(dict)), sink_(std::move(sink)), rng_{id + 1u}, ops_(ops) {}
+  void on(const Start&) { request(); }
+  void on(const Answer& a) {
+    if (a.value == 2 * key_) ++good_;
+    if (++done_ == ops_) {
+      sink_.tell(Finished{good_});
+    } else {
+      request();
+    }
+  }
+
+ private:
+  void request() {
+    key_ = static_cast<int>(rng_.below(kDictKeys));
+    if (done_ % 10 == 0) {
+      dict_.tell(TellWrite{key_, 2 * key_, self<TellWorker>()});
+    } else {
+      dict_.tell(TellRead{key_, self<TellWorker>()});
+    }
+  }
+
+  Ref<TellDictionary> dict_;
+  Ref<Sink> sink_;
+  Rng rng_;
+  std::uint64_t ops_;
+  std::uint64_t done_ = 0, good_ = 0;
+  int key_ = 0;
+};
+
+void TellDictionary::on(const TellWrite& w) { w.from.tell(Answer{map_[w.key] = w.value}); }
+void TellDictionary::on(const TellRead& r) {
+  auto it = map_.find(r.key);
+  r.from.tell(Answer{it == map_.end() ? -1 : it->second});
+}
+
+double concdict_tell(double scale, unsigned workers) {
+  const std::uint64_t ops = std::max<std::uint64_t>(1, std::llround(10'000 * scale));
+  const std::uint32_t n = 20;
+  troupe::System system({.workers = workers});
+  troupe::Promise<std::uint64_t> done;
+  auto result = done.future();
+  auto sink = system.spawn<Sink>(troupe::SpawnOptions{}, std::uint64_t{n}, std::move(done));
+  auto dict = system.spawn<TellDictionary>();
+  std::vector<Ref<TellWorker>> all;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    all.push_back(system.spawn<TellWorker>(troupe::SpawnOptions{}, dict, sink, i, ops));
+  }
+  auto start = Clock::now();
+  for (auto& w : all) w.tell(Start{});
+  std::uint64_t got = await(result);
+  double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  if (got != n * ops) wrong("concdict-tell: " + std::to_string(got) + " right answers");
+  return ms;
+}
+
 // -- philosophers: an arbitrator hands out both forks or none ------------------------------
 
 struct Hungry {
@@ -777,7 +867,7 @@ struct Workload {
 constexpr Workload kWorkloads[] = {
     {"counting", counting}, {"chameneos", chameneos},       {"big", big},
     {"concdict", concdict}, {"philosophers", philosophers}, {"barber", barber},
-    {"bndbuffer", bndbuffer}, {"banking", banking},
+    {"bndbuffer", bndbuffer}, {"banking", banking},   {"concdict-tell", concdict_tell},
 };
 
 }  // namespace
