@@ -129,8 +129,7 @@ struct CounterState {
   u64 count = 0;
 };
 caf::behavior counter_fn(caf::stateful_actor<CounterState>* self) {
-  return {[=](incr_atom) { ++self->state.count; },
-          [=](total_atom) { return self->state.count; }};
+  return {[=](incr_atom) { ++self->state.count; }, [=](total_atom) { return self->state.count; }};
 }
 
 caf::behavior producer_fn(caf::event_based_actor* self, caf::actor counter, u64 n,
@@ -215,7 +214,8 @@ double chameneos(double scale, unsigned workers) {
   auto sink = run.spawn(sink_fn, u64{creatures}, &run.done);
   auto mall = run.spawn(mall_fn, n);
   std::vector<caf::actor> all;
-  for (unsigned i = 0; i < creatures; ++i) all.push_back(run.spawn(chameneo_fn, mall, sink, int(i % 3)));
+  for (unsigned i = 0; i < creatures; ++i)
+    all.push_back(run.spawn(chameneo_fn, mall, sink, int(i % 3)));
   run.go();
   for (auto& c : all) caf::anon_send(c, start_atom::value);
   u64 got = run.wait();
@@ -292,7 +292,8 @@ struct DictWorkerState {
   Rng rng;
   u64 done = 0, good = 0;
 };
-void dict_next(caf::stateful_actor<DictWorkerState>* self, caf::actor dict, caf::actor sink, u64 ops) {
+void dict_next(caf::stateful_actor<DictWorkerState>* self, caf::actor dict, caf::actor sink,
+               u64 ops) {
   auto& st = self->state;
   if (st.done == ops) {
     self->send(sink, finished_atom::value, st.good);
@@ -400,7 +401,8 @@ struct CustomersState {
   std::deque<int> away;
   caf::actor room;
 };
-caf::behavior customers_fn(caf::stateful_actor<CustomersState>* self, int n, std::promise<u64>* done) {
+caf::behavior customers_fn(caf::stateful_actor<CustomersState>* self, int n,
+                           std::promise<u64>* done) {
   self->state.served.assign(n, false);
   return {
       [=](start_atom, caf::actor room) {
@@ -429,7 +431,8 @@ struct RoomState {
   std::deque<int> waiting;
   bool asleep = true;
 };
-caf::behavior room_fn(caf::stateful_actor<RoomState>* self, caf::actor customers, std::size_t chairs) {
+caf::behavior room_fn(caf::stateful_actor<RoomState>* self, caf::actor customers,
+                      std::size_t chairs) {
   return {
       [=](caf::actor barber) { self->state.barber = barber; },
       [=](enter_atom, int c) {
@@ -458,7 +461,8 @@ caf::behavior room_fn(caf::stateful_actor<RoomState>* self, caf::actor customers
 struct BarberState {
   u64 work = 0;
 };
-caf::behavior barber_fn(caf::stateful_actor<BarberState>* self, caf::actor room, caf::actor customers) {
+caf::behavior barber_fn(caf::stateful_actor<BarberState>* self, caf::actor room,
+                        caf::actor customers) {
   return {[=](cut_atom, int c) {
     self->state.work += busy(static_cast<u64>(c), 100);
     self->send(room, next_atom::value);
@@ -493,7 +497,8 @@ caf::behavior manager_fn(caf::stateful_actor<ManagerState>* self, std::size_t ca
   self->state.producers = producers;
   auto check_end = [=] {
     auto& st = self->state;
-    if (st.producers == 0 && st.buffer.empty() && st.idle.size() == consumers) done->set_value(st.sum);
+    if (st.producers == 0 && st.buffer.empty() && st.idle.size() == consumers)
+      done->set_value(st.sum);
   };
   return {
       [=](data_atom, u64 item, caf::actor from) {
@@ -536,7 +541,8 @@ caf::behavior manager_fn(caf::stateful_actor<ManagerState>* self, std::size_t ca
 struct WorkState {
   u64 next = 0, work = 0;
 };
-caf::behavior buf_producer_fn(caf::stateful_actor<WorkState>* self, caf::actor manager, u64 first, u64 count) {
+caf::behavior buf_producer_fn(caf::stateful_actor<WorkState>* self, caf::actor manager, u64 first,
+                              u64 count) {
   self->state.next = first;
   auto me = caf::actor_cast<caf::actor>(self);
   return {[=](more_atom) {
@@ -568,7 +574,8 @@ double bndbuffer(double scale, unsigned workers) {
   Run run(workers);
   auto manager = run.spawn(manager_fn, capacity, producers, consumers, &run.done);
   std::vector<caf::actor> ps, cs;
-  for (std::size_t i = 0; i < producers; ++i) ps.push_back(run.spawn(buf_producer_fn, manager, i * per, per));
+  for (std::size_t i = 0; i < producers; ++i)
+    ps.push_back(run.spawn(buf_producer_fn, manager, i * per, per));
   for (std::size_t i = 0; i < consumers; ++i) cs.push_back(run.spawn(buf_consumer_fn, manager));
   run.go();
   for (auto& c : cs) caf::anon_send(c, start_atom::value);
@@ -613,7 +620,8 @@ caf::behavior teller_fn(caf::stateful_actor<TellerState>* self, u64 transfers, u
     auto& st = self->state;
     auto n = static_cast<std::uint32_t>(st.accounts.size());
     std::uint32_t from = st.rng.below(n), to = st.rng.below(n);
-    self->send(st.accounts[from], debit_atom::value, st.accounts[to], std::int64_t(st.rng.below(1000)));
+    self->send(st.accounts[from], debit_atom::value, st.accounts[to],
+               std::int64_t(st.rng.below(1000)));
   };
   return {
       [=](std::vector<caf::actor> accounts) {
@@ -663,8 +671,8 @@ struct Workload {
 };
 
 constexpr Workload kWorkloads[] = {
-    {"counting", counting}, {"chameneos", chameneos},       {"big", big},
-    {"concdict", concdict}, {"philosophers", philosophers}, {"barber", barber},
+    {"counting", counting},   {"chameneos", chameneos},       {"big", big},
+    {"concdict", concdict},   {"philosophers", philosophers}, {"barber", barber},
     {"bndbuffer", bndbuffer}, {"banking", banking},
 };
 

@@ -305,8 +305,8 @@ class DictWorker : public troupe::Actor {
     std::uint64_t good = 0;
     for (std::uint64_t i = 0; i < ops_; ++i) {
       int key = static_cast<int>(rng_.below(kDictKeys));
-      int got = i % 10 == 0 ? co_await dict_.ask(Write{key, 2 * key})
-                            : co_await dict_.ask(Read{key});
+      int got =
+          i % 10 == 0 ? co_await dict_.ask(Write{key, 2 * key}) : co_await dict_.ask(Read{key});
       if (got == 2 * key) ++good;
     }
     sink_.tell(Finished{good});
@@ -756,7 +756,8 @@ double bndbuffer(double scale, unsigned workers) {
   std::uint64_t got = await(result);
   double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   std::uint64_t total = producers * per;
-  if (got != total * (total - 1) / 2) wrong("bndbuffer: the consumed items sum to " + std::to_string(got));
+  if (got != total * (total - 1) / 2)
+    wrong("bndbuffer: the consumed items sum to " + std::to_string(got));
   return ms;
 }
 
@@ -865,9 +866,9 @@ struct Workload {
 };
 
 constexpr Workload kWorkloads[] = {
-    {"counting", counting}, {"chameneos", chameneos},       {"big", big},
-    {"concdict", concdict}, {"philosophers", philosophers}, {"barber", barber},
-    {"bndbuffer", bndbuffer}, {"banking", banking},   {"concdict-tell", concdict_tell},
+    {"counting", counting},   {"chameneos", chameneos},       {"big", big},
+    {"concdict", concdict},   {"philosophers", philosophers}, {"barber", barber},
+    {"bndbuffer", bndbuffer}, {"banking", banking},           {"concdict-tell", concdict_tell},
 };
 
 }  // namespace
