@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""bench/savina/run.py - runs the Savina workloads on troupe, CAF, Go and Erlang, alternately.
+"""bench/savina/run.py - the Savina workloads on troupe, CAF, Go, Erlang and Tokio, alternately.
 
-Builds the Go and Erlang programs into the build directory when they are missing or older
+Builds the Go, Erlang and Tokio programs into the build directory when missing or older
 than their sources, then for every workload runs each peer once per repetition (the order
 of the peers rotates from one repetition to the next), each run a fresh process at the
 given worker count, and prints the medians and the ratio best peer / troupe. Any wrong
@@ -19,7 +19,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKLOADS = ["counting", "chameneos", "big", "concdict", "philosophers", "barber",
              "bndbuffer", "banking"]
-PEERS = ["troupe", "CAF", "Go", "Erlang"]
+PEERS = ["troupe", "CAF", "Go", "Erlang", "Tokio"]
 
 
 def stale(target, source):
@@ -42,6 +42,17 @@ def build_peers(out):
         if stale(os.path.join(out, "savina.beam"), erl_src):
             subprocess.run(["erlc", "-o", out, erl_src], check=True)
         have["Erlang"] = True
+    tokio = os.path.join(HERE, "tokio")
+    tokio_bin = os.path.join(out, "tokio-target", "release", "savina-tokio")
+    if shutil.which("cargo") and os.path.isdir("/usr/share/cargo/registry/tokio-1.24.2"):
+        sources = [os.path.join(tokio, "Cargo.toml"), os.path.join(tokio, "src", "main.rs")]
+        if any(stale(tokio_bin, src) for src in sources):
+            # Offline, from Debian's vendored crates: tokio/.cargo/config.toml, read from
+            # the working directory, replaces crates.io with /usr/share/cargo/registry.
+            env = dict(os.environ, CARGO_TARGET_DIR=os.path.join(out, "tokio-target"))
+            subprocess.run(["cargo", "build", "--release", "--offline", "-q"], check=True,
+                           cwd=tokio, env=env)
+        have["Tokio"] = True
     return have
 
 
@@ -54,6 +65,9 @@ def command(peer, build, out, workload, scale, workers):
     if peer == "Go":
         return [os.path.join(out, "savina-go"), workload, str(scale)], \
             dict(os.environ, GOMAXPROCS=str(workers))
+    if peer == "Tokio":
+        return [os.path.join(out, "tokio-target", "release", "savina-tokio"), workload,
+                str(scale), str(workers)], None
     return ["erl", "+S", str(workers), "-noshell", "-pa", out, "-s", "savina", "main",
             workload, str(scale)], None
 
@@ -115,8 +129,8 @@ def main():
         rows.append((w, med, best, ratio))
 
     print(f"Savina, {args.workers} workers, scale {args.scale}, medians of {args.reps} reps (ms)")
-    print("| workload | troupe | CAF | Go | Erlang | best peer | best peer / troupe |")
-    print("|---|---:|---:|---:|---:|---|---:|")
+    print("| workload | " + " | ".join(PEERS) + " | best peer | best peer / troupe |")
+    print("|---|" + "---:|" * len(PEERS) + "---|---:|")
     for w, med, best, ratio in rows:
         cells = [fmt(med.get(p)) for p in PEERS]
         print(f"| {w} | " + " | ".join(cells) + f" | {best or 'n/a'} | "
