@@ -1,6 +1,7 @@
 // future.cpp - the untyped half of Future/Promise: waiting, completing, callbacks.
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -138,6 +139,29 @@ StateBase::Driven StateBase::drive() {
   return Driven::ready;
 }
 
+// -- the slow part: blocking waits and callbacks ---------------------------------------------
+
+struct StateBase::Slow {
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::vector<std::function<void()>> callbacks;  // in the order they were added
+};
+
+StateBase::Slow& StateBase::slow() {
+  Slow* s = slow_.load(std::memory_order_acquire);
+  if (s != nullptr) return *s;
+  auto* fresh = new Slow;
+  if (slow_.compare_exchange_strong(s, fresh, std::memory_order_acq_rel,
+                                    std::memory_order_acquire)) {
+    return *fresh;
+  }
+  delete fresh;  // another thread made it first
+  return *s;
+}
+
+// Callbacks that never ran are destroyed here (a Waker wrapped in one is dropped).
+void StateBase::free_slow(Slow* s) noexcept { delete s; }
+
 // -- waiting --------------------------------------------------------------------------------
 
 void StateBase::wait() {
@@ -164,15 +188,21 @@ void StateBase::wait() {
       if (ready()) return;
     }
   }
-  std::unique_lock lock(mutex_);
-  cv_.wait(lock, [&] { return ready_.load(std::memory_order_relaxed); });
+  Slow& s = slow();
+  std::unique_lock lock(s.mutex);
+  // Marked slow under the lock: a completer that publishes after this locks it too, so its
+  // notification cannot fall between our check and our sleep.
+  if ((word_.fetch_or(kSlow, std::memory_order_acq_rel) & kReady) != 0) return;
+  s.cv.wait(lock, [&] { return ready(); });
 }
 
 bool StateBase::wait_for(std::chrono::nanoseconds timeout) {
   if (ready()) return true;
   refuse_on_worker();
-  std::unique_lock lock(mutex_);
-  return cv_.wait_for(lock, timeout, [&] { return ready_.load(std::memory_order_relaxed); });
+  Slow& s = slow();
+  std::unique_lock lock(s.mutex);
+  if ((word_.fetch_or(kSlow, std::memory_order_acq_rel) & kReady) != 0) return true;
+  return s.cv.wait_for(lock, timeout, [&] { return ready(); });
 }
 
 void StateBase::drop_turn() noexcept {
@@ -181,63 +211,82 @@ void StateBase::drop_turn() noexcept {
 
 void StateBase::on_ready(std::function<void()> callback) {
   {
-    std::lock_guard lock(mutex_);
-    if (!ready_.load(std::memory_order_relaxed)) {
-      if (!callback_) {
-        callback_ = std::move(callback);  // the usual case: one callback, no allocation
-      } else {
-        more_callbacks_.push_back(std::move(callback));
-      }
+    Slow& s = slow();
+    std::lock_guard lock(s.mutex);
+    if ((word_.fetch_or(kSlow, std::memory_order_acq_rel) & kReady) == 0) {
+      s.callbacks.push_back(std::move(callback));
       return;
     }
   }
   run_callback(callback);
 }
 
-void StateBase::on_ready(Waker waker) {
-  {
-    std::lock_guard lock(mutex_);
-    if (!ready_.load(std::memory_order_relaxed)) {
-      if (waker_.arg == nullptr) {
-        waker_ = waker;
-        return;
-      }
-      // A second coroutine awaits the same state (rare): an ordinary callback, which
-      // drops the waker if it is destroyed without running.
-      struct Once {
-        explicit Once(Waker w) : waker(w) {}
-        Once(const Once&) = delete;
-        ~Once() {
-          if (waker.arg != nullptr) waker.drop(waker.arg);
-        }
-        Waker waker;
-      };
-      auto once = std::make_shared<Once>(waker);
-      more_callbacks_.emplace_back([once] {
-        Waker w = std::exchange(once->waker, Waker{});
-        w.run(w.arg);
-      });
-      return;
+void StateBase::on_ready(Waker* waker) {
+  const auto bits = reinterpret_cast<std::uintptr_t>(waker);
+  std::uintptr_t word = word_.load(std::memory_order_acquire);
+  while ((word & (kReady | kWakerBits)) == 0) {
+    if (word_.compare_exchange_weak(word, word | bits, std::memory_order_acq_rel,
+                                    std::memory_order_acquire)) {
+      return;  // the completer runs it
     }
   }
-  waker.run(waker.arg);
+  if ((word & kReady) != 0) {
+    waker->run(waker->arg);
+    return;
+  }
+  // A second coroutine awaits the same state (rare): an ordinary callback, which drops
+  // the waker if it is destroyed without running.
+  struct Once {
+    explicit Once(Waker* w) : waker(w) {}
+    Once(const Once&) = delete;
+    ~Once() {
+      if (waker != nullptr) waker->drop(waker->arg);
+    }
+    Waker* waker;
+  };
+  auto once = std::make_shared<Once>(waker);
+  on_ready([once] {
+    Waker* w = std::exchange(once->waker, nullptr);
+    w->run(w->arg);
+  });
 }
 
 bool StateBase::set_exception(std::exception_ptr error) {
   return complete([&] { error_ = std::move(error); });
 }
 
-bool StateBase::finish(std::unique_lock<std::mutex>& lock) {
-  ready_.store(true, std::memory_order_release);
-  Waker waker = std::exchange(waker_, Waker{});
-  std::function<void()> first = std::exchange(callback_, nullptr);
-  std::vector<std::function<void()>> more = std::move(more_callbacks_);
-  lock.unlock();
-  cv_.notify_all();
-  if (waker.arg != nullptr) waker.run(waker.arg);
-  if (first) run_callback(first);
-  for (auto& callback : more) run_callback(callback);
-  return true;
+void StateBase::publish() noexcept {
+  // Without waiters or callbacks, readiness is one compare-exchange and nothing here is
+  // touched after it: whoever sees the state ready may free it at once. With them, the
+  // state is pinned first (they are woken below, and one of them may drop the last
+  // reference as soon as it sees the result).
+  bool pinned = false;
+  std::uintptr_t word = word_.load(std::memory_order_relaxed);
+  for (;;) {
+    if ((word & kSlow) != 0 && !pinned) {
+      retain();
+      pinned = true;
+    }
+    if (word_.compare_exchange_weak(word, word | kReady, std::memory_order_acq_rel,
+                                    std::memory_order_relaxed)) {
+      break;
+    }
+  }
+  Waker* waker = reinterpret_cast<Waker*>(word & kWakerBits);
+  if ((word & kSlow) == 0) {  // (kSlow is never cleared: not pinned here)
+    if (waker != nullptr) waker->run(waker->arg);
+    return;
+  }
+  Slow* s = slow_.load(std::memory_order_acquire);
+  std::vector<std::function<void()>> callbacks;
+  {
+    std::lock_guard lock(s->mutex);
+    callbacks = std::move(s->callbacks);
+    s->cv.notify_all();
+  }
+  if (waker != nullptr) waker->run(waker->arg);
+  for (auto& callback : callbacks) run_callback(callback);
+  release();
 }
 
 [[noreturn]] void throw_timeout(std::chrono::nanoseconds waited) {

@@ -12,8 +12,18 @@ namespace troupe::detail {
 
 namespace {
 
-void resume_inline(void* frame) noexcept { std::coroutine_handle<>::from_address(frame).resume(); }
-void drop_nothing(void*) noexcept {}
+// Outside actors: the coroutine resumes on whichever thread completes the future.
+struct InlineWake : Pooled {
+  StateBase::Waker waker;
+  std::coroutine_handle<> handle;
+};
+void resume_inline(void* arg) noexcept {
+  auto* w = static_cast<InlineWake*>(arg);
+  std::coroutine_handle<> h = w->handle;
+  delete w;
+  h.resume();
+}
+void drop_inline(void* arg) noexcept { delete static_cast<InlineWake*>(arg); }
 
 // The waker's reference to the suspension: posts the resumption (unless the owner gave up
 // on it first), or just lets go.
@@ -34,7 +44,10 @@ void resume_when_ready(StateBase& state, std::coroutine_handle<> handle,
                        std::coroutine_handle<> root) {
   Cell* cell = tls_cell;
   if (cell == nullptr) {  // not on an actor: resume on whichever thread completes it
-    state.on_ready(StateBase::Waker{resume_inline, drop_nothing, handle.address()});
+    auto* w = new InlineWake;
+    w->waker = StateBase::Waker{resume_inline, drop_inline, w};
+    w->handle = handle;
+    state.on_ready(&w->waker);
     return;
   }
   auto* s = new Suspension;  // one reference: the owner's list
@@ -49,7 +62,8 @@ void resume_when_ready(StateBase& state, std::coroutine_handle<> handle,
   if (c.suspended != nullptr) c.suspended->prev = s;
   c.suspended = s;
   s->retain();  // the waker's
-  state.on_ready(StateBase::Waker{post_resumption, drop_suspension, s});
+  s->waker = StateBase::Waker{post_resumption, drop_suspension, s};
+  state.on_ready(&s->waker);
 }
 
 void unlist(Cold& c, Suspension& s) noexcept {

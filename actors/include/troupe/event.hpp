@@ -6,8 +6,10 @@
 //   ready.set();                              // releases every waiter; is_set() is true
 //   ready.clear();                            // waits from now on wait again
 //
-// The waiters live in a daemon system actor; the handle is a cheap copyable reference to
-// it. Timeouts run on the system's clock, so a ManualClock makes them exact in tests.
+// The flag and the waits without a timeout live in a core the handles share with a daemon
+// system actor: set() releases those waiters itself, with no message in between. Waits
+// with a timeout are kept by the actor, whose timers run on the system's clock (a
+// ManualClock makes them exact in tests). The handle is a cheap copyable reference.
 #pragma once
 
 #include <atomic>
@@ -26,8 +28,9 @@ class System;
 
 namespace detail {
 class EventActor;
-/// The handles' shared state: the actor, the flag, the anchor.
-using EventShared = Shared<EventActor, std::shared_ptr<std::atomic<bool>>>;
+struct EventCore;
+/// The handles' shared state: the actor, the core (flag and waiters), the anchor.
+using EventShared = Shared<EventActor, std::shared_ptr<EventCore>>;
 }
 
 /// A flag with waiters. Copyable: copies share one event. Every member is thread-safe and
@@ -44,7 +47,9 @@ class TROUPE_API Event {
   explicit Event(System& system, std::string name = {});
 
   /// Sets the flag and releases every pending waiter (their futures become true). The flag
-  /// is set when this returns; the waiters are released shortly after, by the actor.
+  /// is set when this returns, and so are the futures of the waits without a timeout
+  /// (their coroutines resume on their own actors); waits with a timeout are released
+  /// shortly after, by the event's actor.
   void set() const;
   /// Clears the flag: waits made from now on wait again. Waiters already released stay
   /// released. Never allocates.

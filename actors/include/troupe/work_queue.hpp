@@ -154,9 +154,7 @@ class WorkQueue {
     }
     if (item) {
       if (room) shared_->actor.tell(typename QueueActor::Room{});
-      auto state = std::make_shared<detail::State<T>>();
-      state->set_value(std::move(*item));
-      return Future<T>(std::move(state));
+      return Future<T>::ready_with(std::move(*item));
     }
     Promise<T> promise;
     Future<T> future = promise.future();

@@ -68,8 +68,7 @@ constexpr std::chrono::nanoseconds clamp_timeout(
 template <class R>
 class Promise {
  public:
-  Promise()
-      : state_(std::allocate_shared<detail::State<R>>(detail::PoolAllocator<detail::State<R>>{})) {}
+  Promise() : state_(detail::State<R>::make()) {}
   Promise(Promise&&) noexcept = default;
   Promise& operator=(Promise&& other) noexcept {
     if (this != &other) {
@@ -83,25 +82,23 @@ class Promise {
   /// The future this promise completes. Call any number of times.
   Future<R> future() const { return Future<R>(state_); }
 
-  /// Completes with a value; returns false if already completed.
-  /// The state is pinned for the call, so a waiter that wakes and drops the last Future
-  /// cannot free it while it is still being completed.
+  /// Completes with a value; returns false if already completed. A waiter that wakes
+  /// and drops everything (this promise's owner too) cannot free the state under the call:
+  /// the state keeps itself alive while it wakes blocked waiters (detail::StateBase).
   template <class... V>
   bool set_value(V&&... v) const {
-    auto pinned = state_;
-    return pinned && pinned->set_value(std::forward<V>(v)...);
+    return state_ && state_->set_value(std::forward<V>(v)...);
   }
   /// Completes with an error; returns false if already completed (or moved from).
   bool set_exception(std::exception_ptr e) const {
-    auto pinned = state_;
-    return pinned && pinned->set_exception(std::move(e));
+    return state_ && state_->set_exception(std::move(e));
   }
 
  private:
   void break_if_unset() noexcept {
     if (state_ && !state_->ready()) state_->set_exception(detail::abandoned_error());
   }
-  std::shared_ptr<detail::State<R>> state_;
+  detail::StateRef<detail::State<R>> state_;
 };
 
 /// A result of type R (or an error) that becomes available later.
@@ -112,14 +109,14 @@ class Future {
   using value_type = R;
 
   Future() = default;
-  explicit Future(std::shared_ptr<detail::State<R>> state) : state_(std::move(state)) {}
+  explicit Future(detail::StateRef<detail::State<R>> state) : state_(std::move(state)) {}
 
   /// A future that is already complete with `v`.
   template <class... V>
   static Future ready_with(V&&... v) {
-    Promise<R> p;
-    p.set_value(std::forward<V>(v)...);
-    return p.future();
+    auto state = detail::State<R>::make();
+    state->set_value(std::forward<V>(v)...);
+    return Future(std::move(state));
   }
   /// A future that already failed with `e`.
   static Future failed(std::exception_ptr e) {
@@ -212,7 +209,7 @@ class Future {
   // -- coroutine support -------------------------------------------------------------------
 
   struct Awaiter {
-    std::shared_ptr<detail::State<R>> state;
+    detail::StateRef<detail::State<R>> state;
     bool await_ready() const noexcept { return state->ready(); }
     template <class P>
     void await_suspend(std::coroutine_handle<P> h) {
@@ -222,9 +219,14 @@ class Future {
   };
   /// `co_await future` inside a Task: suspends without blocking the worker and resumes on
   /// the same actor, between its other messages. Rethrows the error.
-  Awaiter operator co_await() const {
+  Awaiter operator co_await() const& {
     if (state_ == nullptr) [[unlikely]] detail::throw_empty("co_await Future");
     return Awaiter{state_};
+  }
+  /// `co_await ref.ask(...)`: the temporary's reference moves into the awaiter.
+  Awaiter operator co_await() && {
+    if (state_ == nullptr) [[unlikely]] detail::throw_empty("co_await Future");
+    return Awaiter{std::move(state_)};
   }
 
   friend bool operator==(const Future& a, const Future& b) noexcept {
@@ -259,13 +261,13 @@ class Future {
     if constexpr (!std::is_void_v<R>) {
       // Sole owner (or a move-only R): move the value out; otherwise copy it.
       if constexpr (std::is_copy_constructible_v<R>) {
-        if (state_.use_count() != 1) return R(state_->value());
+        if (state_->use_count() != 1) return R(state_->value());
       }
       return std::move(state_->value());
     }
   }
 
-  std::shared_ptr<detail::State<R>> state_;
+  detail::StateRef<detail::State<R>> state_;
 };
 
 }  // namespace troupe

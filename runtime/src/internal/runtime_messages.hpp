@@ -42,6 +42,7 @@ struct Suspension : Pooled {
   Priority priority = Priority::normal;  // of the resumption: urgent past a held actor's mail
   Suspension* prev = nullptr;  // links in Cold::suspended (owner's turn only)
   Suspension* next = nullptr;
+  StateBase::Waker waker;      // what the awaited future calls (it holds a reference)
 
   void retain() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }
   void release() noexcept {

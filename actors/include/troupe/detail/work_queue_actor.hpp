@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "troupe/actor.hpp"
+#include "troupe/detail/spin_lock.hpp"
 #include "troupe/detail/waiter_list.hpp"
 #include "troupe/detail/waiters.hpp"
 #include "troupe/errors.hpp"
@@ -159,31 +160,6 @@ class WorkItems {
   std::uint64_t sequence_ = 0;
 };
 
-/// The lock of a WorkQueue's core: held for one push or pop, so a thread that finds it taken
-/// spins (and yields after a while) instead of sleeping in the kernel. One atomic exchange to
-/// take it, a plain release store to let go: half the locked instructions of a mutex, and
-/// no futex call when a producer and a consumer on two cores meet on it. BasicLockable.
-class QueueLock {
- public:
-  void lock() noexcept {
-    while (taken_.exchange(true, std::memory_order_acquire)) {
-      for (unsigned spins = 0; taken_.load(std::memory_order_relaxed); ++spins) {
-        if (spins < 64) {
-#if defined(__x86_64__) || defined(__i386__)
-          __builtin_ia32_pause();
-#endif
-        } else {
-          std::this_thread::yield();  // the holder was preempted: let it run
-        }
-      }
-    }
-  }
-  void unlock() noexcept { taken_.store(false, std::memory_order_release); }
-
- private:
-  std::atomic<bool> taken_{false};
-};
-
 /// A completed Future<void>, one per thread: what a put that needs no answer and a
 /// task_done return. Per thread, so that a producer and a consumer on two cores do not
 /// bounce one reference count between them.
@@ -220,7 +196,7 @@ struct QueueCore {
     return false;
   }
 
-  QueueLock mutex;
+  SpinLock mutex;
   std::atomic<std::int64_t> unfinished{0};  // put and not yet task_done (beside the lock:
                                             // a get and its task_done find the line here)
   WorkItems<T, Compare> items;

@@ -2,16 +2,14 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <chrono>
-#include <condition_variable>
 #include <exception>
 #include <functional>
-#include <mutex>
 #include <new>
 #include <optional>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
 #include "troupe/detail/pool.hpp"
 #include "troupe/export.hpp"
@@ -82,17 +80,37 @@ class AnsweringTurn {
 
 /// Untyped part of a future's state: readiness, the error, waiting and callbacks.
 /// Compiled once in future.cpp; the typed State<R> only adds the value.
+///
+/// The common life of a state costs no lock: one coroutine awaits it (its Waker is
+/// installed with one compare-exchange) and one completer claims it, stores the value and
+/// publishes it (two atomic operations), running the Waker. Blocking waits and on_ready
+/// callbacks use a lock and a condition variable made on first use ("slow" below).
+/// Counted by hand (retain/release) rather than by shared_ptr: a completer must keep the
+/// state alive while it wakes blocked waiters, and only then.
 class TROUPE_API StateBase {
  public:
-  StateBase() = default;
+  using Destroy = void (*)(StateBase*) noexcept;
+  explicit StateBase(Destroy destroy) noexcept : destroy_(destroy) {}
   ~StateBase() {
     if (turn_.load(std::memory_order_relaxed) != nullptr) drop_turn();
-    if (waker_.arg != nullptr) waker_.drop(waker_.arg);  // never completed
+    std::uintptr_t word = word_.load(std::memory_order_acquire);
+    if ((word & kReady) == 0 && (word & kWakerBits) != 0) {  // never completed
+      Waker* w = reinterpret_cast<Waker*>(word & kWakerBits);
+      w->drop(w->arg);
+    }
+    if (Slow* s = slow_.load(std::memory_order_acquire)) free_slow(s);
   }
   StateBase(const StateBase&) = delete;
   StateBase& operator=(const StateBase&) = delete;
 
-  bool ready() const noexcept { return ready_.load(std::memory_order_acquire); }
+  void retain() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy_(this);
+  }
+  /// How many handles share the state (exact only when the caller holds the sole one).
+  std::uint32_t use_count() const noexcept { return refs_.load(std::memory_order_acquire); }
+
+  bool ready() const noexcept { return (word_.load(std::memory_order_acquire) & kReady) != 0; }
   /// Blocks until ready. Throws WouldDeadlock on a worker thread. If the turn that answers
   /// was offered (offer_turn) and no worker has started it, runs it on this thread.
   /// On a thread that made a deterministic System, runs that system's actors until the
@@ -109,13 +127,14 @@ class TROUPE_API StateBase {
   void on_ready(std::function<void()> callback);
   /// A callback that costs no allocation, for the runtime's own use (resuming a
   /// coroutine): `run(arg)` once ready (now, if it is), exactly once, or `drop(arg)` if the
-  /// state ends without completing. Neither may throw.
-  struct Waker {
+  /// state ends without completing. Neither may throw. The Waker itself must stay where it
+  /// is until one of them is called (it lives in the suspension it wakes).
+  struct alignas(8) Waker {
     void (*run)(void*) noexcept = nullptr;
     void (*drop)(void*) noexcept = nullptr;
     void* arg = nullptr;
   };
-  void on_ready(Waker waker);
+  void on_ready(Waker* waker);
   /// Completes with an error. Returns false (and does nothing) if already completed.
   bool set_exception(std::exception_ptr error);
   /// The error, once ready; null on success.
@@ -125,17 +144,32 @@ class TROUPE_API StateBase {
   void offer_turn(AnsweringTurn* turn) noexcept { turn_.store(turn, std::memory_order_release); }
 
  protected:
-  /// Completes the state; `store` writes the value under the lock.
+  /// Completes the state; `store` writes the value. The first completer claims the state;
+  /// any other returns false at once. If `store` throws, the claim is given back.
   template <class Store>
   bool complete(Store&& store) {
-    std::unique_lock lock(mutex_);
-    if (ready_.load(std::memory_order_relaxed)) return false;
-    store();
-    return finish(lock);
+    if ((word_.fetch_or(kClaimed, std::memory_order_acquire) & kClaimed) != 0) return false;
+    try {
+      store();
+    } catch (...) {
+      word_.fetch_and(~kClaimed, std::memory_order_release);
+      throw;
+    }
+    publish();
+    return true;
   }
 
  private:
-  bool finish(std::unique_lock<std::mutex>& lock);
+  // word_: a Waker pointer (8-aligned) or'ed with these flags.
+  static constexpr std::uintptr_t kClaimed = 1;  // a completer is storing the result
+  static constexpr std::uintptr_t kReady = 2;    // the result is there
+  static constexpr std::uintptr_t kSlow = 4;     // waiters or callbacks are in slow_
+  static constexpr std::uintptr_t kWakerBits = ~std::uintptr_t{7};
+  struct Slow;  // mutex, condition variable, callbacks (future.cpp)
+
+  void publish() noexcept;
+  Slow& slow();
+  static void free_slow(Slow* s) noexcept;
   /// What drive() found: this thread drives nothing, the state is ready, or this thread's
   /// drivers ran out of work with the state still pending.
   enum class Driven { nothing, ready, stalled };
@@ -143,19 +177,44 @@ class TROUPE_API StateBase {
   Driven drive();
   void drop_turn() noexcept;
 
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::atomic<bool> ready_{false};
+  std::atomic<std::uintptr_t> word_{0};
+  std::atomic<std::uint32_t> refs_{1};
+  Destroy destroy_;
   std::exception_ptr error_;
-  Waker waker_;                     // the first Waker (a coroutine awaiting this state)
-  std::function<void()> callback_;  // the first callback (most states have one at most)
-  std::vector<std::function<void()>> more_callbacks_;  // the others, in order
+  std::atomic<Slow*> slow_{nullptr};
   std::atomic<AnsweringTurn*> turn_{nullptr};
-  friend class StateAccess;
 };
 
-/// Allocates shared states (and their control blocks) from the pool: a future is made and
-/// dropped per ask.
+/// A counted handle to a State<R> (what Future and Promise hold).
+template <class S>
+class StateRef {
+ public:
+  StateRef() noexcept = default;
+  /// Takes over one reference already counted (a new state's first).
+  explicit StateRef(S* s) noexcept : s_(s) {}
+  StateRef(const StateRef& o) noexcept : s_(o.s_) {
+    if (s_ != nullptr) s_->retain();
+  }
+  StateRef(StateRef&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+  StateRef& operator=(StateRef o) noexcept {
+    std::swap(s_, o.s_);
+    return *this;
+  }
+  ~StateRef() {
+    if (s_ != nullptr) s_->release();
+  }
+  S* get() const noexcept { return s_; }
+  S& operator*() const noexcept { return *s_; }
+  S* operator->() const noexcept { return s_; }
+  explicit operator bool() const noexcept { return s_ != nullptr; }
+  friend bool operator==(const StateRef& a, const StateRef& b) noexcept { return a.s_ == b.s_; }
+  friend bool operator==(const StateRef& a, std::nullptr_t) noexcept { return a.s_ == nullptr; }
+
+ private:
+  S* s_ = nullptr;
+};
+
+/// Allocates blocks for shared states from the pool: a future is made and dropped per ask.
 template <class T>
 struct PoolAllocator {
   using value_type = T;
@@ -186,6 +245,11 @@ struct PoolAllocator {
 template <class R>
 class State final : public StateBase {
  public:
+  /// A new state with one reference, the caller's.
+  static StateRef<State> make() {
+    void* block = PoolAllocator<State>{}.allocate(1);
+    return StateRef<State>(::new (block) State());
+  }
   template <class... V>
   bool set_value(V&&... v) {
     return complete([&] { value_.emplace(std::forward<V>(v)...); });
@@ -194,6 +258,12 @@ class State final : public StateBase {
   Stored<R>& value() noexcept { return *value_; }
 
  private:
+  State() noexcept : StateBase(&State::destroy) {}
+  static void destroy(StateBase* base) noexcept {
+    auto* self = static_cast<State*>(base);
+    self->~State();
+    PoolAllocator<State>{}.deallocate(self, 1);
+  }
   std::optional<Stored<R>> value_;
 };
 
