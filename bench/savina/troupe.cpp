@@ -6,6 +6,7 @@
 // and teardown are not timed. The same protocols are written for CAF (caf.cpp), Go
 // (savina.go) and Erlang (savina.erl); the sizes here are the sizes there.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include <troupe/troupe.hpp>
+#include <troupe/work_queue.hpp>
 
 namespace {
 
@@ -761,6 +763,96 @@ double bndbuffer(double scale, unsigned workers) {
   return ms;
 }
 
+// -- bndbuffer-queue: the same buffer as troupe's own bounded queue -------------------------
+//
+// Go's bndbuffer is Go's own bounded buffer, a buffered channel; this is troupe's: a
+// WorkQueue of capacity 50 that producer actors `co_await put` into and consumer actors
+// `co_await get` from (no manager actor of our own). The last producer to finish puts one
+// end marker per consumer, as Go closes its channel.
+
+constexpr std::uint64_t kEndOfItems = ~std::uint64_t{0};
+
+struct QueueRun {
+  QueueRun(troupe::System& system, std::size_t capacity, std::size_t producers,
+           std::size_t consumers_)
+      : queue(system, {.capacity = capacity}),
+        producers_left(producers),
+        consumers_left(consumers_),
+        consumers(consumers_) {}
+  troupe::WorkQueue<std::uint64_t> queue;
+  std::atomic<std::size_t> producers_left;
+  std::atomic<std::size_t> consumers_left;
+  std::atomic<std::uint64_t> sum{0};
+  troupe::Promise<std::uint64_t> done;
+  std::size_t consumers;
+};
+
+class QueueProducer : public troupe::Actor {
+ public:
+  QueueProducer(std::shared_ptr<QueueRun> run, std::uint64_t first, std::uint64_t count)
+      : run_(std::move(run)), first_(first), count_(count) {}
+  troupe::Task<void> on(const Start&) {
+    std::uint64_t work = 0;
+    for (std::uint64_t i = first_; i < first_ + count_; ++i) {
+      work += busy(i, 100);  // producing the item
+      co_await run_->queue.put(i);
+    }
+    if (work == 1) wrong("bndbuffer-queue: impossible work");  // keeps the work
+    if (run_->producers_left.fetch_sub(1) == 1) {
+      for (std::size_t c = 0; c < run_->consumers; ++c) co_await run_->queue.put(kEndOfItems);
+    }
+    stop();
+  }
+
+ private:
+  std::shared_ptr<QueueRun> run_;
+  std::uint64_t first_, count_;
+};
+
+class QueueConsumer : public troupe::Actor {
+ public:
+  explicit QueueConsumer(std::shared_ptr<QueueRun> run) : run_(std::move(run)) {}
+  troupe::Task<void> on(const Start&) {
+    std::uint64_t sum = 0, work = 0;
+    for (;;) {
+      std::uint64_t item = co_await run_->queue.get();
+      if (item == kEndOfItems) break;
+      work += busy(item, 100);  // consuming it
+      sum += item;
+    }
+    if (work == 1) ++sum;
+    run_->sum.fetch_add(sum);
+    if (run_->consumers_left.fetch_sub(1) == 1) run_->done.set_value(run_->sum.load());
+    stop();
+  }
+
+ private:
+  std::shared_ptr<QueueRun> run_;
+};
+
+double bndbuffer_queue(double scale, unsigned workers) {
+  const std::uint64_t per = std::max<std::uint64_t>(1, std::llround(5'000 * scale));
+  const std::size_t producers = 40, consumers = 40, capacity = 50;
+  troupe::System system({.workers = workers});
+  auto run = std::make_shared<QueueRun>(system, capacity, producers, consumers);
+  auto result = run->done.future();
+  std::vector<Ref<QueueProducer>> ps;
+  std::vector<Ref<QueueConsumer>> cs;
+  for (std::size_t i = 0; i < producers; ++i) {
+    ps.push_back(system.spawn<QueueProducer>(troupe::SpawnOptions{}, run, i * per, per));
+  }
+  for (std::size_t i = 0; i < consumers; ++i) cs.push_back(system.spawn<QueueConsumer>(run));
+  auto start = Clock::now();
+  for (auto& c : cs) c.tell(Start{});
+  for (auto& p : ps) p.tell(Start{});
+  std::uint64_t got = await(result);
+  double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  std::uint64_t total = producers * per;
+  if (got != total * (total - 1) / 2)
+    wrong("bndbuffer-queue: the consumed items sum to " + std::to_string(got));
+  return ms;
+}
+
 // -- banking: a teller moves money between accounts, a window of transfers at a time ------
 //
 // One-way messages: teller -> source (Debit), source -> destination (Credit), destination
@@ -869,6 +961,7 @@ constexpr Workload kWorkloads[] = {
     {"counting", counting},   {"chameneos", chameneos},       {"big", big},
     {"concdict", concdict},   {"philosophers", philosophers}, {"barber", barber},
     {"bndbuffer", bndbuffer}, {"banking", banking},           {"concdict-tell", concdict_tell},
+    {"bndbuffer-queue", bndbuffer_queue},
 };
 
 }  // namespace
