@@ -58,11 +58,12 @@ struct WorkQueueOptions {
 
 /// A queue of work items of type T shared by many producers and consumers, kept by a
 /// daemon system actor. Copyable: copies share one queue. Every member is thread-safe and
-/// never blocks: put and get take the queue's lock for one push or pop (the item's move and,
-/// in priority order, `Compare` run under it; no future is completed there), and whatever
-/// must wait is handed to the queue's actor. The actor is stopped when the last copy is gone (after what was already
-/// sent to it) or when the system shuts down: every pending put, get and join then fails
-/// with troupe::Cancelled, and queued items are destroyed.
+/// never blocks: put and get take the queue's lock for a push, a pop or a hand-off to a
+/// waiter (the item's move and, in priority order, `Compare` run under it; no future is
+/// completed there). The queue's daemon actor keeps the timers of waits with a timeout and
+/// the joins. It is stopped when the last copy is gone (after what was already sent to it)
+/// or when the system shuts down: every pending put, get and join then fails with
+/// troupe::Cancelled, and queued items are destroyed.
 ///
 /// T must be movable; move-only items (a `std::unique_ptr`) are fine: a queue never copies
 /// them, and `get` hands each to its future's one owner (`std::move(future).get()`).
@@ -80,42 +81,57 @@ class WorkQueue {
     if (options.order == QueueOrder::priority && !detail::WorkItems<T, Compare>::kComparable) {
       throw std::invalid_argument("WorkQueue: priority order needs a Compare that orders T");
     }
-    core_ = std::make_shared<Core>(options.order, options.capacity, std::move(compare),
-                                   detail::label("work queue", options.name));
-    auto actor = system.spawn<QueueActor>(SpawnOptions{.name = std::move(options.name), .daemon = true},
-                                          options.when_full, core_);
+    core_ = std::make_shared<Core>(options.order, options.capacity, options.when_full,
+                                   std::move(compare), detail::label("work queue", options.name));
+    auto actor = system.spawn<QueueActor>(
+        SpawnOptions{.name = std::move(options.name), .daemon = true}, core_);
     shared_ = std::make_shared<detail::Shared<QueueActor>>(std::move(actor));
   }
 
-  /// Puts `item` in the queue. The future completes once the item is in: with room in the
-  /// queue it is complete on return (nothing is sent and nothing waited for, unless a
-  /// consumer waits: then the item goes to it through the queue's actor, still without a
-  /// reply); with the queue full it waits up to `timeout` (then fails with TimeoutError,
-  /// the item dropped), or fails at once with QueueFull under `WhenFull::reject` or a zero
-  /// timeout. Counts one unfinished task (see task_done). Takes the queue's lock for a
-  /// push (held for nothing longer).
+  /// Puts `item` in the queue. The future completes once the item is in: at once (complete
+  /// on return, nothing sent) if a consumer waits (it gets the item) or there is room;
+  /// with the queue full it waits up to `timeout` (then fails with TimeoutError, the item
+  /// dropped), or fails at once with QueueFull under `WhenFull::reject` or a zero timeout.
+  /// Counts one unfinished task (see task_done) when the item enters.
   Future<void> put(T item, Clock::duration timeout = Clock::duration::max()) const {
     Core& c = *core_;
+    std::optional<typename detail::WaiterList<T>::Waiter> consumer;
+    Future<void> future;
+    std::uint64_t parked = 0;
     {
       std::unique_lock lock(c.mutex);
       if (c.closed || !shared_->actor.alive()) {  // the queue has stopped (shutdown)
         return Future<void>::failed(detail::make_error<Cancelled>(detail::kPutCancelled));
       }
-      if (c.no_putters() && c.has_room()) {
-        c.items.push(std::move(item));  // in, and done
-        c.unfinished.fetch_add(1, std::memory_order_relaxed);
-        // Consumers wait at the actor: it hands them what is queued, oldest first.
-        bool serve = !c.no_getters() && !std::exchange(c.serve_sent, true);
-        lock.unlock();
-        if (serve) shared_->actor.tell(typename QueueActor::Serve{});
-        return detail::completed_future();
+      if (c.putters.empty()) {  // (producers wait only while the queue is full)
+        consumer = c.getters.take_oldest();  // skips consumers that ended while waiting
+        if (consumer || c.has_room()) {
+          c.unfinished.fetch_add(1, std::memory_order_relaxed);
+          if (!consumer) {
+            c.items.push(std::move(item));  // in, and done
+            return detail::completed_future();
+          }
+        }
       }
-      ++c.puts;
+      if (!consumer) {
+        if (c.when_full == WhenFull::reject || timeout <= Clock::duration::zero()) {
+          lock.unlock();
+          return Future<void>::failed(detail::queue_full_error(c.label, c.capacity));
+        }
+        Promise<void> promise;  // made only to wait: a put that gets in needs none
+        future = promise.future();
+        parked = c.putters.park(detail::Reply<void>(std::move(promise), detail::kPutCancelled),
+                                {}, timeout, [](std::uint64_t) { return Timer{}; },
+                                detail::PutWaiting<T>{std::move(item)});
+      }
     }
-    Promise<void> promise;
-    Future<void> future = promise.future();
-    shared_->actor.tell(typename QueueActor::Put{
-        std::move(item), detail::Reply<void>(std::move(promise), detail::kPutCancelled), timeout});
+    if (consumer) {  // the item goes straight to the oldest waiting consumer
+      consumer->reply.answer(std::move(item));
+      return detail::completed_future();
+    }
+    if (detail::has_timeout(timeout)) {
+      shared_->actor.tell(typename QueueActor::ArmPut{parked, timeout});
+    }
     return future;
   }
 
@@ -129,7 +145,7 @@ class WorkQueue {
   /// The next item, in the queue's order. Waits up to `timeout` for one (then fails with
   /// TimeoutError; zero means "only if one is queued now"); by default waits without limit.
   /// Waiting consumers are served in arrival order. Called inside an actor, the queue
-  /// watches that actor: if it ends while waiting, it is skipped, so no item is lost. A
+  /// remembers that actor: if it ended while waiting, it is skipped, so no item is lost. A
   /// plain thread that may stop waiting should pass a timeout here, since an abandoned get
   /// still takes the next item.
   ///
@@ -138,29 +154,33 @@ class WorkQueue {
   Future<T> get(Clock::duration timeout = Clock::duration::max()) const {
     Core& c = *core_;
     std::optional<T> item;
-    bool room = false;
+    std::optional<detail::Reply<void>> producer;  // let in by the room this get made
+    Future<T> future;
+    std::uint64_t parked = 0;
     {
-      std::lock_guard lock(c.mutex);
+      std::unique_lock lock(c.mutex);
       if (c.closed || !shared_->actor.alive()) {  // the queue has stopped (shutdown)
         return Future<T>::failed(detail::make_error<Cancelled>(detail::kGetCancelled));
       }
-      if (c.no_getters() && !c.items.empty()) {
-        item.emplace(c.items.pop());  // an item, and nobody waiting before us
-        // A producer waits for the room we made (one Room on its way at a time).
-        room = !c.no_putters() && !std::exchange(c.room_sent, true);
+      if (!c.items.empty()) {  // (consumers wait only while the queue is empty)
+        item.emplace(c.items.pop());
+        producer = c.admit_putter();
+      } else if (timeout <= Clock::duration::zero()) {
+        lock.unlock();
+        return Future<T>::failed(detail::get_timeout_error(c.label, timeout));
       } else {
-        ++c.gets;
+        Promise<T> promise;
+        future = promise.future();
+        parked = c.getters.park(detail::Reply<T>(std::move(promise), detail::kGetCancelled),
+                                detail::current_actor(), timeout,
+                                [](std::uint64_t) { return Timer{}; });
       }
     }
-    if (item) {
-      if (room) shared_->actor.tell(typename QueueActor::Room{});
-      return Future<T>::ready_with(std::move(*item));
+    if (producer) producer->answer();
+    if (item) return Future<T>::ready_with(std::move(*item));
+    if (detail::has_timeout(timeout)) {
+      shared_->actor.tell(typename QueueActor::ArmGet{parked, timeout});
     }
-    Promise<T> promise;
-    Future<T> future = promise.future();
-    shared_->actor.tell(typename QueueActor::Get{
-        detail::Reply<T>(std::move(promise), detail::kGetCancelled), timeout,
-        detail::current_actor()});
     return future;
   }
 

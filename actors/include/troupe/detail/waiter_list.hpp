@@ -45,14 +45,29 @@ class WaiterList {
   /// Parks a request from `who` (empty for a plain thread); if `timeout` is finite,
   /// `arm(id)` makes its timer (the owner's `after(timeout, self, Expire{id})`), and
   /// expire(id) takes it out when that fires.
+  /// Returns the request's id.
   template <class Arm>
-  void park(Reply<R> reply, Ref<Actor> who, Clock::duration timeout, Arm&& arm,
-            Data data = {}) {
+  Id park(Reply<R> reply, Ref<Actor> who, Clock::duration timeout, Arm&& arm,
+          Data data = {}) {
     Id id = ++last_id_;
     Waiter& parked =
         waiters_.emplace(id, Waiter{std::move(reply), std::move(who), timeout, std::move(data), {}})
             .first->second;
     if (has_timeout(timeout)) parked.timer = arm(id);
+    return id;
+  }
+
+  /// Gives waiter `id` its timer, made after it was parked (by the owner of the timers,
+  /// when the waiter was parked by someone else); false, and the timer cancelled, if that
+  /// waiter is gone already.
+  bool set_timer(Id id, Timer timer) {
+    auto it = waiters_.find(id);
+    if (it == waiters_.end()) {
+      timer.cancel();
+      return false;
+    }
+    it->second.timer = std::move(timer);
+    return true;
   }
 
   /// The waiter whose timer fired, taken out; nothing if it was served just before.

@@ -1,28 +1,28 @@
 // troupe/detail/work_queue_actor.hpp - the daemon actor behind WorkQueue<T>. Not public API.
 //
-// The items live in QueueCore, which the handles share with the actor, under a mutex held
-// only for a push or a pop (never while a future is completed or user code runs). A put
-// that finds room and nobody waiting, and a get that finds an item and nobody waiting
-// before it, are served by the handle itself: a put returns a future that is already
-// complete, a get one that already holds its item. Nothing is sent, so a producer and a
-// consumer that keep up with each other move batches without a round trip (issue 14: a
-// put, get and task_done each used to be a request and its answer). Everything that
-// waits goes to the actor, as before: a get on an empty queue, a put on a full one,
-// timeouts, consumers that end while waiting, join. Invariants: consumers wait only while
-// no item is queued, producers wait only while the queue is full; so at most one of
-// `getters_` and `putters_` is non-empty, and an item never waits next to a waiting getter.
+// The items, and the producers and consumers waiting on them, live in QueueCore, which the
+// handles share with the actor, under a spin lock held only for a push, a pop or a hand-off
+// (never while a future is completed or user code runs). The handles do all the work a
+// Python queue's methods do under its lock: a put that finds a consumer waiting hands it
+// the item, one that finds room queues it, one that finds the queue full parks its
+// producer; a get that finds an item takes it and lets the oldest waiting producer in,
+// one that finds none parks its consumer. A waiter's future is completed by whoever
+// serves it, on that thread: nothing goes through the actor, so a hand-off between a
+// producer and a consumer costs one resumption (issue 14: a put, get and task_done each
+// used to be a request and its answer, then a waiting consumer was served through two
+// messages to the actor).
 //
-// Order. Waiting getters and putters are served in arrival order, and one sender's puts
-// keep their order: a handle serves itself only if no request of its kind is waiting at
-// the actor or on its way there (`gets`/`puts` count both). A put that finds a getter
-// waiting still queues its item itself and tells the actor to `Serve` the waiting getters
-// from the queue, oldest first; a get that makes room while a producer waits tells it
-// `Room`. One of each is on its way at a time (`serve_sent`, `room_sent`): the actor
-// handles all that is there when it gets one.
+// The actor keeps what needs an actor: the timers of waits with a timeout (a handle that
+// parks one tells it `ArmGet`/`ArmPut`; the timer's `ExpireGet`/`ExpirePut` takes the
+// waiter out if it is still there), `join`, and the end of the queue (its destructor fails
+// whoever still waits). Invariants: consumers wait only while no item is queued, producers
+// only while the queue is full; so at most one of `getters` and `putters` is non-empty.
+// Waiters are served in arrival order (the order they took the lock); a consumer actor
+// that ended while waiting is skipped when its turn comes, so no item is handed to it.
 //
-// Tasks. The unfinished count is an atomic in the core: a put counts its task before it
-// returns, task_done takes it back with no message at all, and only the task_done that
-// brings it to zero tells the actor (`AllDone`) to answer the joins waiting.
+// Tasks. The unfinished count is an atomic in the core: a put counts its task when its
+// item enters, task_done takes it back with no message at all, and only the task_done
+// that brings it to zero tells the actor (`AllDone`) to answer the joins waiting.
 #pragma once
 
 #include <algorithm>
@@ -168,19 +168,25 @@ inline const Future<void>& completed_future() {
   return done;
 }
 
+/// What a producer waiting for room keeps: its item.
+template <class T>
+struct PutWaiting {
+  T item;
+};
+
 /// What a WorkQueue's handles share with its actor: the items and who waits for them (see
 /// the top of this file). The lock guards every field not marked atomic or const.
 template <class T, class Compare>
 struct QueueCore {
-  QueueCore(QueueOrder order, std::size_t capacity_, Compare compare, std::string label_)
-      : items(order, std::move(compare)), capacity(capacity_), label(std::move(label_)) {}
+  QueueCore(QueueOrder order, std::size_t capacity_, WhenFull when_full_, Compare compare,
+            std::string label_)
+      : items(order, std::move(compare)),
+        capacity(capacity_),
+        when_full(when_full_),
+        label(std::move(label_)) {}
 
   /// Room for one more item.
   bool has_room() const noexcept { return capacity == 0 || items.size() < capacity; }
-  /// No get waiting or on its way to the actor: a get may serve itself.
-  bool no_getters() const noexcept { return gets == 0 && parked_getters == 0; }
-  /// No put waiting or on its way: a put may serve itself.
-  bool no_putters() const noexcept { return puts == 0 && parked_putters == 0; }
 
   /// One task done: false (and nothing changes) if none is unfinished. Sets `last` when
   /// this one brought the count to zero.
@@ -196,18 +202,26 @@ struct QueueCore {
     return false;
   }
 
+  /// Room was made by a get: the oldest waiting producer's item goes in, and its reply is
+  /// returned to be answered after the lock. Lock held.
+  std::optional<Reply<void>> admit_putter() {
+    if (!has_room()) return std::nullopt;
+    auto p = putters.take_oldest();
+    if (!p) return std::nullopt;
+    items.push(std::move(p->data.item));
+    unfinished.fetch_add(1, std::memory_order_relaxed);
+    return std::move(p->reply);
+  }
+
   SpinLock mutex;
   std::atomic<std::int64_t> unfinished{0};  // put and not yet task_done (beside the lock:
                                             // a get and its task_done find the line here)
   WorkItems<T, Compare> items;
+  WaiterList<T> getters;                    // consumers waiting for an item, by arrival
+  WaiterList<void, PutWaiting<T>> putters;  // producers waiting for room, by arrival
   const std::size_t capacity;  // 0: unbounded
-  std::size_t gets = 0;           // Gets sent and not yet handled
-  std::size_t puts = 0;           // Puts sent and not yet handled
-  std::size_t parked_getters = 0; // the actor's getters_ (some may have ended: their Down comes)
-  std::size_t parked_putters = 0; // the actor's putters_
-  bool serve_sent = false;        // a Serve is on its way to the actor
-  bool room_sent = false;         // a Room is on its way to the actor
-  bool closed = false;            // the actor has ended: every call fails with Cancelled
+  const WhenFull when_full;
+  bool closed = false;  // the actor has ended: every call fails with Cancelled
   const std::string label;
 };
 
@@ -217,20 +231,21 @@ class WorkQueueActor final : public Actor {
   using Core = QueueCore<T, Compare>;
 
   // -- messages (sent by WorkQueue<T>) ---------------------------------------------------------
-  struct Put {
-    T item;
-    Reply<void> reply;
+  /// A handle parked a wait with a timeout: arm its timer.
+  struct ArmGet {
+    std::uint64_t id;
     Clock::duration timeout;
   };
-  /// A put queued an item while getters wait: hand them what is queued.
-  struct Serve {};
-  struct Get {
-    Reply<T> reply;
+  struct ArmPut {
+    std::uint64_t id;
     Clock::duration timeout;
-    Ref<Actor> getter;  // the asking actor, or empty for a plain thread
   };
-  /// A get served by its handle made room while producers wait.
-  struct Room {};
+  struct ExpirePut {
+    std::uint64_t id;
+  };
+  struct ExpireGet {
+    std::uint64_t id;
+  };
   /// The unfinished count reached zero: answer the joins if it still is.
   struct AllDone {};
   struct Join {
@@ -238,133 +253,57 @@ class WorkQueueActor final : public Actor {
   };
   struct CountItems {};
   struct CountUnfinished {};
-  struct ExpirePut {
-    std::uint64_t id;
-  };
-  struct ExpireGet {
-    std::uint64_t id;
-  };
 
-  WorkQueueActor(WhenFull when_full, std::shared_ptr<Core> core)
-      : when_full_(when_full), label_(core->label), core_(std::move(core)) {}
+  explicit WorkQueueActor(std::shared_ptr<Core> core)
+      : label_(core->label), core_(std::move(core)) {}
 
   ~WorkQueueActor() override {
     std::vector<T> dropped;  // destroyed after the lock: an item's destructor is user code
+    WaiterList<T> getters;
+    WaiterList<void, PutWaiting<T>> putters;
     {
       std::lock_guard lock(core_->mutex);
       core_->closed = true;
       dropped.reserve(core_->items.size());
       while (!core_->items.empty()) dropped.push_back(core_->items.pop());
+      std::swap(getters, core_->getters);
+      std::swap(putters, core_->putters);
     }
-    getters_.fail_all(queue_stopped_error("get on", label_));
-    putters_.fail_all(queue_stopped_error("put on", label_));
+    getters.fail_all(queue_stopped_error("get on", label_));
+    putters.fail_all(queue_stopped_error("put on", label_));
     for (auto& j : joiners_) j.fail(queue_stopped_error("join on", label_));
   }
 
-  // -- producers -------------------------------------------------------------------------------
+  // -- timeouts --------------------------------------------------------------------------------
 
-  void on(Put p) {
-    Answers out;
-    bool full = false;
-    {
-      std::lock_guard lock(core_->mutex);
-      --core_->puts;
-      if (putters_.empty() && core_->has_room()) {
-        admit(std::move(p.item), out);
-        out.put_replies.push_back(std::move(p.reply));
-      } else if (when_full_ == WhenFull::reject || p.timeout <= Clock::duration::zero()) {
-        full = true;
-      } else {
-        putters_.park(
-            std::move(p.reply), {}, p.timeout,
-            [&](std::uint64_t id) { return after(p.timeout, self<WorkQueueActor>(), ExpirePut{id}); },
-            Waiting{std::move(p.item)});
-      }
-      publish();
-    }
-    if (full) p.reply.fail(queue_full_error(label_, core_->capacity));
-    out.send();
+  void on(const ArmGet& a) {
+    Timer timer = after(a.timeout, self<WorkQueueActor>(), ExpireGet{a.id});
+    std::lock_guard lock(core_->mutex);
+    core_->getters.set_timer(a.id, std::move(timer));  // cancelled if served meanwhile
   }
 
-  void on(Serve) {
-    Answers out;
-    {
-      std::lock_guard lock(core_->mutex);
-      core_->serve_sent = false;
-      while (!core_->items.empty()) {
-        auto g = getters_.take_oldest();  // skips consumers that ended while waiting
-        if (!g) break;
-        out.got.emplace_back(std::move(g->reply), core_->items.pop());
-      }
-      admit_putters(out);
-      publish();
-    }
-    out.send();
-  }
-
-  void on(ExpirePut e) {
-    std::optional<typename WaiterList<void, Waiting>::Waiter> p;
-    {
-      std::lock_guard lock(core_->mutex);
-      p = putters_.expire(e.id);
-      publish();
-    }
-    if (p) p->reply.fail(put_timeout_error(label_, p->timeout));
-  }
-
-  void on(Room) {
-    Answers out;
-    {
-      std::lock_guard lock(core_->mutex);
-      core_->room_sent = false;
-      admit_putters(out);
-      publish();
-    }
-    out.send();
-  }
-
-  // -- consumers -------------------------------------------------------------------------------
-
-  void on(Get g) {
-    Answers out;
-    bool empty = false;
-    {
-      std::lock_guard lock(core_->mutex);
-      --core_->gets;
-      if (g.getter && !g.getter.alive()) return;  // its consumer ended: the reply cancels itself
-      if (!core_->items.empty()) {
-        out.got.emplace_back(std::move(g.reply), core_->items.pop());
-        admit_putters(out);
-      } else if (g.timeout <= Clock::duration::zero()) {
-        empty = true;
-      } else {
-        if (watched_.first(g.getter)) watch(g.getter);
-        getters_.park(std::move(g.reply), std::move(g.getter), g.timeout, [&](std::uint64_t id) {
-          return after(g.timeout, self<WorkQueueActor>(), ExpireGet{id});
-        });
-      }
-      publish();
-    }
-    if (empty) g.reply.fail(get_timeout_error(label_, g.timeout));
-    out.send();
+  void on(const ArmPut& a) {
+    Timer timer = after(a.timeout, self<WorkQueueActor>(), ExpirePut{a.id});
+    std::lock_guard lock(core_->mutex);
+    core_->putters.set_timer(a.id, std::move(timer));
   }
 
   void on(ExpireGet e) {
     std::optional<typename WaiterList<T>::Waiter> g;
     {
       std::lock_guard lock(core_->mutex);
-      g = getters_.expire(e.id);
-      publish();
+      g = core_->getters.expire(e.id);  // nothing if it was served just before
     }
     if (g) g->reply.fail(get_timeout_error(label_, g->timeout));
   }
 
-  /// A consumer that ended while waiting must not be handed an item: it would be lost.
-  void on(const Down& d) {
-    watched_.ended(d.actor);
-    std::lock_guard lock(core_->mutex);
-    getters_.drop_from(d.actor);
-    publish();
+  void on(ExpirePut e) {
+    std::optional<typename WaiterList<void, PutWaiting<T>>::Waiter> p;
+    {
+      std::lock_guard lock(core_->mutex);
+      p = core_->putters.expire(e.id);
+    }
+    if (p) p->reply.fail(put_timeout_error(label_, p->timeout));  // its item is dropped
   }
 
   // -- tasks -----------------------------------------------------------------------------------
@@ -392,65 +331,13 @@ class WorkQueueActor final : public Actor {
   std::size_t on(CountUnfinished) const { return unfinished(); }
 
  private:
-  /// What a producer waiting for room keeps: its item.
-  struct Waiting {
-    T item;
-  };
-
-  /// Replies decided under the core's lock and sent after it (completing a future runs its
-  /// callbacks, which may call this queue again).
-  struct Answers {
-    std::vector<std::pair<Reply<T>, T>> got;  // getters and their items
-    std::vector<Reply<void>> put_replies;     // puts that are in
-    void send() {
-      for (auto& [reply, item] : got) reply.answer(std::move(item));
-      for (auto& reply : put_replies) reply.answer();
-    }
-  };
-
   std::size_t unfinished() const noexcept {
     return static_cast<std::size_t>(core_->unfinished.load(std::memory_order_acquire));
   }
 
-  /// Tells the handles who waits here. Lock held.
-  void publish() noexcept {
-    core_->parked_getters = getters_.size();
-    core_->parked_putters = putters_.size();
-  }
-
-  /// A new item enters (lock held): its task is counted, then it is placed.
-  void admit(T item, Answers& out) {
-    core_->unfinished.fetch_add(1, std::memory_order_relaxed);
-    place(std::move(item), out);
-  }
-
-  /// An item whose task is counted goes straight to the first live waiting consumer, else
-  /// into the queue. Lock held.
-  void place(T item, Answers& out) {
-    if (auto g = getters_.take_oldest()) {  // skips consumers that ended while waiting
-      out.got.emplace_back(std::move(g->reply), std::move(item));
-      return;
-    }
-    core_->items.push(std::move(item));
-  }
-
-  /// Room was made: let waiting producers in, in arrival order. Lock held.
-  void admit_putters(Answers& out) {
-    while (core_->has_room()) {
-      auto p = putters_.take_oldest();
-      if (!p) return;
-      admit(std::move(p->data.item), out);
-      out.put_replies.push_back(std::move(p->reply));
-    }
-  }
-
-  WhenFull when_full_;
   std::string label_;
-  std::shared_ptr<Core> core_;          // the items, shared with the handles
-  WaiterList<T> getters_;               // waiting consumers, by arrival
-  WaiterList<void, Waiting> putters_;   // producers waiting for room, by arrival
+  std::shared_ptr<Core> core_;  // the items and the waiters, shared with the handles
   std::vector<Reply<void>> joiners_;
-  WatchedOnce watched_;  // consumers watched (each once, until Down)
 };
 
 }  // namespace detail
