@@ -49,8 +49,37 @@ std::string demangle(const std::type_info& type) {
 
 std::uint64_t losses() noexcept { return detail::loss_count.load(std::memory_order_relaxed); }
 
+namespace {
+thread_local std::exception_ptr tls_described;  // what describe_ahead described, if anything
+thread_local std::string tls_description;
+}  // namespace
+
+namespace detail {
+void describe_ahead(const std::exception_ptr& error) noexcept {
+  forget_description();
+  try {
+    tls_description = describe(error);
+    tls_described = error;
+  } catch (...) {
+    // Out of memory: describe() reads the exception itself later.
+  }
+}
+
+void forget_description() noexcept {
+  tls_described = nullptr;
+  tls_description.clear();
+}
+}  // namespace detail
+
 std::string describe(const std::exception_ptr& error) noexcept {
   if (!error) return "none";
+  if (error == tls_described) {
+    try {
+      return tls_description;
+    } catch (...) {
+      return "exception (could not be described)";
+    }
+  }
   try {
     try {
       std::rethrow_exception(error);

@@ -58,6 +58,9 @@ std::uint32_t Cell::restarts() const noexcept {
 
 void Cell::handle_failure(std::exception_ptr error) noexcept {
   TROUPE_ASSERT(tls_cell == this, "a failure is handled in the failing actor's own turn");
+  struct Forget {  // the text describe_ahead kept (envelopes.hpp) serves this failure only
+    ~Forget() { forget_description(); }
+  } forget;
   auto policy = static_cast<OnFailure>((flags() >> kPolicyShift) & 3);
   core_->count_failure();
   switch (policy) {

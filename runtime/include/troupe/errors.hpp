@@ -102,4 +102,13 @@ TROUPE_API std::uint64_t losses() noexcept;
 /// Returns "none" for a null pointer. Never throws.
 TROUPE_API std::string describe(const std::exception_ptr& error) noexcept;
 
+namespace detail {
+/// Describes `error` now, on this thread, and keeps the text for describe() on this thread
+/// until forget_description(): a failing handler's error is described before its ask is
+/// answered with it, so the actor's failure report never reads an exception that the
+/// asker (on another thread) may already be done with and freeing.
+TROUPE_API void describe_ahead(const std::exception_ptr& error) noexcept;
+TROUPE_API void forget_description() noexcept;
+}  // namespace detail
+
 }  // namespace troupe

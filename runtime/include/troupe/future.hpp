@@ -114,9 +114,7 @@ class Future {
   /// A future that is already complete with `v`.
   template <class... V>
   static Future ready_with(V&&... v) {
-    auto state = detail::State<R>::make();
-    state->set_value(std::forward<V>(v)...);
-    return Future(std::move(state));
+    return Future(detail::State<R>::make_ready(std::forward<V>(v)...));
   }
   /// A future that already failed with `e`.
   static Future failed(std::exception_ptr e) {

@@ -64,6 +64,7 @@ struct AskSink final : HoldingSink {
   void abandon(std::exception_ptr error) noexcept override { promise.set_exception(error); }
   void finished(std::exception_ptr error, void* value) noexcept override {
     if (error) {
+      describe_ahead(error);  // before the asker can have it (errors.hpp)
       promise.set_exception(error);
       fail_current(std::move(error));
     } else if constexpr (std::is_void_v<R>) {
@@ -153,7 +154,9 @@ struct AskEnvelope final : Carrying<AskPayload<T, M>> {
         promise.set_value(actor.on(std::move(message)));
       }
     } catch (...) {
-      promise.set_exception(std::current_exception());
+      std::exception_ptr error = std::current_exception();
+      describe_ahead(error);  // before the asker can have it (errors.hpp)
+      promise.set_exception(error);
       throw;  // the worker fails the actor with it
     }
   }

@@ -105,7 +105,12 @@ class TROUPE_API StateBase {
 
   void retain() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
   void release() noexcept {
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy_(this);
+    // The sole holder (most often the last, e.g. an awaiter done with its answer) needs no
+    // read-modify-write: nobody else can take a reference without holding one.
+    if (refs_.load(std::memory_order_acquire) == 1 ||
+        refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      destroy_(this);
+    }
   }
   /// How many handles share the state (exact only when the caller holds the sole one).
   std::uint32_t use_count() const noexcept { return refs_.load(std::memory_order_acquire); }
@@ -157,6 +162,11 @@ class TROUPE_API StateBase {
     }
     publish();
     return true;
+  }
+
+  /// Completes a state nobody else holds yet (its value or error already stored).
+  void mark_ready_unshared() noexcept {
+    word_.store(kClaimed | kReady, std::memory_order_release);
   }
 
  private:
@@ -249,6 +259,15 @@ class State final : public StateBase {
   static StateRef<State> make() {
     void* block = PoolAllocator<State>{}.allocate(1);
     return StateRef<State>(::new (block) State());
+  }
+  /// A new state, already complete with a value, made without atomic read-modify-writes
+  /// (nobody else can see it yet).
+  template <class... V>
+  static StateRef<State> make_ready(V&&... v) {
+    StateRef<State> s = make();
+    s->value_.emplace(std::forward<V>(v)...);
+    s->mark_ready_unshared();
+    return s;
   }
   template <class... V>
   bool set_value(V&&... v) {
