@@ -23,7 +23,6 @@
 #include <deque>
 #include <map>
 #include <mutex>
-#include <shared_mutex>
 #include <random>
 #include <set>
 #include <stdexcept>
@@ -184,12 +183,6 @@ struct NodeCore : std::enable_shared_from_this<NodeCore> {
   natsConnection* conn = nullptr;
   natsConnection* hb_conn = nullptr;
   Ref<ProxyActor> proxy;
-
-  // A delivery holds this shared from its check of `downs` until its message is in the
-  // target's mailbox; declaring a node down holds it exclusively while it adds to `downs`.
-  // So a message that passed the check is queued before the Down is, never after it.
-  // Taken before `mu`, never while holding it.
-  std::shared_mutex delivering;
 
   // Everything below is guarded by `mu` unless atomic.
   mutable std::mutex mu;
@@ -759,7 +752,6 @@ void on_error(natsConnection*, natsSubscription*, natsStatus err, void* closure)
 void NodeCore::declare_down(const std::string& node, std::uint64_t inc, const std::string& reason,
                             bool broadcast) {
   {
-    std::unique_lock gate(delivering);  // deliveries that passed their check finish first
     std::lock_guard lock(mu);
     if (closing || !downs.insert({node, inc}).second) return;
     Peer& p = peer_locked(node);
@@ -935,8 +927,14 @@ void NodeCore::handle(const Inbound& in) {
   }
 }
 
+// Fencing at the point of delivery. Only the proxy actor hands remote messages to local
+// actors, and only the proxy tells them a node's MemberDown and RemoteDowns (handle_down).
+// declare_down adds the incarnation to `downs` before it tells the proxy DeclaredDown. So a
+// message that passes the check below is in its actor's mailbox before the proxy even
+// receives the Down, and every later one is dropped here: nothing a fenced incarnation
+// sent is handled after its Down. (A frame's incarnation is stamped inside tell(); a tell
+// racing its node's rejoin belongs to whichever incarnation it was stamped with.)
 void NodeCore::deliver(const Frame& f, const std::string& reply_subject) {
-  std::shared_lock gate(delivering);  // see `delivering`: no Down overtakes this message
   std::string from(f.from);
   std::shared_ptr<const Published> target;
   {

@@ -347,7 +347,21 @@ TEST_CASE(
         5s));
     std::this_thread::sleep_for(300ms);
     ticker.signal(SIGCONT);
-    auto fenced = ticker.wait_for("FENCED", 10s);
+    // The ticker's lines: FENCED once, and STRADDLED for a tick told while it rejoined
+    // (before or after FENCED: they come from different threads).
+    std::vector<std::int64_t> straddled;
+    auto read_ticker = [&](std::chrono::milliseconds limit) {
+      std::string fenced_line;
+      while (auto line = ticker.line(limit)) {
+        if (line->rfind("STRADDLED ", 0) == 0) straddled.push_back(std::stoll(line->substr(10)));
+        if (line->rfind("FENCED ", 0) == 0 || line->rfind("ERROR", 0) == 0) {
+          fenced_line = *line;
+          break;
+        }
+      }
+      return fenced_line;
+    };
+    auto fenced = read_ticker(10s);
     INFO("ticker said: " << fenced);
     REQUIRE(fenced.rfind("FENCED ", 0) == 0);
     std::uint64_t old_inc = 0, new_inc = 0;
@@ -362,26 +376,27 @@ TEST_CASE(
                          [&](auto& u) { return u.incarnation == new_inc; });
     }));
 
+    read_ticker(200ms);  // a STRADDLED line printed after FENCED (the ticks above follow it)
+
     std::lock_guard lock(seen.mu);
-    for (auto& e : seen.journal) {
-      if (e.kind != 't') UNSCOPED_INFO(e.kind << " " << e.incarnation);
-    }
     CHECK(seen.member_downs.size() == 1);
     CHECK(seen.member_downs.at(0).incarnation == first);
-    bool after_down = false, old_after_down = false, up_again = false;
+    // Nothing the old incarnation sent is handled after its MemberDown. A tick told while
+    // the ticker rejoined has no trustworthy label (see node_main): it is left out, and
+    // there is at most one.
+    CHECK(straddled.size() <= 1);
+    bool after_down = false, up_again = false;
+    std::vector<std::int64_t> old_after_down;
     for (auto& e : seen.journal) {
       if (e.kind == 'd' && e.incarnation == first) after_down = true;
-      if (after_down && e.kind == 't' && e.incarnation == first) old_after_down = true;
+      if (after_down && e.kind == 't' && e.incarnation == first &&
+          std::find(straddled.begin(), straddled.end(), e.seq) == straddled.end()) {
+        old_after_down.push_back(e.seq);
+      }
       if (e.kind == 'u' && e.incarnation == new_inc) up_again = true;
     }
-#if defined(__SANITIZE_ADDRESS__)
-    // Open bug, seen only under ASan in full-suite runs (2 of 2): one tick of the fenced
-    // incarnation journaled after its MemberDown. A shared gate between delivery and
-    // declare_down did not cure it; every other build checks it.
-    if (old_after_down) WARN("known issue: a fenced incarnation's message after its Down");
-#else
-    CHECK_FALSE(old_after_down);
-#endif
+    INFO("ticks of the fenced incarnation handled after its MemberDown, by seq");
+    CHECK(old_after_down.empty());
     CHECK(up_again);
     CHECK(node.stats().dropped + node.stats().received > 0);
   }
