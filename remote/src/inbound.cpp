@@ -14,6 +14,16 @@ void on_bulk(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
   auto* core = static_cast<NodeCore*>(closure);
   if (!core->closed.load()) {
     try {
+      // An answer to one of our asks completes here: the asker waits one hand-off less.
+      // Everything else goes to the proxy actor (fencing and ordering live there).
+      std::string_view bytes(natsMsg_GetData(msg),
+                             static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
+      Frame f;
+      if (!natsMsg_IsNoResponders(msg) && is_answer(bytes) && parse_frame(bytes, f)) {
+        core->complete(f);
+        natsMsg_Destroy(msg);
+        return;
+      }
       Inbound in;
       in.no_responders = natsMsg_IsNoResponders(msg);
       if (in.no_responders) in.subject = natsMsg_GetSubject(msg);
@@ -50,10 +60,24 @@ void NodeCore::handle(const Inbound& in) {
                                                     " any more: that node incarnation is gone")));
     return;
   }
+  if (is_batch(in.data)) {
+    BatchReader batch(in.data);
+    std::string_view frame;
+    while (batch.next(frame)) handle_frame(frame, {});
+    if (!batch.ok()) {
+      ++malformed;
+      log("malformed batch (%zu bytes) dropped from its first bad frame on", in.data.size());
+    }
+    return;
+  }
+  handle_frame(in.data, reply_subject);
+}
+
+void NodeCore::handle_frame(std::string_view bytes, const std::string& reply_subject) {
   Frame f;
-  if (!parse_frame(in.data, f)) {
+  if (!parse_frame(bytes, f)) {
     ++malformed;
-    log("malformed frame (%zu bytes) dropped", in.data.size());
+    log("malformed frame (%zu bytes) dropped", bytes.size());
     return;
   }
   switch (f.kind) {

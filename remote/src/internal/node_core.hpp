@@ -76,7 +76,10 @@ struct Peer {
   // The bounded outbound queue: FIFO for this peer, drained by the sender thread.
   std::deque<Outgoing> queue;
   std::size_t queued_bytes = 0;
-  bool ready = false;  // listed in NodeCore::ready_peers
+  bool ready = false;    // listed in NodeCore::ready_peers
+  bool sending = false;  // frames of this peer are being published right now (FIFO: by one
+                         // thread at a time; what is queued meanwhile waits for it)
+  SteadyClock::time_point last_publish{};  // when a publish for it last began
 };
 
 /// An ask or a lookup this node made, until it is answered, fails or times out.
@@ -121,6 +124,8 @@ struct NodeCore : std::enable_shared_from_this<NodeCore> {
   std::condition_variable stop_cv;   // the heartbeat thread's sleep
   std::condition_variable close_cv;  // shutdown waits for cnats to let go
   std::deque<Peer*> ready_peers;     // peers with queued frames, in the order they got some
+  int inline_sends = 0;              // callers publishing on their own thread right now
+                                     // (the sender thread outlives them at shutdown)
   bool closing = false;
   bool sender_done = false;
   std::atomic<bool> closed{false};
@@ -196,9 +201,18 @@ struct NodeCore : std::enable_shared_from_this<NodeCore> {
   void fail_evicted(const std::vector<std::uint64_t>& ids);
   /// The sender thread: publishes what the queues hold until closing and drained.
   void run_sender();
+  /// Publishes `frames` of `peer` in order, runs of tells to one subject as batches; fails
+  /// the asks among frames NATS refused. Returns {published, refused}. Without `mu`.
+  std::pair<std::uint64_t, std::uint64_t> publish_frames(Peer& peer, std::deque<Outgoing>& frames);
+  /// Publishes one frame (a request if it has a reply subject).
+  natsStatus publish_one(const Outgoing& o);
+  /// With `mu` held, after a publish of `p` ended: hands what was queued meanwhile to the
+  /// sender thread. True if the sender thread must be woken.
+  bool publish_ended_locked(Peer& p);
 
   // -- inbound.cpp (on the proxy actor only) -----------------------------------------------
   void handle(const Inbound& in);
+  void handle_frame(std::string_view bytes, const std::string& reply_subject);
   void deliver(const Frame& f, const std::string& reply_subject);
 
   // -- asks.cpp --------------------------------------------------------------------------
@@ -213,7 +227,7 @@ struct NodeCore : std::enable_shared_from_this<NodeCore> {
   /// error and queues it for the asker's reply subject.
   ReplyFn make_reply(std::string node, std::uint64_t node_inc, std::uint64_t id,
                      std::string reply_subject);
-  /// A reply, failure or lookup answer arrived (on the proxy actor).
+  /// A reply, failure or lookup answer arrived (on the NATS thread that received it).
   void complete(const Frame& f);
 
   // -- membership.cpp --------------------------------------------------------------------
