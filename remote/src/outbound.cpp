@@ -165,8 +165,8 @@ std::pair<std::uint64_t, std::uint64_t> NodeCore::publish_frames(Peer& peer,
       for (std::size_t k = i; k < end; ++k) {
         if (frames[k].ask_id != 0) {
           fail(frames[k].ask_id,
-               std::make_exception_ptr(NodeDown(std::string("the ask could not be sent: ") +
-                                                natsStatus_GetText(s))));
+               std::make_exception_ptr(
+                   NodeDown(std::string("the ask could not be sent: ") + natsStatus_GetText(s))));
         }
       }
     }

@@ -500,7 +500,8 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "malformed, truncated and unknown frames are counted and dropped and the node keeps serving") {
+    "malformed, truncated and unknown frames and batches are counted and dropped and the node "
+    "keeps serving") {
   cluster::NatsServer nats;
   troupe::System system({.workers = 2});
   auto opts = options_for(nats, "tester");
@@ -519,6 +520,8 @@ TEST_CASE(
     for (auto& c : junk) c = static_cast<char>(rng());
     if (i % 3 == 0 && junk.size() >= 4)
       junk.replace(0, 4, std::string{'T', 'R', 'P', 1});  // past the magic
+    if (i % 3 == 1 && junk.size() >= 5)
+      junk.replace(0, 4, std::string{'T', 'R', 'B', 1});  // past a batch's magic
     natsConnection_Publish(raw, subject.c_str(), junk.data(), static_cast<int>(junk.size()));
   }
   std::string good =
@@ -538,7 +541,17 @@ TEST_CASE(
       frame(1, "mallory", 7, "ghost", "test.add.v1", troupe::detail::remote::encode(Add{1}));
   natsConnection_Publish(raw, subject.c_str(), unknown_actor.data(),
                          static_cast<int>(unknown_actor.size()));
-  // and one well-formed frame, which is delivered
+  // A batch (remote/src/internal/frame.hpp) of two good frames and a third whose length
+  // runs past the end: the two are delivered, the rest counted as malformed.
+  auto length = [](std::size_t n) {
+    return std::string{static_cast<char>(n & 0xff), static_cast<char>((n >> 8) & 0xff),
+                       static_cast<char>((n >> 16) & 0xff), static_cast<char>((n >> 24) & 0xff)};
+  };
+  std::string batch = {'T', 'R', 'B', 1};
+  for (int k = 0; k < 2; ++k) batch += length(good.size()) + good;
+  batch += length(good.size()) + good.substr(0, good.size() / 2);
+  natsConnection_Publish(raw, subject.c_str(), batch.data(), static_cast<int>(batch.size()));
+  // and one well-formed frame alone, which is delivered
   natsConnection_Publish(raw, subject.c_str(), good.data(), static_cast<int>(good.size()));
   natsConnection_Flush(raw);
   natsConnection_Destroy(raw);
@@ -546,7 +559,7 @@ TEST_CASE(
   REQUIRE(eventually([&] { return node.stats().unknown >= 2; }));
   auto s = node.stats();
   CHECK(s.malformed >= static_cast<std::uint64_t>(random_frames + truncated));
-  CHECK(counter.ask(Get{}).get(5s) == 1);  // still serving; the one good frame arrived
+  CHECK(counter.ask(Get{}).get(5s) == 3);  // still serving; the three good frames arrived
 }
 
 TEST_CASE("a node with wrong credentials is refused with a clear error") {
