@@ -118,6 +118,13 @@ natsConnection* connect(NodeCore& core, const std::string& role) {
           "and password)";
     } else if (s == NATS_NO_SERVER) {
       hint = " (no NATS server answered at the given urls)";
+    } else if ((s == NATS_SSL_ERROR || s == NATS_SECURE_CONNECTION_REQUIRED) &&
+               o.tls_ca_file.empty()) {
+      hint =
+          " (the server requires TLS and this node trusts no CA for it: set NodeOptions "
+          "tls_ca_file to the CA that signed the server's certificate)";
+    } else if (s == NATS_SSL_ERROR) {
+      hint = " (TLS failed: check NodeOptions tls_ca_file, tls_cert_file and tls_key_file)";
     }
     std::string list;
     for (auto& u : o.urls) list += (list.empty() ? "" : ", ") + u;

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <mutex>
 #include <random>
 #include <string>
@@ -580,6 +581,46 @@ TEST_CASE("a node with wrong credentials is refused with a clear error") {
   opts.name = "member";
   troupe::Node node(system, opts);
   CHECK(node.connected());
+}
+
+TEST_CASE(
+    "a node that trusts the server's TLS certificate joins and serves; one without TLS is "
+    "refused with a clear error") {
+  // A self-signed certificate for 127.0.0.1, made here with the openssl CLI.
+  char tmpl[] = "/tmp/troupe-tls-XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  const std::string dir = tmpl;
+  const std::string cert = dir + "/cert.pem", key = dir + "/key.pem";
+  const std::string make_cert = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "
+                                "/CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout " +
+                                key + " -out " + cert + " >/dev/null 2>&1";
+  REQUIRE(std::system(make_cert.c_str()) == 0);
+  {
+    cluster::NatsServer nats({"--tls", "--tlscert", cert, "--tlskey", key});
+    troupe::System system({.workers = 2});
+
+    auto secure = options_for(nats, "secure");
+    secure.tls_ca_file = cert;
+    troupe::Node node(system, secure);
+    node.publish<CounterProtocol>(system.spawn<Counter>(), "counter");
+    auto counter = find<CounterProtocol>(node, "counter");
+    counter.tell(Add{2});
+    CHECK(counter.ask(Get{}).get(5s) == 2);  // through the TLS connection and back
+
+    auto plain = options_for(nats, "plain");
+    try {
+      troupe::Node refused(system, plain);
+      FAIL("a node without TLS joined a server that requires it");
+    } catch (const troupe::ConnectError& e) {
+      std::string what = e.what();
+      INFO(what);
+      CHECK(what.find("'plain'") != std::string::npos);
+      CHECK(what.find("requires TLS") != std::string::npos);
+      CHECK(what.find("tls_ca_file") != std::string::npos);
+    }
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
 
 TEST_CASE("a send beyond the outbound bound is a dead letter counted for its peer") {
