@@ -107,4 +107,47 @@ bool parse_frame(std::string_view bytes, Frame& out) noexcept {
   return r.ok() && r.at_end() && fnv1a(out.body) == hash;
 }
 
+namespace {
+constexpr char kBatchMagic[4] = {'T', 'R', 'B', 1};
+}
+
+bool is_answer(std::string_view bytes) noexcept {
+  if (bytes.size() < kFixed || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) return false;
+  auto kind = static_cast<Kind>(bytes[sizeof(kMagic)]);
+  return kind == Kind::reply || kind == Kind::fail || kind == Kind::found;
+}
+
+bool is_batch(std::string_view bytes) noexcept {
+  return bytes.size() >= sizeof(kBatchMagic) &&
+         std::memcmp(bytes.data(), kBatchMagic, sizeof(kBatchMagic)) == 0;
+}
+
+void start_batch(std::string& out) {
+  out.clear();
+  out.append(kBatchMagic, sizeof(kBatchMagic));
+}
+
+void append_to_batch(std::string& out, std::string_view frame) {
+  if (frame.size() > 0xffffffffu) throw std::length_error("troupe: a frame exceeds 4 GiB");
+  put<std::uint32_t>(out, static_cast<std::uint32_t>(frame.size()));
+  out.append(frame);
+}
+
+BatchReader::BatchReader(std::string_view batch) noexcept
+    : rest_(is_batch(batch) ? batch.substr(sizeof(kBatchMagic)) : std::string_view()),
+      ok_(is_batch(batch)) {}
+
+bool BatchReader::next(std::string_view& frame) noexcept {
+  if (!ok_ || rest_.empty()) return false;
+  Reader r(rest_);
+  auto length = r.get<std::uint32_t>();
+  frame = r.take(length);
+  if (!r.ok()) {
+    ok_ = false;
+    return false;
+  }
+  rest_.remove_prefix(sizeof(std::uint32_t) + length);
+  return true;
+}
+
 }  // namespace troupe::detail::remote

@@ -3,7 +3,8 @@
 //   node_main serve   URL NODE DOWN_AFTER_MS      publishes a Counter as "counter"; READY <inc>
 //   node_main send    URL NODE SENDER COUNT       tells "counter" COUNT Numbered{SENDER, i}; SENT
 //   node_main ticker  URL NODE PERIOD_MS DOWN_MS  tells the test's "sink" a Tick every period;
-//                                                 FENCED <old> <new> when fenced
+//                                                 FENCED <old> <new> when fenced;
+//                                                 STRADDLED <seq>: see the ticker below
 //   node_main flood   URL NODE COUNT BYTES MAXQ   tells "sink" COUNT Bulk messages at once;
 //                                                 FLOOD sent=.. dead=.. rss_kb=..
 // `serve` and `ticker` run until stdin closes (the test ends them, or kills them).
@@ -113,7 +114,14 @@ int main(int argc, char** argv) {
       std::thread ticker([&] {
         std::int64_t seq = 0;
         while (!done) {
-          sink.tell(Tick{node.incarnation(), seq++});
+          // A tick names the incarnation that sends it. The node stamps each frame with
+          // its incarnation inside tell(), so the label read before the call is right
+          // unless the node rejoined (fenced) between the two reads: then the frame may
+          // carry either incarnation, and the test must not judge this tick by its label.
+          const std::uint64_t incarnation = node.incarnation();
+          sink.tell(Tick{incarnation, seq});
+          if (node.incarnation() != incarnation) say("STRADDLED " + std::to_string(seq));
+          ++seq;
           std::this_thread::sleep_for(period);
         }
       });

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <mutex>
 #include <random>
 #include <string>
@@ -347,7 +348,21 @@ TEST_CASE(
         5s));
     std::this_thread::sleep_for(300ms);
     ticker.signal(SIGCONT);
-    auto fenced = ticker.wait_for("FENCED", 10s);
+    // The ticker's lines: FENCED once, and STRADDLED for a tick told while it rejoined
+    // (before or after FENCED: they come from different threads).
+    std::vector<std::int64_t> straddled;
+    auto read_ticker = [&](std::chrono::milliseconds limit) {
+      std::string fenced_line;
+      while (auto line = ticker.line(limit)) {
+        if (line->rfind("STRADDLED ", 0) == 0) straddled.push_back(std::stoll(line->substr(10)));
+        if (line->rfind("FENCED ", 0) == 0 || line->rfind("ERROR", 0) == 0) {
+          fenced_line = *line;
+          break;
+        }
+      }
+      return fenced_line;
+    };
+    auto fenced = read_ticker(10s);
     INFO("ticker said: " << fenced);
     REQUIRE(fenced.rfind("FENCED ", 0) == 0);
     std::uint64_t old_inc = 0, new_inc = 0;
@@ -362,26 +377,27 @@ TEST_CASE(
                          [&](auto& u) { return u.incarnation == new_inc; });
     }));
 
+    read_ticker(200ms);  // a STRADDLED line printed after FENCED (the ticks above follow it)
+
     std::lock_guard lock(seen.mu);
-    for (auto& e : seen.journal) {
-      if (e.kind != 't') UNSCOPED_INFO(e.kind << " " << e.incarnation);
-    }
     CHECK(seen.member_downs.size() == 1);
     CHECK(seen.member_downs.at(0).incarnation == first);
-    bool after_down = false, old_after_down = false, up_again = false;
+    // Nothing the old incarnation sent is handled after its MemberDown. A tick told while
+    // the ticker rejoined has no trustworthy label (see node_main): it is left out, and
+    // there is at most one.
+    CHECK(straddled.size() <= 1);
+    bool after_down = false, up_again = false;
+    std::vector<std::int64_t> old_after_down;
     for (auto& e : seen.journal) {
       if (e.kind == 'd' && e.incarnation == first) after_down = true;
-      if (after_down && e.kind == 't' && e.incarnation == first) old_after_down = true;
+      if (after_down && e.kind == 't' && e.incarnation == first &&
+          std::find(straddled.begin(), straddled.end(), e.seq) == straddled.end()) {
+        old_after_down.push_back(e.seq);
+      }
       if (e.kind == 'u' && e.incarnation == new_inc) up_again = true;
     }
-#if defined(__SANITIZE_ADDRESS__)
-    // Open bug, seen only under ASan in full-suite runs (2 of 2): one tick of the fenced
-    // incarnation journaled after its MemberDown. A shared gate between delivery and
-    // declare_down did not cure it; every other build checks it.
-    if (old_after_down) WARN("known issue: a fenced incarnation's message after its Down");
-#else
-    CHECK_FALSE(old_after_down);
-#endif
+    INFO("ticks of the fenced incarnation handled after its MemberDown, by seq");
+    CHECK(old_after_down.empty());
     CHECK(up_again);
     CHECK(node.stats().dropped + node.stats().received > 0);
   }
@@ -485,7 +501,8 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "malformed, truncated and unknown frames are counted and dropped and the node keeps serving") {
+    "malformed, truncated and unknown frames and batches are counted and dropped and the node "
+    "keeps serving") {
   cluster::NatsServer nats;
   troupe::System system({.workers = 2});
   auto opts = options_for(nats, "tester");
@@ -504,6 +521,8 @@ TEST_CASE(
     for (auto& c : junk) c = static_cast<char>(rng());
     if (i % 3 == 0 && junk.size() >= 4)
       junk.replace(0, 4, std::string{'T', 'R', 'P', 1});  // past the magic
+    if (i % 3 == 1 && junk.size() >= 5)
+      junk.replace(0, 4, std::string{'T', 'R', 'B', 1});  // past a batch's magic
     natsConnection_Publish(raw, subject.c_str(), junk.data(), static_cast<int>(junk.size()));
   }
   std::string good =
@@ -523,7 +542,17 @@ TEST_CASE(
       frame(1, "mallory", 7, "ghost", "test.add.v1", troupe::detail::remote::encode(Add{1}));
   natsConnection_Publish(raw, subject.c_str(), unknown_actor.data(),
                          static_cast<int>(unknown_actor.size()));
-  // and one well-formed frame, which is delivered
+  // A batch (remote/src/internal/frame.hpp) of two good frames and a third whose length
+  // runs past the end: the two are delivered, the rest counted as malformed.
+  auto length = [](std::size_t n) {
+    return std::string{static_cast<char>(n & 0xff), static_cast<char>((n >> 8) & 0xff),
+                       static_cast<char>((n >> 16) & 0xff), static_cast<char>((n >> 24) & 0xff)};
+  };
+  std::string batch = {'T', 'R', 'B', 1};
+  for (int k = 0; k < 2; ++k) batch += length(good.size()) + good;
+  batch += length(good.size()) + good.substr(0, good.size() / 2);
+  natsConnection_Publish(raw, subject.c_str(), batch.data(), static_cast<int>(batch.size()));
+  // and one well-formed frame alone, which is delivered
   natsConnection_Publish(raw, subject.c_str(), good.data(), static_cast<int>(good.size()));
   natsConnection_Flush(raw);
   natsConnection_Destroy(raw);
@@ -531,7 +560,7 @@ TEST_CASE(
   REQUIRE(eventually([&] { return node.stats().unknown >= 2; }));
   auto s = node.stats();
   CHECK(s.malformed >= static_cast<std::uint64_t>(random_frames + truncated));
-  CHECK(counter.ask(Get{}).get(5s) == 1);  // still serving; the one good frame arrived
+  CHECK(counter.ask(Get{}).get(5s) == 3);  // still serving; the three good frames arrived
 }
 
 TEST_CASE("a node with wrong credentials is refused with a clear error") {
@@ -552,6 +581,46 @@ TEST_CASE("a node with wrong credentials is refused with a clear error") {
   opts.name = "member";
   troupe::Node node(system, opts);
   CHECK(node.connected());
+}
+
+TEST_CASE(
+    "a node that trusts the server's TLS certificate joins and serves; one without TLS is "
+    "refused with a clear error") {
+  // A self-signed certificate for 127.0.0.1, made here with the openssl CLI.
+  char tmpl[] = "/tmp/troupe-tls-XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  const std::string dir = tmpl;
+  const std::string cert = dir + "/cert.pem", key = dir + "/key.pem";
+  const std::string make_cert = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "
+                                "/CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout " +
+                                key + " -out " + cert + " >/dev/null 2>&1";
+  REQUIRE(std::system(make_cert.c_str()) == 0);
+  {
+    cluster::NatsServer nats({"--tls", "--tlscert", cert, "--tlskey", key});
+    troupe::System system({.workers = 2});
+
+    auto secure = options_for(nats, "secure");
+    secure.tls_ca_file = cert;
+    troupe::Node node(system, secure);
+    node.publish<CounterProtocol>(system.spawn<Counter>(), "counter");
+    auto counter = find<CounterProtocol>(node, "counter");
+    counter.tell(Add{2});
+    CHECK(counter.ask(Get{}).get(5s) == 2);  // through the TLS connection and back
+
+    auto plain = options_for(nats, "plain");
+    try {
+      troupe::Node refused(system, plain);
+      FAIL("a node without TLS joined a server that requires it");
+    } catch (const troupe::ConnectError& e) {
+      std::string what = e.what();
+      INFO(what);
+      CHECK(what.find("'plain'") != std::string::npos);
+      CHECK(what.find("requires TLS") != std::string::npos);
+      CHECK(what.find("tls_ca_file") != std::string::npos);
+    }
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
 
 TEST_CASE("a send beyond the outbound bound is a dead letter counted for its peer") {

@@ -44,4 +44,33 @@ std::string encode_frame(const Frame& frame);
 /// well-formed frame. Never reads outside `bytes`, never throws, never allocates.
 bool parse_frame(std::string_view bytes, Frame& out) noexcept;
 
+// -- batches ---------------------------------------------------------------------------------
+// Several frames for one subject travel in one NATS message when the sender has more than
+// one queued (fewer messages, writes and wake-ups on both sides):
+//   "TRB" 0x01 | (frame length u32 | frame)*
+// Each frame inside is checked by parse_frame as if it had come alone.
+
+/// True if `bytes` start like a reply, fail or found frame (they may still be malformed).
+bool is_answer(std::string_view bytes) noexcept;
+
+/// True if `bytes` start like a batch (they may still be malformed).
+bool is_batch(std::string_view bytes) noexcept;
+/// Starts an empty batch in `out` (cleared first).
+void start_batch(std::string& out);
+/// Appends one encoded frame to a batch started with start_batch.
+void append_to_batch(std::string& out, std::string_view frame);
+
+/// Walks the frames of a batch without copying them.
+class BatchReader {
+ public:
+  explicit BatchReader(std::string_view batch) noexcept;
+  /// The next frame's bytes; false at the end, or when the rest is malformed (then !ok()).
+  bool next(std::string_view& frame) noexcept;
+  bool ok() const noexcept { return ok_; }
+
+ private:
+  std::string_view rest_;
+  bool ok_ = true;
+};
+
 }  // namespace troupe::detail::remote

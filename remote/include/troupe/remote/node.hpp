@@ -7,9 +7,10 @@
 //   counter.tell(Add{1});
 //
 // A node owns two NATS connections (bulk traffic, and heartbeats on a path of their own),
-// a sender thread that drains the bounded per-peer outbound queues, a heartbeat thread and
-// a daemon proxy actor: everything NATS delivers is handed to that actor with an ordinary
-// tell, so troupe handlers never run on cnats threads.
+// a sender thread that drains the bounded per-peer outbound queues (in batches), a
+// heartbeat thread and a daemon proxy actor: everything NATS delivers for the node's actors
+// is handed to that actor with an ordinary tell, so actor handlers never run on cnats
+// threads (answers to this node's asks complete their futures on the cnats thread).
 #pragma once
 
 #include <chrono>
@@ -67,7 +68,7 @@ struct NodeOptions {
   Overflow outbound_overflow = Overflow::reject;
   /// Bound on what NATS may hold for this node's inbound subscription before dropping
   /// and in the proxy actor's mailbox (a slow node drops instead of growing); drops are
-  /// counted in stats().slow_drops.
+  /// counted in stats().slow_drops. A batch of tells (up to 64 KB) counts as one message.
   int inbound_max_messages = 1 << 17;
   int inbound_max_bytes = 128 << 20;
   /// Print a line for malformed or unknown frames and drops (rate-limited).

@@ -16,11 +16,11 @@
 #include <cstddef>
 #include <istream>
 #include <ostream>
-#include <sstream>
 #include <streambuf>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 
 #include <cereal/archives/binary.hpp>
 #include <cereal/types/string.hpp>
@@ -53,35 +53,64 @@ namespace detail::remote {
 /// A read-only streambuf over bytes someone else owns (decoding without a copy).
 class ViewBuf : public std::streambuf {
  public:
-  ViewBuf(const char* data, std::size_t size) {
+  ViewBuf() = default;
+  ViewBuf(const char* data, std::size_t size) { view(data, size); }
+  void view(const char* data, std::size_t size) {
     char* p = const_cast<char*>(data);  // never written: the buffer is only read from
     setg(p, p, p + size);
   }
 };
 
+/// A write-only streambuf appending to a std::string (encoding without a second copy).
+class StringSink : public std::streambuf {
+ public:
+  std::string* out = nullptr;
+
+ protected:
+  int_type overflow(int_type c) override {
+    if (!traits_type::eq_int_type(c, traits_type::eof())) out->push_back(static_cast<char>(c));
+    return traits_type::not_eof(c);
+  }
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    out->append(s, static_cast<std::size_t>(n));
+    return n;
+  }
+};
+
 /// Encodes `value` with cereal's binary archive. Throws what cereal throws.
+/// A stream per thread is reused: building one per message costs more than the encoding.
 template <class M>
 std::string encode(const M& value) {
-  std::ostringstream out(std::ios::binary);
+  thread_local StringSink sink;
+  thread_local std::ostream stream(&sink);
+  std::string out;
+  struct Target {  // points the sink at `out` for this call (and back, even on a throw)
+    StringSink& sink;
+    std::string* saved;
+    ~Target() { sink.out = saved; }
+  } target{sink, std::exchange(sink.out, &out)};
+  stream.clear();
   {
-    cereal::BinaryOutputArchive archive(out);
+    cereal::BinaryOutputArchive archive(stream);
     archive(value);
   }
-  return std::move(out).str();
+  return out;
 }
 
 /// Decodes a value of type M from `bytes`. Throws cereal::Exception on truncated input,
 /// and std::runtime_error if bytes are left over.
 template <class M>
 M decode(std::string_view bytes) {
-  ViewBuf buf(bytes.data(), bytes.size());
-  std::istream in(&buf);
+  thread_local ViewBuf buf;
+  thread_local std::istream in(&buf);
+  buf.view(bytes.data(), bytes.size());
+  in.clear();
   M value{};
   {
     cereal::BinaryInputArchive archive(in);
     archive(value);
   }
-  if (in.rdbuf()->in_avail() > 0) throw std::runtime_error("trailing bytes after the message");
+  if (buf.in_avail() > 0) throw std::runtime_error("trailing bytes after the message");
   return value;
 }
 

@@ -33,7 +33,9 @@ struct Target {
 };
 
 /// Completes one remote ask: with the encoded answer (error null) or with an error.
-/// Called exactly once, on a thread of the node's (never on a cnats thread).
+/// Called exactly once, on a thread of the node's: an answer on the NATS thread that
+/// received it (so a thread waiting in get() wakes one hand-off sooner), a failure on the
+/// proxy actor, the heartbeat thread or the caller's. Like any Future callback: short.
 using ReplyFn = std::function<void(std::string_view body, std::exception_ptr error)>;
 
 /// Delivers one decoded message to a published actor: a tell when `reply` is null,
