@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "troupe/options.hpp"
+#include "troupe/probe.hpp"
 #include "troupe/system.hpp"
 
 namespace troupe::observe {
@@ -57,6 +58,12 @@ class Model {
   void record_history();
   static constexpr std::size_t kHistory = 300;
 
+  /// Adds the sends sampled since the last call to the "who sends to whom" graph.
+  void take_send_samples();
+  /// Sends sampling is worth its cost only while someone looks at the graph.
+  void set_sampling(bool on);
+  bool sampling() const { return sampling_; }
+
  private:
   struct Seen {
     std::uint32_t handled = 0;
@@ -83,8 +90,24 @@ class Model {
     double t;  // seconds since the observer started
     std::uint64_t handled, dead_letters, failures, restarts;
     std::size_t actors;
+    double busy;  // mean worker utilisation, 0-1
   };
   std::deque<Point> history_;
+
+  // -- workers: busy seconds as read (never reported lower than before) and utilisation --
+  std::vector<double> busy_;
+  std::vector<double> utilisation_;  // busy share of each worker since the last snapshot
+  probe::AskLatency asks_{};
+  // -- who sends to whom: sampled sends per (from, to) over the last window ----------------
+  struct Edge {
+    std::uint32_t from, to;
+    double rate;  // sends per second (estimated from the samples)
+  };
+  std::vector<Edge> edges_;
+  std::unordered_map<std::uint64_t, std::uint64_t> edge_counts_;  // since edges_taken_
+  std::chrono::steady_clock::time_point edges_taken_{};
+  bool sampling_ = false;
+  nlohmann::json graph_json() const;
 };
 
 }  // namespace troupe::observe
