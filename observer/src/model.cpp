@@ -355,7 +355,9 @@ nlohmann::json Model::graph_json() const {
   }
   nlohmann::json nodes = nlohmann::json::array();
   for (const auto& [id, row] : wanted) {
-    std::string name = id == 0 ? "(outside)" : row != nullptr ? row->info.name : "#" + std::to_string(id);
+    std::string name = id == 0          ? "(outside)"
+                       : row != nullptr ? row->info.name
+                                        : "#" + std::to_string(id) + " (ended)";
     if (name.empty() && row != nullptr) name = row->info.type + "#" + std::to_string(id);
     nodes.push_back({{"id", id},
                      {"name", utf8_safe(name)},

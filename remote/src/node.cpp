@@ -35,6 +35,7 @@
 
 #include "internal/frame.hpp"
 #include "troupe/actor.hpp"
+#include "troupe/probe.hpp"
 #include "troupe/system.hpp"
 
 namespace troupe::detail::remote {
@@ -176,6 +177,7 @@ struct NodeCore : std::enable_shared_from_this<NodeCore> {
 
   System& system;
   const NodeOptions options;
+  std::uint64_t metrics_source = 0;  // probe::add_metrics_source's id (per-peer counters)
   std::string prefix;  // "troupe.<cluster>"
   std::string name;
   std::atomic<std::uint64_t> incarnation{0};
@@ -1549,9 +1551,38 @@ Node::Node(System& system, NodeOptions options) {
     throw;
   }
   core_ = std::move(core);
+  // Per-peer counters wherever the system's metrics are read (troupe-observer's /metrics),
+  // through the core's registry of sources: neither library links the other.
+  std::weak_ptr<detail::remote::NodeCore> weak = core_;
+  core_->metrics_source = probe::add_metrics_source(system, [weak](std::vector<probe::Metric>& out) {
+    auto c = weak.lock();
+    if (c == nullptr) return;
+    std::lock_guard lock(c->mu);
+    for (auto& [n, p] : c->peers) {
+      if (n == "*") continue;
+      auto add = [&](const char* name, const char* help, bool counter, double value) {
+        out.push_back({name, help, counter, {{"node", c->name}, {"peer", n}}, value});
+      };
+      add("troupe_remote_sent_total", "Frames handed to NATS for a peer node.", true,
+          static_cast<double>(p->sent));
+      add("troupe_remote_received_total", "Frames from a peer node delivered.", true,
+          static_cast<double>(p->received));
+      add("troupe_remote_dropped_total", "Frames from a peer node dropped (fenced, refused).",
+          true, static_cast<double>(p->dropped));
+      add("troupe_remote_dead_letters_total", "Sends to a peer node that never left.", true,
+          static_cast<double>(p->dead_letters));
+      add("troupe_remote_queued", "Frames in a peer node's outbound queue.", false,
+          static_cast<double>(p->queue.size()));
+      add("troupe_remote_peer_up", "1 while a peer node is up, 0 once suspected or down.",
+          false, p->up ? 1 : 0);
+    }
+  });
 }
 
-Node::~Node() { core_->shutdown(); }
+Node::~Node() {
+  probe::remove_metrics_source(core_->system, core_->metrics_source);
+  core_->shutdown();
+}
 
 void Node::unpublish(const std::string& name) {
   std::lock_guard lock(core_->mu);
