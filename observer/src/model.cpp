@@ -182,7 +182,6 @@ void Model::refresh(std::chrono::milliseconds min_age) {
     busy_[i] = b;
   }
   asks_ = probe::ask_latency(*system_);
-  if (sampling_) take_send_samples();
   rows_ = std::move(rows);
   seen_ = std::move(seen);
   taken_ = now;
@@ -315,33 +314,65 @@ std::string Model::metrics(std::size_t max_series) const {
   return out;
 }
 
-void Model::set_sampling(bool on) {
-  if (on == sampling_) return;
-  sampling_ = on;
-  probe::sample_sends(*system_, on);
-  if (on) {
-    probe::take_send_samples(*system_);  // what an earlier window left
-    edges_taken_ = std::chrono::steady_clock::now();
-  } else {
-    edges_.clear();
-  }
+void Model::start_window() {
+  if (in_window_) return;
+  sampling_ = true;
+  in_window_ = true;
+  probe::take_send_samples(*system_);  // nothing should be left; make sure
+  probe::sample_sends(*system_, true);
+  window_start_ = std::chrono::steady_clock::now();
 }
 
-void Model::take_send_samples() {
-  auto now = std::chrono::steady_clock::now();
-  double seconds = std::chrono::duration<double>(now - edges_taken_).count();
-  if (seconds < 0.2) return;  // too short a window to say a rate
+void Model::end_window() {
+  if (!in_window_) return;
+  probe::sample_sends(*system_, false);
+  in_window_ = false;
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start_).count();
   std::vector<probe::SendSample> samples = probe::take_send_samples(*system_);
-  edges_taken_ = now;
   edges_.clear();
   for (const auto& sample : samples) {
-    // One send in 16 is sampled (probe::sample_sends).
-    edges_.push_back(Edge{sample.from, sample.to, static_cast<double>(sample.count) * 16 / seconds});
+    // One send in 16 is sampled (probe::sample_sends), during `seconds`.
+    edges_.push_back(Edge{sample.from, sample.to,
+                          static_cast<double>(sample.count) * 16 / std::max(seconds, 1e-3)});
   }
   std::sort(edges_.begin(), edges_.end(), [](const Edge& a, const Edge& b) {
     return a.rate != b.rate ? a.rate > b.rate : (a.from != b.from ? a.from < b.from : a.to < b.to);
   });
   if (edges_.size() > 60) edges_.resize(60);
+}
+
+void Model::stop_sampling() {
+  end_window();
+  sampling_ = false;
+  edges_.clear();
+}
+
+nlohmann::json Model::cluster_json() const {
+  // Rows by (node, peer) from the troupe_remote_* series: a Node's metrics source
+  // (remote/src/node.cpp) reports them; with no Node the list is empty.
+  std::map<std::pair<std::string, std::string>, nlohmann::json> peers;
+  for (const auto& m : probe::collect_metrics(*system_)) {
+    constexpr std::string_view kPrefix = "troupe_remote_";
+    if (m.name.rfind(kPrefix, 0) != 0) continue;
+    std::string node, peer, incarnation;
+    for (const auto& [k, v] : m.labels) {
+      if (k == "node") node = v;
+      if (k == "peer") peer = v;
+      if (k == "incarnation") incarnation = v;
+    }
+    if (peer.empty()) continue;
+    nlohmann::json& row = peers[{node, peer}];
+    row["node"] = utf8_safe(node);
+    row["peer"] = utf8_safe(peer);
+    std::string key = m.name.substr(kPrefix.size());
+    if (key.size() > 6 && key.compare(key.size() - 6, 6, "_total") == 0) key.resize(key.size() - 6);
+    row[key] = m.value;
+    if (!incarnation.empty()) row["incarnation"] = incarnation;
+  }
+  nlohmann::json out = nlohmann::json::array();
+  for (auto& [key, row] : peers) out.push_back(std::move(row));
+  return out;
 }
 
 nlohmann::json Model::graph_json() const {
@@ -487,6 +518,7 @@ nlohmann::json Model::actors_json(const Query& q) const {
              return w;
            }()},
           {"graph", graph_json()},
+          {"cluster", cluster_json()},
           {"history", [&] {
              // Columns, not rows: five arrays of numbers are a third the size.
              nlohmann::json h = {{"t", nlohmann::json::array()}, {"handled", nlohmann::json::array()},

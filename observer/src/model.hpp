@@ -58,10 +58,12 @@ class Model {
   void record_history();
   static constexpr std::size_t kHistory = 300;
 
-  /// Adds the sends sampled since the last call to the "who sends to whom" graph.
-  void take_send_samples();
-  /// Sends sampling is worth its cost only while someone looks at the graph.
-  void set_sampling(bool on);
+  /// Sampling sends is worth its cost only while someone looks at the graph, and then
+  /// only in short windows: start_window switches it on, end_window off, and makes the
+  /// graph of what the window sampled. stop_sampling ends it for good (the page closed).
+  void start_window();
+  void end_window();
+  void stop_sampling();
   bool sampling() const { return sampling_; }
 
  private:
@@ -104,10 +106,12 @@ class Model {
     double rate;  // sends per second (estimated from the samples)
   };
   std::vector<Edge> edges_;
-  std::unordered_map<std::uint64_t, std::uint64_t> edge_counts_;  // since edges_taken_
-  std::chrono::steady_clock::time_point edges_taken_{};
-  bool sampling_ = false;
+  std::chrono::steady_clock::time_point window_start_{};
+  bool sampling_ = false;  // windows run (the page is open)
+  bool in_window_ = false;
   nlohmann::json graph_json() const;
+  /// Peer nodes as other libraries report them (troupe_remote_* series), one row each.
+  nlohmann::json cluster_json() const;
 };
 
 }  // namespace troupe::observe

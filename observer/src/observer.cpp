@@ -44,8 +44,10 @@ constexpr int kMaxTraceSeconds = 60;
 // nothing but a timer a second).
 constexpr auto kWatchedFor = std::chrono::minutes(5);
 // Sends are sampled (for the "who sends to whom" graph) while the page has asked for
-// /actors.json within this long.
+// /actors.json within this long, for kSampleWindow at the start of each second: while a
+// window is open every send of the process leaves its inline path.
 constexpr auto kPageOpenFor = std::chrono::seconds(5);
+constexpr long kSampleWindowMicros = 100'000;
 
 /// Compares without stopping at the first difference, so timing tells nothing of the token.
 bool same_secret(std::string_view a, std::string_view b) {
@@ -104,6 +106,7 @@ struct Observer::State {
   // The /trace request being recorded for (answered when trace_timer fires), if any.
   evhttp_request* trace_request = nullptr;
   event* trace_timer = nullptr;
+  event* window_timer = nullptr;  // ends a window of send sampling
   int wake_fd = -1;
   std::thread thread;
 
@@ -116,10 +119,11 @@ struct Observer::State {
         evhttp_request_free(trace_request);
       }
     }
-    model.set_sampling(false);
+    model.stop_sampling();
     probe::time_asks(*system, false);
     if (http != nullptr) evhttp_free(http);  // closes the listener and every connection
     if (trace_timer != nullptr) event_free(trace_timer);
+    if (window_timer != nullptr) event_free(window_timer);
     if (wake != nullptr) event_free(wake);
     if (tick != nullptr) event_free(tick);
     if (base != nullptr) event_base_free(base);
@@ -136,8 +140,12 @@ struct Observer::State {
   /// Once a second: a point of history, while someone is watching.
   static void on_tick(evutil_socket_t, short, void* arg) {
     auto* s = static_cast<State*>(arg);
-    if (s->model.sampling() && std::chrono::steady_clock::now() - s->last_page_poll > kPageOpenFor) {
-      s->model.set_sampling(false);
+    if (std::chrono::steady_clock::now() - s->last_page_poll > kPageOpenFor) {
+      if (s->model.sampling()) s->model.stop_sampling();
+    } else {
+      s->model.start_window();
+      timeval window{0, kSampleWindowMicros};
+      if (event_add(s->window_timer, &window) != 0) s->model.end_window();
     }
     if (!s->ever_asked || std::chrono::steady_clock::now() - s->last_request > kWatchedFor) return;
     try {
@@ -145,6 +153,15 @@ struct Observer::State {
       s->model.record_history();
     } catch (...) {
       // out of memory: the next tick tries again
+    }
+  }
+
+  static void on_window_end(evutil_socket_t, short, void* arg) {
+    auto* s = static_cast<State*>(arg);
+    try {
+      s->model.end_window();
+    } catch (...) {
+      // out of memory: this window's graph is lost
     }
   }
 
@@ -246,8 +263,13 @@ struct Observer::State {
       if (const char* v = params.get("q")) q.text = v;
       if (const char* v = params.get("state")) q.state = v;
       if (const char* v = params.get("growing")) q.growing_only = std::string_view(v) == "1";
+      // The first poll of a page opens a sampling window at once; then on_tick does.
+      if (!model.sampling()) {
+        model.start_window();
+        timeval window{0, kSampleWindowMicros};
+        if (event_add(window_timer, &window) != 0) model.end_window();
+      }
       last_page_poll = std::chrono::steady_clock::now();
-      model.set_sampling(true);
       model.refresh();
       model.record_history();
       return reply(req, 200, "application/json", model.actors_json(q).dump());
@@ -296,6 +318,8 @@ Observer::Observer(System& system, ObserverOptions options) {
   }
   s->trace_timer = event_new(s->base, -1, 0, &State::on_trace_done, s);
   if (s->trace_timer == nullptr) throw std::runtime_error("troupe::Observer: cannot create the event loop");
+  s->window_timer = event_new(s->base, -1, 0, &State::on_window_end, s);
+  if (s->window_timer == nullptr) throw std::runtime_error("troupe::Observer: cannot create the event loop");
   s->tick = event_new(s->base, -1, EV_PERSIST, &State::on_tick, s);
   timeval second{1, 0};
   if (s->tick == nullptr || event_add(s->tick, &second) != 0) {

@@ -85,7 +85,7 @@ constexpr std::string_view kPage = R"TROUPE_PAGE(<!doctype html>
   footer { color: var(--muted); font-size: 12px; margin-top: 14px; }
   .span2 { grid-column: span 2; }
   @media (max-width: 900px) { .span2 { grid-column: auto; } }
-  .workers { display: grid; grid-template-columns: 74px 1fr 48px; gap: 6px 10px; align-items: center;
+  .workers { display: grid; grid-template-columns: 74px 1fr 52px; gap: 6px 10px; align-items: center;
              font-variant-numeric: tabular-nums; margin-bottom: 8px; }
   .workers .bar { height: 10px; border-radius: 5px; }
   .workers .bar div { height: 10px; border-radius: 5px; }
@@ -134,6 +134,11 @@ constexpr std::string_view kPage = R"TROUPE_PAGE(<!doctype html>
       <div id="growing"></div>
     </section>
   </div>
+
+  <section class="wide" id="clusterbox" hidden>
+    <h2>Cluster <small>peer nodes this node has heard from or sent to (troupe-remote)</small></h2>
+    <div id="cluster"></div>
+  </section>
 
   <div class="grid">
     <section>
@@ -196,6 +201,8 @@ const fmt = (n) => {
   if (Number.isInteger(n) || Math.abs(n) >= 100) return Math.round(n).toLocaleString("en-US");
   return n.toFixed(1);
 };
+// A share as a percentage: one decimal under 10 %, so a light load does not read as 0.
+const pct = (x) => { const p = 100 * x; return p > 0 && p < 10 ? p.toFixed(1) : Math.round(p); };
 const ago = (s) => s < 90 ? Math.round(s) + " s" : s < 5400 ? Math.round(s / 60) + " min" : (s / 3600).toFixed(1) + " h";
 
 function url(path, params) {
@@ -246,10 +253,10 @@ function drawCards(s) {
     ["failures", fmt(s.failures), per("failures"), s.failures > 0],
     ["restarts", fmt(s.restarts), per("restarts")],
     ["refusals", fmt(s.refusals), per("refusals")],
-    ["worker busy", s.busy === undefined ? "–" : Math.round(100 * s.busy) + " %", `${s.workers} worker${s.workers > 1 ? "s" : ""}`],
-    ["timers pending", fmt(s.timers_pending), ""],
+    ["busy", s.busy === undefined ? "–" : pct(s.busy) + " %", `${s.workers} worker${s.workers > 1 ? "s" : ""}`],
+    ["timers", fmt(s.timers_pending), "pending"],
     ["steals", fmt(s.steals), ""],
-    ["worker sleeps", fmt(s.worker_sleeps), ""],
+    ["sleeps", fmt(s.worker_sleeps), "workers parked"],
   ];
   $("cards").innerHTML = cards.map(([k, v, d, bad]) =>
     `<div class="card${bad ? " bad" : ""}"><div class="k">${k}</div><div class="v">${v}</div><div class="d">${d || "&nbsp;"}</div></div>`).join("");
@@ -270,9 +277,9 @@ function drawCharts() {
 function drawWorkers(workers) {
   if (!workers.length) { $("workers").innerHTML = `<div class="empty">no worker pool (deterministic system)</div>`; return; }
   $("workers").innerHTML = `<div class="workers">` + workers.map((w, i) => {
-    const pct = Math.round(100 * w.utilisation);
-    const color = pct >= 90 ? "var(--bad)" : pct >= 60 ? "var(--warn)" : "var(--accent)";
-    return `<div class="tag">worker ${i}</div><div class="bar" title="${fmt(w.busy_seconds)} s busy in all"><div style="width:${pct}%;background:${color}"></div></div><div class="pct">${pct}%</div>`;
+    const p = 100 * w.utilisation;
+    const color = p >= 90 ? "var(--bad)" : p >= 60 ? "var(--warn)" : "var(--accent)";
+    return `<div class="tag">worker ${i}</div><div class="bar" title="${fmt(w.busy_seconds)} s busy in all"><div style="width:${Math.max(p, 0.5).toFixed(1)}%;background:${color}"></div></div><div class="pct">${pct(w.utilisation)}%</div>`;
   }).join("") + `</div>` + `<div class="chart"><div class="label">mean, 5 min</div>${spark((history.busy || []).slice(1).map((b) => 100 * b), "#7a4fd6")}<div class="now"></div></div>`;
 }
 
@@ -344,6 +351,19 @@ function drawGraph(g) {
   el.innerHTML = `<svg viewBox="0 0 ${W} ${H}" height="${H}"><defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="9" markerHeight="9" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#3559e0"/></marker></defs>${paths.join("")}${nodes.join("")}</svg>` +
     `<div class="legend">${edges.slice(0, 5).map((e) => `${esc(name(e.from))} → ${esc(name(e.to))} <b>${fmt(e.rate)}</b>/s`).join(" · ")}</div>`;
   $("graphnote").textContent = `one send in ${g.every} sampled; the ${edges.length} busiest pairs, per second`;
+}
+
+function drawCluster(peers) {
+  $("clusterbox").hidden = !peers || !peers.length;
+  if (!peers || !peers.length) return;
+  $("cluster").innerHTML = `<table><thead><tr><th>node</th><th>peer</th><th>state</th><th>incarnation</th><th class="n">heard</th><th class="n">sent</th><th class="n">received</th><th class="n">dropped</th><th class="n">dead letters</th><th class="n">queued</th></tr></thead><tbody>` +
+    peers.map((p) => `<tr><td>${esc(p.node)}</td><td class="name">${esc(p.peer)}</td>
+      <td><span class="pill ${p.peer_up ? "scheduled" : "stopped"}">${p.peer_up ? "up" : "down"}</span></td>
+      <td class="type">${esc(p.incarnation || "")}</td>
+      <td class="n">${p.heartbeat_age_seconds === undefined ? "–" : p.heartbeat_age_seconds.toFixed(1) + " s ago"}</td>
+      <td class="n">${fmt(p.sent)}</td><td class="n">${fmt(p.received)}</td>
+      <td class="n">${fmt(p.dropped)}</td><td class="n${p.dead_letters ? " bad" : ""}">${fmt(p.dead_letters)}</td>
+      <td class="n">${fmt(p.queued)}</td></tr>`).join("") + `</tbody></table>`;
 }
 
 function miniTable(rows, cols, empty) {
@@ -431,6 +451,7 @@ async function tick() {
     drawCharts();
     drawWorkers(w);
     drawGraph(d.graph);
+    drawCluster(d.cluster);
     drawSide(d);
     drawTable(d);
     await drawTree(false);

@@ -1573,8 +1573,11 @@ Node::Node(System& system, NodeOptions options) {
           static_cast<double>(p->dead_letters));
       add("troupe_remote_queued", "Frames in a peer node's outbound queue.", false,
           static_cast<double>(p->queue.size()));
-      add("troupe_remote_peer_up", "1 while a peer node is up, 0 once suspected or down.",
-          false, p->up ? 1 : 0);
+      add("troupe_remote_heartbeat_age_seconds", "Seconds since a peer node was last heard.",
+          false, std::chrono::duration<double>(std::chrono::steady_clock::now() - p->last_seen).count());
+      add("troupe_remote_peer_up", "1 while a peer node is up, 0 once declared down.", false,
+          p->up ? 1 : 0);
+      out.back().labels.emplace_back("incarnation", detail::remote::hex(p->incarnation));
     }
   });
 }

@@ -476,12 +476,17 @@ TEST_CASE("the page's graph shows who sends to whom from sampled sends") {
     for (int i = 0; i < 50; ++i) p.to.tell(Count{});
   });
   troupe::Observer observer(system, {.announce = false});
-  // The first page poll switches sampling on; sends after it are sampled.
-  REQUIRE(get(observer.url() + "/actors.json").status == 200);
+  // Page polls switch sampling on, in windows of 0.1 s each second: keep sending.
+  std::atomic<bool> done{false};
+  std::thread sender([&] {
+    while (!done.load()) {
+      source.tell(Ping{sink});
+      std::this_thread::sleep_for(2ms);
+    }
+  });
   nlohmann::json graph;
-  REQUIRE(support::eventually([&] {
-    for (int i = 0; i < 20; ++i) source.tell(Ping{sink});
-    std::this_thread::sleep_for(600ms);
+  bool found = support::eventually([&] {
+    std::this_thread::sleep_for(300ms);
     graph = nlohmann::json::parse(get(observer.url() + "/actors.json").body)["graph"];
     std::map<std::uint32_t, std::string> names;
     for (auto& n : graph["nodes"]) names[n["id"]] = n["name"];
@@ -489,7 +494,11 @@ TEST_CASE("the page's graph shows who sends to whom from sampled sends") {
       if (names[e["from"]] == "graph-source" && names[e["to"]] == "graph-sink") return true;
     }
     return false;
-  }));
+  });
+  done = true;
+  sender.join();
+  INFO(graph.dump());
+  REQUIRE(found);
   REQUIRE(graph["sampling"] == true);
   REQUIRE(graph["edges"].size() <= 60);
 }
@@ -512,4 +521,25 @@ TEST_CASE("another library's metrics source shows in the metrics until removed")
   REQUIRE(text.find("not a name") == std::string::npos);
   troupe::probe::remove_metrics_source(system, id);
   REQUIRE(get(observer.url() + "/metrics").body.find("troupe_remote_sent_total") == std::string::npos);
+}
+
+TEST_CASE("peer nodes reported by a metrics source become the page's cluster rows") {
+  troupe::System system({.workers = 1});
+  troupe::Observer observer(system, {.announce = false});
+  REQUIRE(nlohmann::json::parse(get(observer.url() + "/actors.json").body)["cluster"].empty());
+  // What troupe-remote's Node reports (remote/src/node.cpp), without a NATS server.
+  auto id = troupe::probe::add_metrics_source(system, [](std::vector<troupe::probe::Metric>& out) {
+    out.push_back({"troupe_remote_sent_total", "", true, {{"node", "a"}, {"peer", "b"}}, 12});
+    out.push_back({"troupe_remote_peer_up", "", false,
+                   {{"node", "a"}, {"peer", "b"}, {"incarnation", "1f"}}, 1});
+    out.push_back({"troupe_remote_heartbeat_age_seconds", "", false, {{"node", "a"}, {"peer", "b"}}, 0.25});
+  });
+  auto cluster = nlohmann::json::parse(get(observer.url() + "/actors.json").body)["cluster"];
+  REQUIRE(cluster.size() == 1);
+  REQUIRE(cluster[0]["peer"] == "b");
+  REQUIRE(cluster[0]["sent"] == 12);
+  REQUIRE(cluster[0]["peer_up"] == 1);
+  REQUIRE(cluster[0]["incarnation"] == "1f");
+  REQUIRE(cluster[0]["heartbeat_age_seconds"] == 0.25);
+  troupe::probe::remove_metrics_source(system, id);
 }

@@ -600,7 +600,7 @@ TEST_CASE("node options that cannot work are refused at construction") {
   CHECK_THROWS_AS(troupe::Node(system, opts), troupe::ConnectError);
 }
 
-TEST_CASE("a node reports its traffic per peer as metrics of its system, until it leaves") {
+TEST_CASE("a node reports its traffic per peer as metrics of its system until it leaves") {
   cluster::NatsServer nats;
   troupe::System system({.workers = 2});
   auto metrics = [&](const std::string& name, const std::string& peer) {
