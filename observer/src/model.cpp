@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <functional>
 #include <map>
 #include <unistd.h>
@@ -329,12 +330,21 @@ void Model::end_window() {
   in_window_ = false;
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start_).count();
-  std::vector<probe::SendSample> samples = probe::take_send_samples(*system_);
+  windows_.push_back(Window{std::max(seconds, 1e-3), probe::take_send_samples(*system_)});
+  if (windows_.size() > kWindowsKept) windows_.pop_front();
+  std::unordered_map<std::uint64_t, std::uint64_t> counts;
+  double sampled = 0;
+  for (const auto& w : windows_) {
+    sampled += w.seconds;
+    for (const auto& sample : w.samples) {
+      counts[(static_cast<std::uint64_t>(sample.from) << 32) | sample.to] += sample.count;
+    }
+  }
   edges_.clear();
-  for (const auto& sample : samples) {
-    // One send in 16 is sampled (probe::sample_sends), during `seconds`.
-    edges_.push_back(Edge{sample.from, sample.to,
-                          static_cast<double>(sample.count) * 16 / std::max(seconds, 1e-3)});
+  for (auto [key, count] : counts) {
+    // One send in 16 is sampled (probe::sample_sends), during `sampled` seconds.
+    edges_.push_back(Edge{static_cast<std::uint32_t>(key >> 32), static_cast<std::uint32_t>(key),
+                          static_cast<double>(count) * 16 / sampled});
   }
   std::sort(edges_.begin(), edges_.end(), [](const Edge& a, const Edge& b) {
     return a.rate != b.rate ? a.rate > b.rate : (a.from != b.from ? a.from < b.from : a.to < b.to);
@@ -346,6 +356,7 @@ void Model::stop_sampling() {
   end_window();
   sampling_ = false;
   edges_.clear();
+  windows_.clear();
 }
 
 nlohmann::json Model::cluster_json() const {

@@ -106,6 +106,14 @@ class Model {
     double rate;  // sends per second (estimated from the samples)
   };
   std::vector<Edge> edges_;
+  // The last few windows' samples: a pair that sends a few hundred times a second has a
+  // sample or two in one window, and should not blink in and out of the graph.
+  struct Window {
+    double seconds;
+    std::vector<probe::SendSample> samples;
+  };
+  std::deque<Window> windows_;
+  static constexpr std::size_t kWindowsKept = 5;
   std::chrono::steady_clock::time_point window_start_{};
   bool sampling_ = false;  // windows run (the page is open)
   bool in_window_ = false;

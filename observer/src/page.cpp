@@ -37,7 +37,8 @@ constexpr std::string_view kPage = R"TROUPE_PAGE(<!doctype html>
   main { padding: 18px 24px 40px; max-width: 1500px; margin: 0 auto; }
   .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(118px, 1fr)); gap: 12px; }
   .card { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; }
-  .card .k { color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .5px; }
+  .card .k { color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .3px;
+             white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
   .card .v { font-size: 22px; font-weight: 600; font-variant-numeric: tabular-nums; }
   .card .d { color: var(--muted); font-size: 12px; font-variant-numeric: tabular-nums; }
   .card.bad .v { color: var(--bad); }
@@ -350,7 +351,7 @@ function drawGraph(g) {
   });
   el.innerHTML = `<svg viewBox="0 0 ${W} ${H}" height="${H}"><defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="9" markerHeight="9" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#3559e0"/></marker></defs>${paths.join("")}${nodes.join("")}</svg>` +
     `<div class="legend">${edges.slice(0, 5).map((e) => `${esc(name(e.from))} → ${esc(name(e.to))} <b>${fmt(e.rate)}</b>/s`).join(" · ")}</div>`;
-  $("graphnote").textContent = `one send in ${g.every} sampled; the ${edges.length} busiest pairs, per second`;
+  $("graphnote").textContent = `one send in ${g.every}, in 0.1 s windows; the ${edges.length} busiest pairs, per second`;
 }
 
 function drawCluster(peers) {

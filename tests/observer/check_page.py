@@ -56,7 +56,7 @@ def main():
         first = chromium(observed.url + "/", "--dump-dom")
         second = chromium(observed.url + "/", "--dump-dom")
         shot = os.path.join(artifacts, "observer-page.png")
-        chromium(observed.url + "/", f"--screenshot={shot}", "--window-size=1400,1300",
+        chromium(observed.url + "/", f"--screenshot={shot}", "--window-size=1400,1800",
                  budget_ms=6000)
 
     tbody = re.search(r"<tbody>(.*?)</tbody>\s*</table>\s*</section>\s*<footer", second, re.S)

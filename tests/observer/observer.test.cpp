@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -33,12 +34,13 @@ struct Reply {
   std::string content_type;
 };
 
-/// GET `url` with libcurl, at most `timeout`; status 0 if it failed.
+/// GET `url` with libcurl, at most `timeout`; status 0 if it failed. Asserts nothing, so
+/// that any thread may call it (Catch's assertions are for the test's own thread).
 Reply get(const std::string& url, const std::vector<std::string>& headers = {},
           std::chrono::milliseconds timeout = 10s) {
   Reply r;
   CURL* curl = curl_easy_init();
-  REQUIRE(curl != nullptr);
+  if (curl == nullptr) return r;
   curl_slist* list = nullptr;
   for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());

@@ -1,7 +1,11 @@
 // Tests of troupe/probe.hpp (probe.cpp): a live trace, worker busy time, the ask clock, the
 // send sampler, the exact handled count and other libraries' metrics sources.
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
