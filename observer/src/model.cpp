@@ -266,7 +266,8 @@ std::string Model::metrics(std::size_t max_series) const {
   for (std::size_t i = 0; i < busy_.size(); ++i) {
     out += fmt::format("troupe_worker_busy_seconds_total{{worker=\"{}\"}} {:.6f}\n", i, busy_[i]);
   }
-  family("troupe_timers_pending", "gauge", "Timers waiting to fire (after, every).");
+  family("troupe_timers_pending", "gauge",
+         "Timers in the timer service (after, every); a cancelled one stays until its due time.");
   out += fmt::format("troupe_timers_pending {}\n", stats_.timers_pending);
 
   family("troupe_ask_latency_seconds", "histogram",

@@ -37,10 +37,11 @@ constexpr std::string_view kPage = R"TROUPE_PAGE(<!doctype html>
   main { padding: 18px 24px 40px; max-width: 1500px; margin: 0 auto; }
   .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(118px, 1fr)); gap: 12px; }
   .card { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; }
-  .card .k { color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .3px;
+  .card .k { color: var(--muted); font-size: 11px; text-transform: uppercase; letter-spacing: .3px;
              white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
   .card .v { font-size: 22px; font-weight: 600; font-variant-numeric: tabular-nums; }
-  .card .d { color: var(--muted); font-size: 12px; font-variant-numeric: tabular-nums; }
+  .card .d { color: var(--muted); font-size: 12px; font-variant-numeric: tabular-nums;
+             white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
   .card.bad .v { color: var(--bad); }
   .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 14px; margin-top: 14px; }
   section { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 12px 16px; }

@@ -464,6 +464,7 @@ TEST_CASE("worker busy time grows while a worker runs turns and stands still whi
   spinner.tell(Count{});
   spinner.tell(Count{});
   REQUIRE(support::eventually([&] { return system.actors().at(0).handled == 2; }));
+  std::this_thread::sleep_for(50ms);  // the worker goes idle
   auto busy = troupe::probe::worker_busy_seconds(system);
   REQUIRE(busy[0] - start[0] >= 0.5);  // two turns of 0.3 s
   std::this_thread::sleep_for(300ms);  // asleep now
