@@ -54,8 +54,8 @@ std::vector<probe::SendSample> SendSampler::take() {
 void AskClock::Histogram::add(std::chrono::nanoseconds t) noexcept {
   double seconds = std::chrono::duration<double>(t).count();
   const auto& bounds = probe::AskLatency::kBounds;
-  auto bucket = static_cast<std::size_t>(
-      std::lower_bound(bounds.begin(), bounds.end(), seconds) - bounds.begin());
+  auto bucket = static_cast<std::size_t>(std::lower_bound(bounds.begin(), bounds.end(), seconds) -
+                                         bounds.begin());
   counts[bucket].fetch_add(1, std::memory_order_relaxed);
   sum_ns.fetch_add(static_cast<std::uint64_t>(t.count()), std::memory_order_relaxed);
 }
@@ -64,9 +64,7 @@ void AskClock::asked(StateBase& answer) noexcept {
   if (++tls_asks % kEvery != 0) return;
   auto start = std::chrono::steady_clock::now();
   try {
-    answer.on_ready([h = histogram_, start] {
-      h->add(std::chrono::steady_clock::now() - start);
-    });
+    answer.on_ready([h = histogram_, start] { h->add(std::chrono::steady_clock::now() - start); });
   } catch (...) {
     // out of memory: this ask goes untimed
   }

@@ -12,10 +12,10 @@
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
-#include <troupe/probe.hpp>
-#include <troupe/troupe.hpp>
 
 #include "../support.hpp"
+#include <troupe/probe.hpp>
+#include <troupe/troupe.hpp>
 
 using namespace std::chrono_literals;
 
@@ -37,7 +37,7 @@ TEST_CASE("a live trace holds the turns between its start and its stop, and only
   troupe::System system({.workers = 2});
   auto echo = system.spawn("traced-echo", [](int n) { return n; });
   for (int i = 0; i < 50; ++i) REQUIRE(echo.ask(i).get(5s) == i);  // before: not recorded
-  REQUIRE(troupe::probe::stop_trace(system).empty());                // none running
+  REQUIRE(troupe::probe::stop_trace(system).empty());              // none running
   REQUIRE(troupe::probe::start_trace(system));
   REQUIRE_FALSE(troupe::probe::start_trace(system));  // one at a time
   // A round of a turn reads the tracer once: let the one answering the last ask end.
@@ -89,7 +89,8 @@ TEST_CASE("asks are timed one in eight while the ask clock runs, none otherwise"
 
 TEST_CASE("sampled sends name the sending actor and the receiver, and stop when switched off") {
   troupe::System system({.workers = 2});
-  auto target = system.spawn<Target>({.name = "target"}, std::function<void(const Hit&)>([](const Hit&) {}));
+  auto target =
+      system.spawn<Target>({.name = "target"}, std::function<void(const Hit&)>([](const Hit&) {}));
   auto relay = system.spawn("relay", [](const Relay& r) {
     for (int i = 0; i < 16; ++i) r.to.tell(Hit{});
   });
