@@ -1560,8 +1560,9 @@ Node::Node(System& system, NodeOptions options) {
     std::lock_guard lock(c->mu);
     for (auto& [n, p] : c->peers) {
       if (n == "*") continue;
+      const std::string& peer = n;  // clang 14 captures no structured binding
       auto add = [&](const char* name, const char* help, bool counter, double value) {
-        out.push_back({name, help, counter, {{"node", c->name}, {"peer", n}}, value});
+        out.push_back({name, help, counter, {{"node", c->name}, {"peer", peer}}, value});
       };
       add("troupe_remote_sent_total", "Frames handed to NATS for a peer node.", true,
           static_cast<double>(p->sent));
