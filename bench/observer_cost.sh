@@ -4,20 +4,28 @@
 # page polls it (/actors.json once a second) plus a Prometheus scrape (/metrics once a
 # second). Rounds alternate between the three, so the host's drift spreads over all of them;
 # each round is `troupe-bench --reps 1` (a fresh child process), and the medians are printed.
+# With BASE_BUILD_DIR (a build of the runtime before the observer's hooks), each round also
+# runs that build's benchmark first ("base"): what the hooks cost a program nobody watches.
 #
-# Usage: bench/observer_cost.sh BUILD_DIR [ROUNDS] [SCALE]   (BUILD_DIR configured with -Dbench=true)
+# Usage: bench/observer_cost.sh BUILD_DIR [ROUNDS] [SCALE] [BASE_BUILD_DIR]
+#        (build dirs configured with -Dbench=true; BUILD_DIR also builds troupe-observer)
 set -euo pipefail
 build=$(realpath "$1")
 rounds=${2:-7}
 scale=${3:-50}   # 50: some 3 s a run, so the pollers hit it a few times
+base=${4:+$(realpath "$4")/bench/troupe-bench}
 bench="$build/bench/troupe-bench"
 port=9191
 [[ -x "$bench" ]] || { echo "no $bench (meson configure -Dbench=true, then build it)" >&2; exit 2; }
+[[ -z "$base" || -x "$base" ]] || { echo "no $base" >&2; exit 2; }
+modes=(none idle polled)
+[[ -n "$base" ]] && modes=(base "${modes[@]}")
 
 run() {  # run MODE -> prints ns/msg of one pingpong run
   local json
   json=$(mktemp)
   case $1 in
+    base) "$base" --only pingpong --peer troupe --reps 1 --scale "$scale" --json "$json" >/dev/null 2>&1 ;;
     none) "$bench" --only pingpong --peer troupe --reps 1 --scale "$scale" --json "$json" >/dev/null 2>&1 ;;
     idle) TROUPE_OBSERVE=127.0.0.1:$port "$bench" --only pingpong --peer troupe --reps 1 --scale "$scale" \
             --json "$json" >/dev/null 2>&1 ;;
@@ -47,21 +55,28 @@ PY
   rm -f "$json"
 }
 
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 declare -A results
 for ((i = 0; i < rounds; i++)); do
-  for mode in none idle polled; do
-    results[$mode]+="$(run $mode) "
+  for mode in "${modes[@]}"; do
+    results[$mode]+="$(run "$mode") "
   done
 done
-# shellcheck disable=SC2086
-python3 - "${results[none]}" "${results[idle]}" "${results[polled]}" <<'PY'
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+args=()
+for mode in "${modes[@]}"; do args+=("$mode=${results[$mode]}"); done
+python3 - "${args[@]}" <<'PY'
 import statistics, sys
-runs = {m: [float(v) for v in a.split()] for m, a in zip(["none", "idle", "polled"], sys.argv[1:])}
+runs = {}
+for arg in sys.argv[1:]:
+    mode, values = arg.split("=", 1)
+    runs[mode] = [float(v) for v in values.split()]
 for mode, values in runs.items():
     print(f"{mode:7s} median {statistics.median(values):7.2f} ns/msg  runs: {' '.join(f'{v:.1f}' for v in values)}")
-# Each round ran the three back to back: the ratio within a round cancels most of the
+# Each round ran the modes back to back: the ratio within a round cancels most of the
 # host's drift between rounds.
-for mode in ["idle", "polled"]:
-    ratios = [b / a for a, b in zip(runs["none"], runs[mode])]
-    print(f"{mode:7s} / none, median of per-round ratios: {statistics.median(ratios):.3f}")
+for mode, ref in [("none", "base"), ("idle", "none"), ("polled", "none")]:
+    if mode in runs and ref in runs:
+        ratios = [b / a for a, b in zip(runs[ref], runs[mode])]
+        print(f"{mode:7s} / {ref}, median of per-round ratios: {statistics.median(ratios):.3f}")
 PY

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <functional>
 #include <map>
 #include <unistd.h>
@@ -60,6 +61,14 @@ std::string utf8_safe(const std::string& s) {
     }
   }
   return out;
+}
+
+/// A metric or label name of the Prometheus data model.
+bool valid_name(const std::string& s) {
+  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == ':';
+  });
 }
 
 bool contains_folded(const std::string& haystack, const std::string& needle) {
@@ -124,8 +133,10 @@ void Model::refresh(std::chrono::milliseconds min_age) {
   double seconds = have_snapshot_ ? std::chrono::duration<double>(now - taken_).count()
                                   : std::chrono::duration<double>(now - started_).count();
   if (seconds <= 0) seconds = 1e-3;
-  std::vector<ActorInfo> infos = system_->actors();
+  // The counters before the walk: an actor that ends between the two is missed for one
+  // snapshot (handled_by_ended grows after it leaves the registry), never counted twice.
   stats_ = system_->stats();
+  std::vector<ActorInfo> infos = system_->actors();
   live_ = infos.size();
 
   std::unordered_map<std::uint32_t, Seen> seen;
@@ -133,8 +144,9 @@ void Model::refresh(std::chrono::milliseconds min_age) {
   std::unordered_map<std::uint32_t, std::uint32_t> children;
   std::vector<Row> rows;
   rows.reserve(infos.size());
-  std::uint64_t handled_delta = 0;
+  std::uint64_t live_handled = 0;
   for (auto& info : infos) {
+    live_handled += info.handled;
     Seen now_seen{info.handled, info.mailbox_depth, 0};
     std::uint32_t delta = info.handled;  // a new actor: all it handled is new
     if (auto it = seen_.find(info.id); it != seen_.end()) {
@@ -145,7 +157,6 @@ void Model::refresh(std::chrono::milliseconds min_age) {
         now_seen.streak = it->second.streak;
       }
     }
-    handled_delta += delta;
     if (info.parent != 0) ++children[info.parent];
     Row row;
     row.rate = delta / seconds;
@@ -157,8 +168,21 @@ void Model::refresh(std::chrono::milliseconds min_age) {
   for (auto& row : rows) {
     if (auto it = children.find(row.info.id); it != children.end()) row.children = it->second;
   }
-  handled_total_ += handled_delta;
-  handled_rate_ = handled_delta / seconds;
+  // Exact: what ended actors handled plus what the live ones have (each actor's count is
+  // 32 bits: one actor past 2^32 messages wraps). Never reported lower than before.
+  std::uint64_t before = handled_total_;
+  handled_total_ = std::max(handled_total_, stats_.handled_by_ended + live_handled);
+  handled_rate_ = static_cast<double>(handled_total_ - before) / seconds;
+
+  std::vector<double> busy = probe::worker_busy_seconds(*system_);
+  busy_.resize(busy.size(), 0.0);
+  utilisation_.assign(busy.size(), 0.0);
+  for (std::size_t i = 0; i < busy.size(); ++i) {
+    double b = std::max(busy_[i], busy[i]);  // a racy read may dip: counters never do
+    utilisation_[i] = std::clamp((b - busy_[i]) / seconds, 0.0, 1.0);
+    busy_[i] = b;
+  }
+  asks_ = probe::ask_latency(*system_);
   rows_ = std::move(rows);
   seen_ = std::move(seen);
   taken_ = now;
@@ -237,9 +261,158 @@ std::string Model::metrics(std::size_t max_series) const {
   }
   out += fmt::format("troupe_mailbox_depth{{actor=\"other\"}} {}\n", other);
 
+  family("troupe_worker_busy_seconds_total", "counter",
+         "Seconds each worker spent running turns (not looking for work or asleep).");
+  for (std::size_t i = 0; i < busy_.size(); ++i) {
+    out += fmt::format("troupe_worker_busy_seconds_total{{worker=\"{}\"}} {:.6f}\n", i, busy_[i]);
+  }
+  family("troupe_timers_pending", "gauge",
+         "Timers in the timer service (after, every); a cancelled one stays until its due time.");
+  out += fmt::format("troupe_timers_pending {}\n", stats_.timers_pending);
+
+  family("troupe_ask_latency_seconds", "histogram",
+         "From an ask's send to its answer; one ask in 8 is timed while the observer is "
+         "attached.");
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < probe::AskLatency::kBounds.size(); ++i) {
+    cumulative += asks_.counts[i];
+    out += fmt::format("troupe_ask_latency_seconds_bucket{{le=\"{}\"}} {}\n",
+                       probe::AskLatency::kBounds[i], cumulative);
+  }
+  out += fmt::format("troupe_ask_latency_seconds_bucket{{le=\"+Inf\"}} {}\n", asks_.count);
+  out += fmt::format("troupe_ask_latency_seconds_sum {:.9f}\n", asks_.sum_seconds);
+  out += fmt::format("troupe_ask_latency_seconds_count {}\n", asks_.count);
+
   family("troupe_observer_snapshots_total", "counter", "Snapshots of the registry the observer took.");
   out += fmt::format("troupe_observer_snapshots_total {}\n", snapshots_);
+
+  // Other libraries' series (troupe-remote's per-peer counters), grouped into families.
+  std::vector<probe::Metric> extra = probe::collect_metrics(*system_);
+  std::stable_sort(extra.begin(), extra.end(),
+                   [](const auto& a, const auto& b) { return a.name < b.name; });
+  const std::string* last = nullptr;
+  for (const auto& m : extra) {
+    if (!valid_name(m.name) || m.name.rfind("troupe_", 0) != 0) continue;
+    if (last == nullptr || *last != m.name) {
+      std::string help = label(m.help);
+      out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", m.name, help, m.name,
+                         m.counter ? "counter" : "gauge");
+      last = &m.name;
+    }
+    out += m.name;
+    if (!m.labels.empty()) {
+      out += '{';
+      bool first = true;
+      for (const auto& [k, v] : m.labels) {
+        if (!valid_name(k)) continue;
+        if (!first) out += ',';
+        first = false;
+        out += fmt::format("{}=\"{}\"", k, label(v));
+      }
+      out += '}';
+    }
+    out += fmt::format(" {}\n", m.value);
+  }
   return out;
+}
+
+void Model::start_window() {
+  if (in_window_) return;
+  sampling_ = true;
+  in_window_ = true;
+  probe::take_send_samples(*system_);  // nothing should be left; make sure
+  probe::sample_sends(*system_, true);
+  window_start_ = std::chrono::steady_clock::now();
+}
+
+void Model::end_window() {
+  if (!in_window_) return;
+  probe::sample_sends(*system_, false);
+  in_window_ = false;
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start_).count();
+  windows_.push_back(Window{std::max(seconds, 1e-3), probe::take_send_samples(*system_)});
+  if (windows_.size() > kWindowsKept) windows_.pop_front();
+  std::unordered_map<std::uint64_t, std::uint64_t> counts;
+  double sampled = 0;
+  for (const auto& w : windows_) {
+    sampled += w.seconds;
+    for (const auto& sample : w.samples) {
+      counts[(static_cast<std::uint64_t>(sample.from) << 32) | sample.to] += sample.count;
+    }
+  }
+  edges_.clear();
+  for (auto [key, count] : counts) {
+    // One send in 16 is sampled (probe::sample_sends), during `sampled` seconds.
+    edges_.push_back(Edge{static_cast<std::uint32_t>(key >> 32), static_cast<std::uint32_t>(key),
+                          static_cast<double>(count) * 16 / sampled});
+  }
+  std::sort(edges_.begin(), edges_.end(), [](const Edge& a, const Edge& b) {
+    return a.rate != b.rate ? a.rate > b.rate : (a.from != b.from ? a.from < b.from : a.to < b.to);
+  });
+  if (edges_.size() > 60) edges_.resize(60);
+}
+
+void Model::stop_sampling() {
+  end_window();
+  sampling_ = false;
+  edges_.clear();
+  windows_.clear();
+}
+
+nlohmann::json Model::cluster_json() const {
+  // Rows by (node, peer) from the troupe_remote_* series: a Node's metrics source
+  // (remote/src/node.cpp) reports them; with no Node the list is empty.
+  std::map<std::pair<std::string, std::string>, nlohmann::json> peers;
+  for (const auto& m : probe::collect_metrics(*system_)) {
+    constexpr std::string_view kPrefix = "troupe_remote_";
+    if (m.name.rfind(kPrefix, 0) != 0) continue;
+    std::string node, peer, incarnation;
+    for (const auto& [k, v] : m.labels) {
+      if (k == "node") node = v;
+      if (k == "peer") peer = v;
+      if (k == "incarnation") incarnation = v;
+    }
+    if (peer.empty()) continue;
+    nlohmann::json& row = peers[{node, peer}];
+    row["node"] = utf8_safe(node);
+    row["peer"] = utf8_safe(peer);
+    std::string key = m.name.substr(kPrefix.size());
+    if (key.size() > 6 && key.compare(key.size() - 6, 6, "_total") == 0) key.resize(key.size() - 6);
+    row[key] = m.value;
+    if (!incarnation.empty()) row["incarnation"] = incarnation;
+  }
+  nlohmann::json out = nlohmann::json::array();
+  for (auto& [key, row] : peers) out.push_back(std::move(row));
+  return out;
+}
+
+nlohmann::json Model::graph_json() const {
+  std::unordered_map<std::uint32_t, const Row*> wanted;
+  for (const auto& e : edges_) {
+    wanted.emplace(e.from, nullptr);
+    wanted.emplace(e.to, nullptr);
+  }
+  for (const auto& r : rows_) {
+    if (auto it = wanted.find(r.info.id); it != wanted.end()) it->second = &r;
+  }
+  nlohmann::json nodes = nlohmann::json::array();
+  for (const auto& [id, row] : wanted) {
+    std::string name = id == 0          ? "(outside)"
+                       : row != nullptr ? row->info.name
+                                        : "#" + std::to_string(id) + " (ended)";
+    if (name.empty() && row != nullptr) name = row->info.type + "#" + std::to_string(id);
+    nodes.push_back({{"id", id},
+                     {"name", utf8_safe(name)},
+                     {"type", row != nullptr ? utf8_safe(row->info.type) : ""},
+                     {"alive", id == 0 || row != nullptr}});
+  }
+  nlohmann::json edges = nlohmann::json::array();
+  for (const auto& e : edges_) {
+    edges.push_back({{"from", e.from}, {"to", e.to}, {"rate", std::round(e.rate * 10) / 10}});
+  }
+  return {{"sampling", sampling_}, {"every", 16}, {"nodes", std::move(nodes)},
+          {"edges", std::move(edges)}};
 }
 
 nlohmann::json Model::stats_json() const {
@@ -254,6 +427,8 @@ nlohmann::json Model::stats_json() const {
           {"failures", stats_.failures},
           {"restarts", stats_.restarts},
           {"refusals", stats_.refusals},
+          {"timers_pending", stats_.timers_pending},
+          {"asks_timed", asks_.count},
           {"handled", handled_total_},
           {"handled_rate", std::round(handled_rate_ * 10) / 10},
           {"actors", live_},
@@ -268,8 +443,11 @@ void Model::record_history() {
   if (!have_snapshot_) return;
   double t = std::chrono::duration<double>(taken_ - started_).count();
   if (!history_.empty() && history_.back().t == t) return;  // no new snapshot since
+  double busy = 0;
+  for (double u : utilisation_) busy += u;
+  if (!utilisation_.empty()) busy /= static_cast<double>(utilisation_.size());
   history_.push_back(Point{t, handled_total_, stats_.dead_letters, stats_.failures,
-                           stats_.restarts, live_});
+                           stats_.restarts, live_, busy});
   if (history_.size() > kHistory) history_.pop_front();
 }
 
@@ -343,13 +521,24 @@ nlohmann::json Model::actors_json(const Query& q) const {
           {"busiest", top(busiest, [](const Row& r) { return r.rate; }, 10)},
           {"growing", top(growing, [](const Row& r) { return r.info.mailbox_depth; }, 10)},
           {"stats", stats_json()},
+          {"workers", [&] {
+             nlohmann::json w = nlohmann::json::array();
+             for (std::size_t i = 0; i < busy_.size(); ++i) {
+               w.push_back({{"busy_seconds", std::round(busy_[i] * 1000) / 1000},
+                            {"utilisation", std::round(utilisation_[i] * 1000) / 1000}});
+             }
+             return w;
+           }()},
+          {"graph", graph_json()},
+          {"cluster", cluster_json()},
           {"history", [&] {
              // Columns, not rows: five arrays of numbers are a third the size.
              nlohmann::json h = {{"t", nlohmann::json::array()}, {"handled", nlohmann::json::array()},
                                  {"dead_letters", nlohmann::json::array()},
                                  {"failures", nlohmann::json::array()},
                                  {"restarts", nlohmann::json::array()},
-                                 {"actors", nlohmann::json::array()}};
+                                 {"actors", nlohmann::json::array()},
+                                 {"busy", nlohmann::json::array()}};
              for (const auto& p : history_) {
                h["t"].push_back(std::round(p.t * 1000) / 1000);
                h["handled"].push_back(p.handled);
@@ -357,6 +546,7 @@ nlohmann::json Model::actors_json(const Query& q) const {
                h["failures"].push_back(p.failures);
                h["restarts"].push_back(p.restarts);
                h["actors"].push_back(p.actors);
+               h["busy"].push_back(std::round(p.busy * 1000) / 1000);
              }
              return h;
            }()}};

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "troupe/options.hpp"
+#include "troupe/probe.hpp"
 #include "troupe/system.hpp"
 
 namespace troupe::observe {
@@ -57,6 +58,14 @@ class Model {
   void record_history();
   static constexpr std::size_t kHistory = 300;
 
+  /// Sampling sends is worth its cost only while someone looks at the graph, and then
+  /// only in short windows: start_window switches it on, end_window off, and makes the
+  /// graph of what the window sampled. stop_sampling ends it for good (the page closed).
+  void start_window();
+  void end_window();
+  void stop_sampling();
+  bool sampling() const { return sampling_; }
+
  private:
   struct Seen {
     std::uint32_t handled = 0;
@@ -83,8 +92,34 @@ class Model {
     double t;  // seconds since the observer started
     std::uint64_t handled, dead_letters, failures, restarts;
     std::size_t actors;
+    double busy;  // mean worker utilisation, 0-1
   };
   std::deque<Point> history_;
+
+  // -- workers: busy seconds as read (never reported lower than before) and utilisation --
+  std::vector<double> busy_;
+  std::vector<double> utilisation_;  // busy share of each worker since the last snapshot
+  probe::AskLatency asks_{};
+  // -- who sends to whom: sampled sends per (from, to) over the last window ----------------
+  struct Edge {
+    std::uint32_t from, to;
+    double rate;  // sends per second (estimated from the samples)
+  };
+  std::vector<Edge> edges_;
+  // The last few windows' samples: a pair that sends a few hundred times a second has a
+  // sample or two in one window, and should not blink in and out of the graph.
+  struct Window {
+    double seconds;
+    std::vector<probe::SendSample> samples;
+  };
+  std::deque<Window> windows_;
+  static constexpr std::size_t kWindowsKept = 5;
+  std::chrono::steady_clock::time_point window_start_{};
+  bool sampling_ = false;  // windows run (the page is open)
+  bool in_window_ = false;
+  nlohmann::json graph_json() const;
+  /// Peer nodes as other libraries report them (troupe_remote_* series), one row each.
+  nlohmann::json cluster_json() const;
 };
 
 }  // namespace troupe::observe

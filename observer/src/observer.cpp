@@ -21,6 +21,7 @@
 #include <stdexcept>
 #include <string_view>
 #include <thread>
+#include <utility>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -29,6 +30,7 @@
 
 #include "model.hpp"
 #include "page.hpp"
+#include "troupe/probe.hpp"
 #include "troupe/system.hpp"
 
 namespace troupe {
@@ -41,6 +43,11 @@ constexpr int kMaxTraceSeconds = 60;
 // second for the charts' history; otherwise it takes none (an unwatched observer costs
 // nothing but a timer a second).
 constexpr auto kWatchedFor = std::chrono::minutes(5);
+// Sends are sampled (for the "who sends to whom" graph) while the page has asked for
+// /actors.json within this long, for kSampleWindow at the start of each second: while a
+// window is open every send of the process leaves its inline path.
+constexpr auto kPageOpenFor = std::chrono::seconds(5);
+constexpr long kSampleWindowMicros = 100'000;
 
 /// Compares without stopping at the first difference, so timing tells nothing of the token.
 bool same_secret(std::string_view a, std::string_view b) {
@@ -94,13 +101,29 @@ struct Observer::State {
   event* wake = nullptr;
   event* tick = nullptr;
   std::chrono::steady_clock::time_point last_request{};
+  std::chrono::steady_clock::time_point last_page_poll{};
   bool ever_asked = false;
+  // The /trace request being recorded for (answered when trace_timer fires), if any.
+  evhttp_request* trace_request = nullptr;
+  event* trace_timer = nullptr;
+  event* window_timer = nullptr;  // ends a window of send sampling
   int wake_fd = -1;
   std::thread thread;
 
   State(System& s, ObserverOptions o) : system(&s), options(std::move(o)), model(s) {}
   ~State() {
+    if (trace_request != nullptr) {
+      probe::stop_trace(*system);
+      // evhttp_free frees it with its connection, unless the client left (it was detached).
+      if (evhttp_request_get_connection(trace_request) == nullptr) {
+        evhttp_request_free(trace_request);
+      }
+    }
+    model.stop_sampling();
+    probe::time_asks(*system, false);
     if (http != nullptr) evhttp_free(http);  // closes the listener and every connection
+    if (trace_timer != nullptr) event_free(trace_timer);
+    if (window_timer != nullptr) event_free(window_timer);
     if (wake != nullptr) event_free(wake);
     if (tick != nullptr) event_free(tick);
     if (base != nullptr) event_base_free(base);
@@ -117,6 +140,13 @@ struct Observer::State {
   /// Once a second: a point of history, while someone is watching.
   static void on_tick(evutil_socket_t, short, void* arg) {
     auto* s = static_cast<State*>(arg);
+    if (std::chrono::steady_clock::now() - s->last_page_poll > kPageOpenFor) {
+      if (s->model.sampling()) s->model.stop_sampling();
+    } else {
+      s->model.start_window();
+      timeval window{0, kSampleWindowMicros};
+      if (event_add(s->window_timer, &window) != 0) s->model.end_window();
+    }
     if (!s->ever_asked || std::chrono::steady_clock::now() - s->last_request > kWatchedFor) return;
     try {
       s->model.refresh(std::chrono::milliseconds(900));
@@ -124,6 +154,30 @@ struct Observer::State {
     } catch (...) {
       // out of memory: the next tick tries again
     }
+  }
+
+  static void on_window_end(evutil_socket_t, short, void* arg) {
+    auto* s = static_cast<State*>(arg);
+    try {
+      s->model.end_window();
+    } catch (...) {
+      // out of memory: this window's graph is lost
+    }
+  }
+
+  /// The trace's time is up: stop recording and answer the request that asked for it.
+  static void on_trace_done(evutil_socket_t, short, void* arg) {
+    auto* s = static_cast<State*>(arg);
+    evhttp_request* req = std::exchange(s->trace_request, nullptr);
+    std::string json;
+    try {
+      json = probe::stop_trace(*s->system);
+    } catch (...) {
+      return text(req, 500, "troupe observer: out of memory making the trace\n");
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Disposition",
+                      "attachment; filename=\"troupe-trace.json\"");
+    reply(req, 200, "application/json", json);
   }
 
   static void reply(evhttp_request* req, int code, const char* type, std::string_view body) {
@@ -209,6 +263,13 @@ struct Observer::State {
       if (const char* v = params.get("q")) q.text = v;
       if (const char* v = params.get("state")) q.state = v;
       if (const char* v = params.get("growing")) q.growing_only = std::string_view(v) == "1";
+      // The first poll of a page opens a sampling window at once; then on_tick does.
+      if (!model.sampling()) {
+        model.start_window();
+        timeval window{0, kSampleWindowMicros};
+        if (event_add(window_timer, &window) != 0) model.end_window();
+      }
+      last_page_poll = std::chrono::steady_clock::now();
       model.refresh();
       model.record_history();
       return reply(req, 200, "application/json", model.actors_json(q).dump());
@@ -218,11 +279,24 @@ struct Observer::State {
       if (!seconds || *seconds < 1 || *seconds > kMaxTraceSeconds) {
         return text(req, 400, "seconds must be a whole number from 1 to 60\n");
       }
-      return text(req, 501,
-                  "a live trace needs a runtime hook troupe does not have yet; start the program "
-                  "with TROUPE_TRACE=trace.json to write a Chrome trace at exit\n");
+      if (trace_request != nullptr || !probe::start_trace(*system)) {
+        return text(req, 409, "a trace is being recorded already; try again when it is done\n");
+      }
+      // Answered when the timer fires. A client that leaves meanwhile costs nothing more:
+      // evhttp keeps the request for us and frees it when we answer.
+      trace_request = req;
+      if (evhttp_connection* c = evhttp_request_get_connection(req)) {
+        evhttp_connection_set_timeout(c, static_cast<int>(*seconds) + kIdleTimeout);
+      }
+      timeval after{static_cast<time_t>(*seconds), 0};
+      if (event_add(trace_timer, &after) != 0) {
+        trace_request = nullptr;
+        probe::stop_trace(*system);
+        return text(req, 500, "troupe observer: cannot start a timer\n");
+      }
+      return;
     }
-    text(req, 404, "no such page; try /, /metrics, /actors.json or /stats.json\n");
+    text(req, 404, "no such page; try /, /metrics, /actors.json, /stats.json or /trace?seconds=5\n");
   }
 };
 
@@ -242,6 +316,10 @@ Observer::Observer(System& system, ObserverOptions options) {
   if (s->wake == nullptr || event_add(s->wake, nullptr) != 0) {
     throw std::runtime_error("troupe::Observer: cannot create the event loop");
   }
+  s->trace_timer = event_new(s->base, -1, 0, &State::on_trace_done, s);
+  if (s->trace_timer == nullptr) throw std::runtime_error("troupe::Observer: cannot create the event loop");
+  s->window_timer = event_new(s->base, -1, 0, &State::on_window_end, s);
+  if (s->window_timer == nullptr) throw std::runtime_error("troupe::Observer: cannot create the event loop");
   s->tick = event_new(s->base, -1, EV_PERSIST, &State::on_tick, s);
   timeval second{1, 0};
   if (s->tick == nullptr || event_add(s->tick, &second) != 0) {
@@ -267,6 +345,7 @@ Observer::Observer(System& system, ObserverOptions options) {
   evhttp_set_max_headers_size(s->http, 16 * 1024);
   evhttp_set_max_body_size(s->http, 4 * 1024);
   evhttp_set_gencb(s->http, &State::on_request, s);
+  probe::time_asks(system, true);  // one ask in 8: troupe_ask_latency_seconds
 
   s->thread = std::thread([s] {
     // A library's thread takes no signals: the program's handlers (and a SignalHandler that

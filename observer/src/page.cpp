@@ -35,11 +35,13 @@ constexpr std::string_view kPage = R"TROUPE_PAGE(<!doctype html>
          background: var(--good); margin-right: 6px; vertical-align: 0; }
   .dot.off { background: var(--bad); }
   main { padding: 18px 24px 40px; max-width: 1500px; margin: 0 auto; }
-  .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 12px; }
+  .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(118px, 1fr)); gap: 12px; }
   .card { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; }
-  .card .k { color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .5px; }
+  .card .k { color: var(--muted); font-size: 11px; text-transform: uppercase; letter-spacing: .3px;
+             white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
   .card .v { font-size: 22px; font-weight: 600; font-variant-numeric: tabular-nums; }
-  .card .d { color: var(--muted); font-size: 12px; font-variant-numeric: tabular-nums; }
+  .card .d { color: var(--muted); font-size: 12px; font-variant-numeric: tabular-nums;
+             white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
   .card.bad .v { color: var(--bad); }
   .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 14px; margin-top: 14px; }
   section { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 12px 16px; }
@@ -83,6 +85,21 @@ constexpr std::string_view kPage = R"TROUPE_PAGE(<!doctype html>
   .bad { color: var(--bad); }
   .wide { margin-top: 14px; }
   footer { color: var(--muted); font-size: 12px; margin-top: 14px; }
+  .span2 { grid-column: span 2; }
+  @media (max-width: 900px) { .span2 { grid-column: auto; } }
+  .workers { display: grid; grid-template-columns: 74px 1fr 52px; gap: 6px 10px; align-items: center;
+             font-variant-numeric: tabular-nums; margin-bottom: 8px; }
+  .workers .bar { height: 10px; border-radius: 5px; }
+  .workers .bar div { height: 10px; border-radius: 5px; }
+  .workers .pct { text-align: right; font-weight: 600; }
+  #graph svg { width: 100%; display: block; }
+  #graph .node rect { fill: #eef2ff; stroke: #9fb0f0; }
+  #graph .node.outside rect { fill: #f1f2f5; stroke: #c3c8d4; stroke-dasharray: 3 2; }
+  #graph .node.gone rect { fill: #fde7ea; stroke: #e7a0ab; }
+  #graph .node text { font-size: 12px; fill: var(--ink); }
+  #graph .edge { fill: none; stroke: var(--accent); stroke-opacity: .55; }
+  #graph .edge:hover { stroke-opacity: 1; }
+  .legend { color: var(--muted); font-size: 12px; margin-top: 4px; }
 </style>
 </head>
 <body>
@@ -100,14 +117,30 @@ constexpr std::string_view kPage = R"TROUPE_PAGE(<!doctype html>
       <div id="charts"></div>
     </section>
     <section>
+      <h2>Workers <small>share of time running turns, last second</small></h2>
+      <div id="workers"></div>
+    </section>
+    <section>
       <h2>Busiest actors <small>messages handled per second</small></h2>
       <div id="busiest"></div>
+    </section>
+  </div>
+
+  <div class="grid">
+    <section class="span2">
+      <h2>Who sends to whom <small id="graphnote">sampled sends per second</small></h2>
+      <div id="graph"></div>
     </section>
     <section>
       <h2>Growing mailboxes <small>deeper at each of the last snapshots</small></h2>
       <div id="growing"></div>
     </section>
   </div>
+
+  <section class="wide" id="clusterbox" hidden>
+    <h2>Cluster <small>peer nodes this node has heard from or sent to (troupe-remote)</small></h2>
+    <div id="cluster"></div>
+  </section>
 
   <div class="grid">
     <section>
@@ -149,14 +182,15 @@ constexpr std::string_view kPage = R"TROUPE_PAGE(<!doctype html>
     </table>
   </section>
   <footer>Served by the process itself. Raw data: <a href="metrics">/metrics</a> (Prometheus),
-    <a href="actors.json">/actors.json</a>, <a href="stats.json">/stats.json</a>.</footer>
+    <a href="actors.json">/actors.json</a>, <a href="stats.json">/stats.json</a>;
+    <a id="tracelink" href="trace?seconds=5">record a 5-second trace</a> (open it in ui.perfetto.dev).</footer>
 </main>
 <script>
 "use strict";
 const PAGE = 200, HISTORY = 300;
 const token = new URLSearchParams(location.search).get("token");
 const view = { sort: "depth", desc: true, offset: 0, q: "", state: "", growing: false };
-let history = { t: [], handled: [], dead_letters: [], failures: [], restarts: [], actors: [] };
+let history = { t: [], handled: [], dead_letters: [], failures: [], restarts: [], actors: [], busy: [] };
 let openNodes = new Set(), treeAt = 0;
 
 const $ = (id) => document.getElementById(id);
@@ -169,6 +203,8 @@ const fmt = (n) => {
   if (Number.isInteger(n) || Math.abs(n) >= 100) return Math.round(n).toLocaleString("en-US");
   return n.toFixed(1);
 };
+// A share as a percentage: one decimal under 10 %, so a light load does not read as 0.
+const pct = (x) => { const p = 100 * x; return p > 0 && p < 10 ? p.toFixed(1) : Math.round(p); };
 const ago = (s) => s < 90 ? Math.round(s) + " s" : s < 5400 ? Math.round(s / 60) + " min" : (s / 3600).toFixed(1) + " h";
 
 function url(path, params) {
@@ -219,8 +255,10 @@ function drawCards(s) {
     ["failures", fmt(s.failures), per("failures"), s.failures > 0],
     ["restarts", fmt(s.restarts), per("restarts")],
     ["refusals", fmt(s.refusals), per("refusals")],
+    ["busy", s.busy === undefined ? "–" : pct(s.busy) + " %", `${s.workers} worker${s.workers > 1 ? "s" : ""}`],
+    ["timers", fmt(s.timers_pending), "pending"],
     ["steals", fmt(s.steals), ""],
-    ["worker sleeps", fmt(s.worker_sleeps), ""],
+    ["sleeps", fmt(s.worker_sleeps), "workers parked"],
   ];
   $("cards").innerHTML = cards.map(([k, v, d, bad]) =>
     `<div class="card${bad ? " bad" : ""}"><div class="k">${k}</div><div class="v">${v}</div><div class="d">${d || "&nbsp;"}</div></div>`).join("");
@@ -232,9 +270,102 @@ function drawCharts() {
     ["dead letters / s", rates("dead_letters"), "#d98a00"],
     ["failures / s", rates("failures"), "#d2364b"],
     ["live actors", history.actors.slice(1), "#1f9d62"],
+    ["workers busy %", (history.busy || []).slice(1).map((b) => 100 * b), "#7a4fd6"],
   ];
   $("charts").innerHTML = rows.map(([label, v, color]) =>
     `<div class="chart"><div class="label">${label}</div>${spark(v, color)}<div class="now">${fmt(v.length ? v[v.length - 1] : 0)}</div></div>`).join("");
+}
+
+function drawWorkers(workers) {
+  if (!workers.length) { $("workers").innerHTML = `<div class="empty">no worker pool (deterministic system)</div>`; return; }
+  $("workers").innerHTML = `<div class="workers">` + workers.map((w, i) => {
+    const p = 100 * w.utilisation;
+    const color = p >= 90 ? "var(--bad)" : p >= 60 ? "var(--warn)" : "var(--accent)";
+    return `<div class="tag">worker ${i}</div><div class="bar" title="${fmt(w.busy_seconds)} s busy in all"><div style="width:${Math.max(p, 0.5).toFixed(1)}%;background:${color}"></div></div><div class="pct">${pct(w.utilisation)}%</div>`;
+  }).join("") + `</div>` + `<div class="chart"><div class="label">mean, 5 min</div>${spark((history.busy || []).slice(1).map((b) => 100 * b), "#7a4fd6")}<div class="now"></div></div>`;
+}
+
+// The graph: senders on the left, what they send to in columns to the right (breadth
+// first from the actors nobody sends to, or from the busiest sender in a cycle).
+function drawGraph(g) {
+  const el = $("graph");
+  if (!g || !g.sampling && !g.edges.length) { el.innerHTML = `<div class="empty">sampling starts with this page</div>`; return; }
+  const edges = g.edges.slice(0, 30);
+  if (!edges.length) { el.innerHTML = `<div class="empty">no sends sampled in the last second</div>`; return; }
+  const byId = new Map(g.nodes.map((n) => [n.id, n]));
+  const ids = [...new Set(edges.flatMap((e) => [e.from, e.to]))].filter((id) => byId.has(id));
+  const out = new Map(ids.map((id) => [id, []])), indeg = new Map(ids.map((id) => [id, 0])), sent = new Map(ids.map((id) => [id, 0]));
+  for (const e of edges) {
+    if (e.from === e.to) continue;
+    out.get(e.from).push(e.to);
+    indeg.set(e.to, indeg.get(e.to) + 1);
+    sent.set(e.from, sent.get(e.from) + e.rate);
+  }
+  const layer = new Map();
+  const bfs = (roots) => {
+    const queue = roots.slice();
+    for (const r of roots) layer.set(r, 0);
+    while (queue.length) {
+      const v = queue.shift();
+      for (const w of out.get(v)) if (!layer.has(w)) { layer.set(w, Math.min(layer.get(v) + 1, 5)); queue.push(w); }
+    }
+  };
+  bfs(ids.filter((id) => indeg.get(id) === 0));
+  for (;;) {
+    const rest = ids.filter((id) => !layer.has(id));
+    if (!rest.length) break;
+    rest.sort((a, b) => sent.get(b) - sent.get(a));
+    bfs([rest[0]]);
+  }
+  const columns = [];
+  for (const id of ids) (columns[layer.get(id)] = columns[layer.get(id)] || []).push(id);
+  const W = Math.max(560, el.clientWidth || 800), nodeW = 150, nodeH = 24, gapY = 10;
+  const rows = Math.max(...columns.map((c) => (c || []).length));
+  const H = Math.max(80, rows * (nodeH + gapY) + 20);
+  const colX = (i) => columns.length === 1 ? W / 2 - nodeW / 2 : 8 + i * (W - nodeW - 16) / (columns.length - 1);
+  const pos = new Map();
+  columns.forEach((col, i) => (col || []).forEach((id, j) => {
+    const top = (H - col.length * (nodeH + gapY) + gapY) / 2;
+    pos.set(id, { x: colX(i), y: top + j * (nodeH + gapY) });
+  }));
+  const maxRate = Math.max(...edges.map((e) => e.rate));
+  const width = (r) => 1 + 4 * Math.log1p(r) / Math.log1p(maxRate);
+  const name = (id) => byId.get(id).name;
+  const paths = edges.filter((e) => pos.has(e.from) && pos.has(e.to)).map((e) => {
+    const a = pos.get(e.from), b = pos.get(e.to);
+    let d;
+    if (e.from === e.to) {
+      d = `M${a.x + nodeW - 20},${a.y} c 20,-22 44,-10 20,${nodeH / 2}`;
+    } else if (b.x > a.x) {
+      const x1 = a.x + nodeW, y1 = a.y + nodeH / 2, x2 = b.x - 6, y2 = b.y + nodeH / 2, m = (x1 + x2) / 2;
+      d = `M${x1},${y1} C${m},${y1} ${m},${y2} ${x2},${y2}`;
+    } else {  // back to an earlier column, or within one: around underneath
+      const x1 = a.x + nodeW / 2, y1 = a.y + nodeH, x2 = b.x + nodeW / 2, y2 = b.y + nodeH + 4;
+      d = `M${x1},${y1} C${x1},${H} ${x2},${H} ${x2},${y2}`;
+    }
+    return `<path class="edge" d="${d}" stroke-width="${width(e.rate).toFixed(1)}" marker-end="url(#arrow)"><title>${esc(name(e.from))} → ${esc(name(e.to))}: ~${fmt(e.rate)} /s</title></path>`;
+  });
+  const nodes = ids.map((id) => {
+    const n = byId.get(id), p = pos.get(id), cls = id === 0 ? "outside" : n.alive ? "" : "gone";
+    const label = n.name.length > 20 ? n.name.slice(0, 19) + "…" : n.name;
+    return `<g class="node ${cls}"><rect x="${p.x}" y="${p.y}" width="${nodeW}" height="${nodeH}" rx="6"/><text x="${p.x + 8}" y="${p.y + 16}">${esc(label)}</text><title>${esc(n.name)} ${esc(n.type)}</title></g>`;
+  });
+  el.innerHTML = `<svg viewBox="0 0 ${W} ${H}" height="${H}"><defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="9" markerHeight="9" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#3559e0"/></marker></defs>${paths.join("")}${nodes.join("")}</svg>` +
+    `<div class="legend">${edges.slice(0, 5).map((e) => `${esc(name(e.from))} → ${esc(name(e.to))} <b>${fmt(e.rate)}</b>/s`).join(" · ")}</div>`;
+  $("graphnote").textContent = `one send in ${g.every}, in 0.1 s windows; the ${edges.length} busiest pairs, per second`;
+}
+
+function drawCluster(peers) {
+  $("clusterbox").hidden = !peers || !peers.length;
+  if (!peers || !peers.length) return;
+  $("cluster").innerHTML = `<table><thead><tr><th>node</th><th>peer</th><th>state</th><th>incarnation</th><th class="n">heard</th><th class="n">sent</th><th class="n">received</th><th class="n">dropped</th><th class="n">dead letters</th><th class="n">queued</th></tr></thead><tbody>` +
+    peers.map((p) => `<tr><td>${esc(p.node)}</td><td class="name">${esc(p.peer)}</td>
+      <td><span class="pill ${p.peer_up ? "scheduled" : "stopped"}">${p.peer_up ? "up" : "down"}</span></td>
+      <td class="type">${esc(p.incarnation || "")}</td>
+      <td class="n">${p.heartbeat_age_seconds === undefined ? "–" : p.heartbeat_age_seconds.toFixed(1) + " s ago"}</td>
+      <td class="n">${fmt(p.sent)}</td><td class="n">${fmt(p.received)}</td>
+      <td class="n">${fmt(p.dropped)}</td><td class="n${p.dead_letters ? " bad" : ""}">${fmt(p.dead_letters)}</td>
+      <td class="n">${fmt(p.queued)}</td></tr>`).join("") + `</tbody></table>`;
 }
 
 function miniTable(rows, cols, empty) {
@@ -316,8 +447,13 @@ async function tick() {
     const s = d.stats;
     history = d.history;
     $("meta").textContent = `pid ${s.pid} on ${s.host} · ${s.workers} worker${s.workers > 1 ? "s" : ""} · observed for ${ago(s.uptime_seconds)}`;
+    const w = d.workers || [];
+    s.busy = w.length ? w.reduce((a, x) => a + x.utilisation, 0) / w.length : undefined;
     drawCards(s);
     drawCharts();
+    drawWorkers(w);
+    drawGraph(d.graph);
+    drawCluster(d.cluster);
     drawSide(d);
     drawTable(d);
     await drawTree(false);
@@ -348,6 +484,7 @@ $("tree").addEventListener("click", (e) => {
   drawTree(true);
 });
 
+if (token) $("tracelink").href = url("trace", { seconds: 5 });
 tick();
 setInterval(tick, 1000);
 </script>

@@ -6,12 +6,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "internal/identity.hpp"
 #include "internal/node_core.hpp"
+#include "troupe/probe.hpp"
 #include "troupe/system.hpp"
 
 namespace troupe {
@@ -65,9 +68,42 @@ Node::Node(System& system, NodeOptions options) {
     throw;
   }
   core_ = std::move(core);
+  // Per-peer counters wherever the system's metrics are read (troupe-observer's /metrics),
+  // through the core's registry of sources: neither library links the other.
+  std::weak_ptr<detail::remote::NodeCore> weak = core_;
+  core_->metrics_source = probe::add_metrics_source(system, [weak](std::vector<probe::Metric>& out) {
+    auto c = weak.lock();
+    if (c == nullptr) return;
+    std::lock_guard lock(c->mu);
+    for (auto& [n, p] : c->peers) {
+      if (n == "*") continue;
+      const std::string& peer = n;  // clang 14 captures no structured binding
+      auto add = [&](const char* name, const char* help, bool counter, double value) {
+        out.push_back({name, help, counter, {{"node", c->name}, {"peer", peer}}, value});
+      };
+      add("troupe_remote_sent_total", "Frames handed to NATS for a peer node.", true,
+          static_cast<double>(p->sent));
+      add("troupe_remote_received_total", "Frames from a peer node delivered.", true,
+          static_cast<double>(p->received));
+      add("troupe_remote_dropped_total", "Frames from a peer node dropped (fenced, refused).",
+          true, static_cast<double>(p->dropped));
+      add("troupe_remote_dead_letters_total", "Sends to a peer node that never left.", true,
+          static_cast<double>(p->dead_letters));
+      add("troupe_remote_queued", "Frames in a peer node's outbound queue.", false,
+          static_cast<double>(p->queue.size()));
+      add("troupe_remote_heartbeat_age_seconds", "Seconds since a peer node was last heard.",
+          false, std::chrono::duration<double>(std::chrono::steady_clock::now() - p->last_seen).count());
+      add("troupe_remote_peer_up", "1 while a peer node is up, 0 once declared down.", false,
+          p->up ? 1 : 0);
+      out.back().labels.emplace_back("incarnation", detail::remote::hex(p->incarnation));
+    }
+  });
 }
 
-Node::~Node() { core_->shutdown(); }
+Node::~Node() {
+  probe::remove_metrics_source(core_->system, core_->metrics_source);
+  core_->shutdown();
+}
 
 void Node::unpublish(const std::string& name) { core_->unpublish(name); }
 

@@ -14,7 +14,7 @@ namespace troupe::detail {
 void Envelope::reject(Cell&) noexcept {}
 
 Cell::Cell(Core& core) noexcept
-    : core_(&core), flags_(core.tracer() != nullptr ? kTraced : 0) {}
+    : core_(&core), flags_(core.file_tracer() != nullptr ? kTraced : 0) {}
 
 Cell::~Cell() {
   if (Node* last = mail_.release_placeholder()) delete static_cast<Envelope*>(last);

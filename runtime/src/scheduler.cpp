@@ -70,6 +70,9 @@ struct Scheduler::Worker {
   std::uint64_t eager_interval = kEagerWakeEvery;  // owner only: turns until the next one
   std::uint64_t steals_at_eager_wake = 0;          // owner only: steals_ at the last one
   bool exited = false;                  // guarded by the scheduler's exit mutex
+  // Busy time (probe::worker_busy_seconds), written by the owner at idle's edges only.
+  std::atomic<std::int64_t> busy_ns{0};     // busy stretches that ended
+  std::atomic<std::int64_t> busy_since{0};  // steady-clock ns the current one began; 0: idle
 };
 
 namespace {
@@ -338,7 +341,13 @@ bool Scheduler::idle(Worker& self, Runnable*& found) noexcept {
   // Spin a little: a wake-up from parking costs tens of microseconds. What another worker
   // will run next itself (its run-next slot, the one runnable it queued) is left to it
   // unless it has been stuck in one turn for kStuckAfter (look()).
-  auto until = std::chrono::steady_clock::now() + spin_;
+  auto began = std::chrono::steady_clock::now();
+  auto until = began + spin_;
+  std::int64_t began_ns = began.time_since_epoch().count();
+  self.busy_ns.store(self.busy_ns.load(std::memory_order_relaxed) + began_ns -
+                         self.busy_since.load(std::memory_order_relaxed),
+                     std::memory_order_relaxed);
+  self.busy_since.store(0, std::memory_order_relaxed);
   spinners_.fetch_add(1, std::memory_order_relaxed);
   for (unsigned i = 1;; ++i) {
     // Outside work on every round, the rest (which reads the clock) every 16th.
@@ -393,13 +402,20 @@ bool Scheduler::idle(Worker& self, Runnable*& found) noexcept {
 
 void Scheduler::worker_main(Worker& self) {
   tls_worker = &self;
+  auto busy_now = [&self] {
+    self.busy_since.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                          std::memory_order_relaxed);
+  };
+  busy_now();
   for (;;) {
     Runnable* r = find_work(self);
     if (r == nullptr) {
       if (stopping_.load(std::memory_order_acquire)) {
         if (!take_any(self, r)) break;
-      } else if (!idle(self, r)) {
-        continue;
+      } else {
+        bool found = idle(self, r);
+        busy_now();  // idle's edges read the clock, never a turn
+        if (!found) continue;
       }
     }
     r->run();
@@ -407,6 +423,17 @@ void Scheduler::worker_main(Worker& self) {
   }
   tls_worker = nullptr;
   running_.fetch_sub(1, std::memory_order_acq_rel);
+}
+
+std::vector<std::chrono::nanoseconds> Scheduler::busy() const {
+  std::vector<std::chrono::nanoseconds> out;
+  std::int64_t now = std::chrono::steady_clock::now().time_since_epoch().count();
+  for (const auto& w : workers_) {
+    std::int64_t done = w->busy_ns.load(std::memory_order_relaxed);
+    std::int64_t since = w->busy_since.load(std::memory_order_relaxed);
+    out.emplace_back(done + (since != 0 && now > since ? now - since : 0));
+  }
+  return out;
 }
 
 // -- stopping --------------------------------------------------------------------------------

@@ -34,6 +34,10 @@ bool Cell::enqueue_slow(Envelope* e, Priority priority, StateBase* answer) noexc
     return false;
   }
   if (Tracer* tracer = core_->tracer()) tracer->sent(e);
+  if (SendSampler* sampler = core_->send_sampler()) [[unlikely]] {
+    Cell* from = tls_cell;
+    sampler->sent(from != nullptr && from->core_ == core_ ? from->id_ : 0, id_);
+  }
   if ((flags() & kBounded) != 0 && priority == Priority::normal) return enqueue_bounded(e);
   // Counted before the push, so that the turn handling it cannot count it first.
   sent_.store(sent_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -58,6 +62,7 @@ bool Cell::enqueue_slow(Envelope* e, Priority priority, StateBase* answer) noexc
 }
 
 bool Cell::enqueue_ask(Envelope* e, StateBase& answer) noexcept {
+  if (AskClock* clock = core_->ask_clock()) [[unlikely]] clock->asked(answer);
   // Only a plain thread can wait on the answer (a worker or a turn must not block), and
   // only a pool actor's turn can be handed over.
   bool may_hand_off = tls_cell == nullptr && !must_not_block() &&

@@ -42,7 +42,9 @@ Core::Core(System& system, SystemOptions options)
   if (trace.empty()) {
     if (const char* env = std::getenv("TROUPE_TRACE"); env != nullptr) trace = env;
   }
-  if (!trace.empty()) tracer_ = std::make_unique<Tracer>(std::move(trace));
+  if (!trace.empty()) file_tracer_ = std::make_unique<Tracer>(std::move(trace));
+  live_tracer_ = std::make_unique<Tracer>(std::string(), 64, probe::kMaxTraceEvents);
+  tracer_.store(file_tracer_.get(), std::memory_order_relaxed);
 }
 
 std::size_t Core::run_until_idle(std::size_t max_steps) {
@@ -125,7 +127,11 @@ void Core::start_dedicated(Cell* cell) {
 
 void Core::retire(Cell* cell) noexcept {
   // A wait for "no actors left" can only end when some shard has just emptied.
-  if (registry_.remove(cell)) wake_waiters();
+  bool emptied = registry_.remove(cell);
+  // After the removal: a reader of this sum and then of the registry may miss the actor's
+  // messages for a moment, never count them twice.
+  handled_by_ended_.fetch_add(cell->handled(), std::memory_order_relaxed);
+  if (emptied) wake_waiters();
   // The registry's reference stays with the cell until its last turn ends (Cell::turn).
 }
 
@@ -272,7 +278,7 @@ bool Core::shutdown(std::chrono::milliseconds deadline, StopMode mode) {
       t.detach();
     }
   }
-  if (tracer_) tracer_->write();
+  if (file_tracer_) file_tracer_->write();
   shut_down_ = true;
   shutdown_result_ = clean;
   return clean;
@@ -430,6 +436,8 @@ SystemStats System::stats() const noexcept {
   s.failures = core_->failures();
   s.restarts = core_->restarts();
   s.refusals = core_->refusals();
+  s.handled_by_ended = core_->handled_by_ended();
+  s.timers_pending = core_->timers().pending();
   return s;
 }
 

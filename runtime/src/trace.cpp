@@ -40,13 +40,38 @@ std::string json_escape(const std::string& s) {
 }
 }  // namespace
 
-Tracer::Tracer(std::string path, std::uint32_t sample_every)
+Tracer::Tracer(std::string path, std::uint32_t sample_every, std::size_t max_events)
     : path_(std::move(path)),
       sample_every_(sample_every == 0 ? 1 : sample_every),
       origin_(std::chrono::steady_clock::now()),
-      id_(++tracer_ids) {}
+      id_(++tracer_ids),
+      max_events_(max_events) {}
 
-Tracer::~Tracer() { write(); }
+Tracer::~Tracer() {
+  if (!path_.empty()) write();
+}
+
+double Tracer::now_us() const { return micros(std::chrono::steady_clock::now()); }
+
+bool Tracer::room(Buffer& b) noexcept {
+  if (max_events_ == 0 || b.events.size() < max_events_) return true;
+  dropped_.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
+void Tracer::clear() {
+  std::vector<Buffer*> buffers;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& b : buffers_) buffers.push_back(b.get());  // never removed: safe to keep
+    flows_.clear();
+  }
+  for (Buffer* b : buffers) {
+    std::lock_guard buffer_lock(b->mutex);
+    std::vector<Event>().swap(b->events);
+  }
+  dropped_.store(0, std::memory_order_relaxed);
+}
 
 double Tracer::micros(std::chrono::steady_clock::time_point t) const {
   return std::chrono::duration<double, std::micro>(t - origin_).count();
@@ -73,6 +98,7 @@ void Tracer::turn(const Cell& cell, std::chrono::steady_clock::time_point start,
                   std::chrono::steady_clock::duration length) {
   Buffer& b = buffer();
   std::lock_guard lock(b.mutex);
+  if (!room(b)) return;
   b.events.push_back(Event{'X', micros(start),
                            std::chrono::duration<double, std::micro>(length).count(), 0,
                            cell.display_name()});
@@ -88,6 +114,7 @@ void Tracer::sent(const Envelope* e) {
   }
   Buffer& b = buffer();
   std::lock_guard lock(b.mutex);
+  if (!room(b)) return;
   b.events.push_back(Event{'s', micros(std::chrono::steady_clock::now()), 0, id, "message"});
 }
 
@@ -102,19 +129,42 @@ void Tracer::delivered(const Envelope* e) {
   }
   Buffer& b = buffer();
   std::lock_guard lock(b.mutex);
+  if (!room(b)) return;
   b.events.push_back(Event{'f', micros(std::chrono::steady_clock::now()), 0, id, "message"});
 }
 
 bool Tracer::write() {
-  std::lock_guard lock(mutex_);
-  if (written_) return true;
-  written_ = true;
+  {
+    std::lock_guard lock(mutex_);
+    if (written_) return true;
+    written_ = true;
+  }
+  std::string out = json(-1e300, 1e300);
   std::string tmp = path_ + ".tmp";
   std::FILE* f = std::fopen(tmp.c_str(), "w");
   if (f == nullptr) {
     std::fprintf(stderr, "troupe: cannot write the trace to '%s'\n", path_.c_str());
     return false;
   }
+  bool ok = std::fwrite(out.data(), 1, out.size(), f) == out.size();
+  ok = std::fclose(f) == 0 && ok;
+  if (!ok || std::rename(tmp.c_str(), path_.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    std::fprintf(stderr, "troupe: cannot write the trace to '%s'\n", path_.c_str());
+    return false;
+  }
+  return true;
+}
+
+std::string Tracer::json(double from_us, double to_us) {
+  // The list of buffers is copied under the tracer's lock (buffers are never removed),
+  // each buffer's events read under its own.
+  std::vector<Buffer*> buffers;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& b : buffers_) buffers.push_back(b.get());
+  }
+  std::uint64_t dropped = dropped_.load(std::memory_order_relaxed);
   std::string out = "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n";
   bool first = true;
   auto add = [&](const std::string& line) {
@@ -122,11 +172,12 @@ bool Tracer::write() {
     first = false;
     out += line;
   };
-  for (auto& b : buffers_) {
+  for (Buffer* b : buffers) {
     std::lock_guard buffer_lock(b->mutex);
     add(fmt::format(R"({{"ph":"M","pid":1,"tid":{},"name":"thread_name","args":{{"name":"{}"}}}})",
                     b->tid, b->thread_name));
     for (auto& e : b->events) {
+      if (e.ts_us + e.dur_us < from_us || e.ts_us > to_us) continue;
       if (e.phase == 'X') {
         add(fmt::format(R"({{"ph":"X","pid":1,"tid":{},"ts":{:.3f},"dur":{:.3f},"name":"{}","cat":"turn"}})",
                         b->tid, e.ts_us, e.dur_us, json_escape(e.name)));
@@ -137,15 +188,8 @@ bool Tracer::write() {
       }
     }
   }
-  out += "\n]}\n";
-  bool ok = std::fwrite(out.data(), 1, out.size(), f) == out.size();
-  ok = std::fclose(f) == 0 && ok;
-  if (!ok || std::rename(tmp.c_str(), path_.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    std::fprintf(stderr, "troupe: cannot write the trace to '%s'\n", path_.c_str());
-    return false;
-  }
-  return true;
+  out += fmt::format("\n],\"otherData\":{{\"dropped_events\":\"{}\"}}}}\n", dropped);
+  return out;
 }
 
 }  // namespace troupe::detail

@@ -161,9 +161,11 @@ Cell::Next Cell::turn() noexcept {
   Cell* saved = std::exchange(tls_cell, this);
   Node* taken = nullptr;  // priority messages taken this turn: all handled before it ends
   std::uint32_t handled = 0;
-  Tracer* tracer = core_->tracer();
   const std::uint32_t batch = kForAsker ? 1 : core_->options().batch;
   for (unsigned empty_rounds = 0;;) {
+    // Read each round, not once per turn: a turn that keeps finding messages goes on
+    // for round after round, and a live trace (probe::start_trace) must see it.
+    Tracer* tracer = core_->tracer();
     auto start = tracer != nullptr ? std::chrono::steady_clock::now()
                                    : std::chrono::steady_clock::time_point{};
     std::uint32_t round = 0;  // messages handled since the last attempt to park

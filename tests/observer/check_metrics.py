@@ -20,8 +20,10 @@ except ImportError:
 
 COUNTERS = ["troupe_messages_handled", "troupe_dead_letters", "troupe_spawned",
             "troupe_failures", "troupe_restarts", "troupe_refusals", "troupe_worker_sleeps",
-            "troupe_wakeups", "troupe_steals"]
-GAUGES = ["troupe_actors", "troupe_workers", "troupe_mailbox_depth", "troupe_mailbox_messages"]
+            "troupe_wakeups", "troupe_steals", "troupe_worker_busy_seconds"]
+GAUGES = ["troupe_actors", "troupe_workers", "troupe_mailbox_depth", "troupe_mailbox_messages",
+          "troupe_timers_pending"]
+HISTOGRAMS = ["troupe_ask_latency_seconds"]
 
 
 def scrape(observed):
@@ -32,10 +34,15 @@ def scrape(observed):
 
 
 def total(family):
-    """The value of a counter family's _total sample."""
+    """The value of a counter family's _total sample (summed over its series)."""
     samples = [s for s in family.samples if s.name.endswith("_total")]
-    assert len(samples) == 1, f"{family.name}: expected one _total sample, got {family.samples}"
-    return samples[0].value
+    assert samples, f"{family.name}: no _total sample in {family.samples}"
+    return sum(s.value for s in samples)
+
+
+def series(family):
+    """A family's samples by (name, sorted labels): what must not go down in a counter."""
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value for s in family.samples}
 
 
 def main():
@@ -55,7 +62,20 @@ def main():
                   f"{name}_total is a counter")
         for name in GAUGES:
             check(name in first and first[name].type == "gauge", f"{name} is a gauge")
-        check(all(f"# HELP {n}" in text for n in GAUGES), "every family has a # HELP line")
+        for name in HISTOGRAMS:
+            check(name in first and first[name].type == "histogram", f"{name} is a histogram")
+        check(all(f"# HELP {n}" in text for n in GAUGES + HISTOGRAMS),
+              "every family has a # HELP line")
+        busy = [s for s in first["troupe_worker_busy_seconds"].samples if s.name.endswith("_total")]
+        check(sorted(s.labels.get("worker") for s in busy) == ["0", "1"],
+              f"troupe_worker_busy_seconds_total has one series per worker ({len(busy)})")
+        check(first["troupe_timers_pending"].samples[0].value >= 1,
+              "the producer's periodic timer is pending")
+        buckets = [s for s in first["troupe_ask_latency_seconds"].samples
+                   if s.name.endswith("_bucket")]
+        values = [s.value for s in buckets]
+        check(len(buckets) >= 10 and buckets[-1].labels["le"] == "+Inf" and
+              values == sorted(values), "the ask-latency buckets are cumulative, +Inf last")
         depth = first["troupe_mailbox_depth"].samples
         actors = [s.labels.get("actor") for s in depth]
         check("other" in actors, 'troupe_mailbox_depth has an actor="other" series')
@@ -64,10 +84,16 @@ def main():
 
         time.sleep(1.5)
         second, _ = scrape(observed)
-        for name in COUNTERS:
+        for name in COUNTERS + HISTOGRAMS:
             if name in first and name in second:
-                a, b = total(first[name]), total(second[name])
-                check(b >= a, f"{name}_total did not go down ({a} -> {b})")
+                a, b = series(first[name]), series(second[name])
+                down = [k for k in a if k in b and b[k] < a[k]]
+                check(not down and a.keys() <= b.keys(), f"no series of {name} went down {down}")
+        count = [s.value for s in second["troupe_ask_latency_seconds"].samples
+                 if s.name.endswith("_count")]
+        check(count and count[0] > 0, f"the main thread's asks are timed ({count})")
+        check(total(second["troupe_worker_busy_seconds"]) > total(first["troupe_worker_busy_seconds"]),
+              "the workers' busy time grew")
         check(total(second["troupe_messages_handled"]) > total(first["troupe_messages_handled"]),
               "troupe_messages_handled_total grew while the program ran")
         check(total(second["troupe_failures"]) > 0, "the flaky actor's failures are counted")

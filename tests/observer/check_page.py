@@ -56,7 +56,7 @@ def main():
         first = chromium(observed.url + "/", "--dump-dom")
         second = chromium(observed.url + "/", "--dump-dom")
         shot = os.path.join(artifacts, "observer-page.png")
-        chromium(observed.url + "/", f"--screenshot={shot}", "--window-size=1400,1300",
+        chromium(observed.url + "/", f"--screenshot={shot}", "--window-size=1400,1800",
                  budget_ms=6000)
 
     tbody = re.search(r"<tbody>(.*?)</tbody>\s*</table>\s*</section>\s*<footer", second, re.S)
@@ -73,6 +73,15 @@ def main():
     check("<polyline" in second, "the charts are drawn")
     check("supervisor/child-" in re.search(r'id="tree">(.*?)</section>', second, re.S).group(1)
           or "3 children" in second, "the supervision tree shows the supervisor's children")
+    graph = re.search(r'id="graph">(.*?)</section>', second, re.S)
+    graph = graph.group(1) if graph else ""
+    check('class="edge"' in graph and ">producer<" in graph and ">worker-1<" in graph,
+          "the who-sends-to-whom graph draws the producer's sends to the workers")
+    workers = re.search(r'id="workers">(.*?)</section>', second, re.S)
+    check(workers is not None and "worker 0" in workers.group(1) and "worker 1" in workers.group(1),
+          "the workers' utilisation is shown per worker")
+    check(card(second, "busy") is not None and card(second, "timers") == "1",
+          "the cards show worker busy time and the producer's pending timer")
     check(os.path.getsize(shot) > 10_000, f"a screenshot was saved: {shot}")
     if failures:
         print(f"{len(failures)} check(s) failed; DOM of the second load follows")

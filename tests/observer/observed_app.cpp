@@ -4,7 +4,8 @@
 //
 // What it runs, so that every panel of the page has something to show: a producer feeding
 // four workers, a slow sink whose mailbox keeps growing, a supervisor with three children,
-// a flaky actor restarted after each failure, and a dead letter now and then.
+// a flaky actor restarted after each failure, a dead letter now and then, and the main
+// thread asking a ledger every few milliseconds (the ask-latency histogram).
 //
 // Usage: observed_app [seconds] [idle]   (default 30 s, then it shuts down and exits 0;
 //        `idle` more actors that only wait, e.g. 100000 to see the page at that size)
@@ -21,6 +22,15 @@ using namespace std::chrono_literals;
 
 struct Job { int n; };
 struct Tick {};
+struct Total {};
+
+class Ledger : public troupe::Actor {
+ public:
+  long on(const Total&) { return ++asked_; }
+
+ private:
+  long asked_ = 0;
+};
 
 class Worker : public troupe::Actor {
  public:
@@ -107,7 +117,12 @@ int main(int argc, char** argv) {
   for (int i = 0, n = argc > 2 ? std::atoi(argv[2]) : 0; i < n; ++i) {
     idle.push_back(system.spawn<Child>("idle-" + std::to_string(i)));
   }
-  std::this_thread::sleep_for(std::chrono::seconds(seconds));
+  auto ledger = system.spawn<Ledger>("ledger");
+  auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < end) {
+    ledger.ask(Total{}).get(5s);
+    std::this_thread::sleep_for(5ms);
+  }
   system.shutdown(1s, troupe::StopMode::drop);
   return 0;
 }

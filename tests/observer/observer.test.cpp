@@ -5,8 +5,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -16,6 +19,7 @@
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
 #include <troupe/observer.hpp>
+#include <troupe/probe.hpp>
 #include <troupe/troupe.hpp>
 
 #include "../support.hpp"
@@ -30,12 +34,13 @@ struct Reply {
   std::string content_type;
 };
 
-/// GET `url` with libcurl, at most `timeout`; status 0 if it failed.
+/// GET `url` with libcurl, at most `timeout`; status 0 if it failed. Asserts nothing, so
+/// that any thread may call it (Catch's assertions are for the test's own thread).
 Reply get(const std::string& url, const std::vector<std::string>& headers = {},
           std::chrono::milliseconds timeout = 10s) {
   Reply r;
   CURL* curl = curl_easy_init();
-  REQUIRE(curl != nullptr);
+  if (curl == nullptr) return r;
   curl_slist* list = nullptr;
   for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
@@ -153,8 +158,65 @@ TEST_CASE("a trace request for 10000 seconds is refused with 400") {
   REQUIRE(get(observer.url() + "/trace?seconds=61").status == 400);
   REQUIRE(get(observer.url() + "/trace?seconds=abc").status == 400);
   REQUIRE(get(observer.url() + "/trace?seconds=0").status == 400);
-  // Within bounds the request is understood, but a live trace needs a runtime hook.
-  REQUIRE(get(observer.url() + "/trace?seconds=5").status == 501);
+}
+
+TEST_CASE("a trace request records that many seconds of turns as Chrome trace JSON") {
+  troupe::System system({.workers = 2});
+  auto busy = system.spawn("busy-actor", [](const Count&) {});
+  troupe::Observer observer(system, {.announce = false});
+  std::atomic<bool> done{false};
+  std::thread sender([&] {
+    while (!done.load()) {
+      for (int i = 0; i < 100; ++i) busy.tell(Count{});
+      std::this_thread::sleep_for(1ms);
+    }
+  });
+  Reply trace;
+  std::thread asker([&] { trace = get(observer.url() + "/trace?seconds=1", {}, 15s); });
+  std::this_thread::sleep_for(200ms);
+  // One recording at a time; the rest of the observer keeps answering meanwhile.
+  REQUIRE(get(observer.url() + "/trace?seconds=1").status == 409);
+  REQUIRE(get(observer.url() + "/stats.json").status == 200);
+  asker.join();
+  done = true;
+  sender.join();
+
+  REQUIRE(trace.status == 200);
+  REQUIRE(trace.content_type == "application/json");
+  auto json = nlohmann::json::parse(trace.body);
+  int turns = 0;
+  int flows = 0;
+  double first = 1e300;
+  double last = 0;
+  for (auto& e : json["traceEvents"]) {
+    if (e["ph"] == "X" && e["name"] == "busy-actor") {
+      ++turns;
+      first = std::min(first, e["ts"].get<double>());
+      last = std::max(last, e["ts"].get<double>());
+    }
+    if (e["ph"] == "s") ++flows;
+  }
+  INFO(turns << " turns, " << flows << " flow arrows, from " << first << " to " << last << " us");
+  REQUIRE(turns > 10);
+  REQUIRE(flows > 0);
+  REQUIRE(last - first < 1.5e6);  // that one second, not everything since the start
+  REQUIRE(json["otherData"]["dropped_events"] == "0");
+
+  // Once done, the runtime records nothing, and a new recording may start.
+  Reply again = get(observer.url() + "/trace?seconds=1", {}, 15s);
+  REQUIRE(again.status == 200);
+  REQUIRE(nlohmann::json::parse(again.body)["traceEvents"].is_array());
+}
+
+TEST_CASE("a trace whose client left is recorded and dropped without harm") {
+  troupe::System system({.workers = 1});
+  auto observer = std::make_unique<troupe::Observer>(system, troupe::ObserverOptions{.announce = false});
+  REQUIRE(get(observer->url() + "/trace?seconds=1", {}, 300ms).status == 0);  // gave up
+  std::this_thread::sleep_for(1200ms);
+  REQUIRE(get(observer->url() + "/trace?seconds=2", {}, 300ms).status == 0);
+  observer.reset();  // mid-recording: stops it, frees the request
+  auto echo = system.spawn([](int n) { return n; });
+  REQUIRE(echo.ask(2).get(5s) == 2);
 }
 
 TEST_CASE("a wrong token gets 401, the right one in a header or the query gets through") {
@@ -331,4 +393,156 @@ TEST_CASE("actors() and actors.json name each actor's parent, for the supervisio
   REQUIRE(top["total"] == 1);
   REQUIRE(top["actors"][0]["name"] == "parent");
   REQUIRE(top["actors"][0]["children"] == 2);
+}
+
+namespace {
+
+/// The value of the series `line` (name and labels, as printed) in a /metrics text; -1 if
+/// absent.
+double series(const std::string& text, const std::string& line) {
+  auto at = text.find("\n" + line + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + line.size() + 2));
+}
+
+using Sink = troupe::FunctionActor<std::function<void(const Count&)>>;
+struct Ping {
+  troupe::Ref<Sink> to;
+};
+
+}  // namespace
+
+TEST_CASE("the handled total counts the messages of actors that have ended, exactly") {
+  troupe::System system({.workers = 2});
+  troupe::Observer observer(system, {.announce = false});
+  auto before = samples(get(observer.url() + "/metrics").body)["troupe_messages_handled_total"];
+  for (int round = 0; round < 5; ++round) {
+    auto brief = system.spawn([](const Count&) {});
+    for (int i = 0; i < 1000; ++i) brief.tell(Count{});
+    brief.stop(troupe::StopMode::drain);
+  }
+  REQUIRE(support::eventually([&] { return system.stats().handled_by_ended >= 5000; }));
+  std::this_thread::sleep_for(600ms);
+  auto after = samples(get(observer.url() + "/metrics").body)["troupe_messages_handled_total"];
+  // 5,000 Counts and 5 stops (a stop is handled as a message too), nothing else ran.
+  REQUIRE(after - before >= 5000);
+  REQUIRE(after - before <= 5010);
+}
+
+TEST_CASE("the metrics show worker busy time, pending timers and an ask-latency histogram") {
+  troupe::System system({.workers = 2});
+  troupe::Observer observer(system, {.announce = false});
+  auto echo = system.spawn("echo", [](int n) { return n; });
+  auto ticker = system.spawn("ticker", [](const Count&) {});
+  troupe::Timer timer = system.every(1h, ticker, Count{});
+  for (int i = 0; i < 400; ++i) REQUIRE(echo.ask(i).get(5s) == i);
+  std::this_thread::sleep_for(600ms);
+  std::string text = get(observer.url() + "/metrics").body;
+  INFO(text);
+  REQUIRE(text.find("# TYPE troupe_worker_busy_seconds_total counter") != std::string::npos);
+  REQUIRE(series(text, "troupe_worker_busy_seconds_total{worker=\"0\"}") >= 0);
+  REQUIRE(series(text, "troupe_worker_busy_seconds_total{worker=\"1\"}") >= 0);
+  REQUIRE(series(text, "troupe_worker_busy_seconds_total{worker=\"2\"}") == -1);
+  REQUIRE(series(text, "troupe_timers_pending") >= 1);
+  REQUIRE(text.find("# TYPE troupe_ask_latency_seconds histogram") != std::string::npos);
+  double count = series(text, "troupe_ask_latency_seconds_count");
+  REQUIRE(count >= 400 / 8 - 1);  // one ask in 8 is timed
+  REQUIRE(series(text, "troupe_ask_latency_seconds_bucket{le=\"+Inf\"}") == count);
+  REQUIRE(series(text, "troupe_ask_latency_seconds_sum") > 0);
+  timer.cancel();
+}
+
+TEST_CASE("worker busy time grows while a worker runs turns and stands still while it sleeps") {
+  troupe::System system({.workers = 1});
+  auto spinner = system.spawn("spinner", [](const Count&) {
+    auto until = std::chrono::steady_clock::now() + 300ms;
+    while (std::chrono::steady_clock::now() < until) {
+    }
+  });
+  auto start = troupe::probe::worker_busy_seconds(system);
+  REQUIRE(start.size() == 1);
+  spinner.tell(Count{});
+  spinner.tell(Count{});
+  REQUIRE(support::eventually([&] { return system.actors().at(0).handled == 2; }));
+  std::this_thread::sleep_for(50ms);  // the worker goes idle
+  auto busy = troupe::probe::worker_busy_seconds(system);
+  REQUIRE(busy[0] - start[0] >= 0.5);  // two turns of 0.3 s
+  std::this_thread::sleep_for(300ms);  // asleep now
+  auto idle = troupe::probe::worker_busy_seconds(system);
+  REQUIRE(idle[0] - busy[0] < 0.1);
+}
+
+TEST_CASE("the page's graph shows who sends to whom from sampled sends") {
+  troupe::System system({.workers = 2});
+  auto sink = system.spawn<Sink>({.name = "graph-sink"}, std::function<void(const Count&)>([](const Count&) {}));
+  auto source = system.spawn("graph-source", [](const Ping& p) {
+    for (int i = 0; i < 50; ++i) p.to.tell(Count{});
+  });
+  troupe::Observer observer(system, {.announce = false});
+  // Page polls switch sampling on, in windows of 0.1 s each second: keep sending.
+  std::atomic<bool> done{false};
+  std::thread sender([&] {
+    while (!done.load()) {
+      source.tell(Ping{sink});
+      std::this_thread::sleep_for(2ms);
+    }
+  });
+  nlohmann::json graph;
+  bool found = support::eventually([&] {
+    std::this_thread::sleep_for(300ms);
+    graph = nlohmann::json::parse(get(observer.url() + "/actors.json").body)["graph"];
+    std::map<std::uint32_t, std::string> names;
+    for (auto& n : graph["nodes"]) names[n["id"]] = n["name"];
+    for (auto& e : graph["edges"]) {
+      if (names[e["from"]] == "graph-source" && names[e["to"]] == "graph-sink") return true;
+    }
+    return false;
+  });
+  done = true;
+  sender.join();
+  INFO(graph.dump());
+  REQUIRE(found);
+  REQUIRE(graph["sampling"] == true);
+  REQUIRE(graph["edges"].size() <= 60);
+}
+
+TEST_CASE("another library's metrics source shows in the metrics until removed") {
+  troupe::System system({.workers = 1});
+  troupe::Observer observer(system, {.announce = false});
+  auto id = troupe::probe::add_metrics_source(system, [](std::vector<troupe::probe::Metric>& out) {
+    out.push_back({"troupe_remote_sent_total", "Frames sent to a peer.", true,
+                   {{"peer", "node-b"}}, 42});
+    out.push_back({"troupe_remote_sent_total", "Frames sent to a peer.", true,
+                   {{"peer", "node-\"c\""}}, 7});
+    out.push_back({"not a name", "ignored", false, {}, 1});
+  });
+  std::string text = get(observer.url() + "/metrics").body;
+  INFO(text);
+  REQUIRE(text.find("# TYPE troupe_remote_sent_total counter") != std::string::npos);
+  REQUIRE(series(text, "troupe_remote_sent_total{peer=\"node-b\"}") == 42);
+  REQUIRE(series(text, "troupe_remote_sent_total{peer=\"node-\\\"c\\\"\"}") == 7);
+  REQUIRE(text.find("not a name") == std::string::npos);
+  troupe::probe::remove_metrics_source(system, id);
+  REQUIRE(get(observer.url() + "/metrics").body.find("troupe_remote_sent_total") == std::string::npos);
+}
+
+TEST_CASE("peer nodes reported by a metrics source become the page's cluster rows") {
+  troupe::System system({.workers = 1});
+  troupe::Observer observer(system, {.announce = false});
+  REQUIRE(nlohmann::json::parse(get(observer.url() + "/actors.json").body)["cluster"].empty());
+  // What troupe-remote's Node reports (remote/src/node.cpp), without a NATS server.
+  auto id = troupe::probe::add_metrics_source(system, [](std::vector<troupe::probe::Metric>& out) {
+    out.push_back({"troupe_remote_sent_total", "", true, {{"node", "a"}, {"peer", "b"}}, 12});
+    out.push_back({"troupe_remote_peer_up", "", false,
+                   {{"node", "a"}, {"peer", "b"}, {"incarnation", "1f"}}, 1});
+    out.push_back({"troupe_remote_heartbeat_age_seconds", "", false, {{"node", "a"}, {"peer", "b"}}, 0.25});
+  });
+  auto cluster = nlohmann::json::parse(get(observer.url() + "/actors.json").body)["cluster"];
+  REQUIRE(cluster.size() == 1);
+  REQUIRE(cluster[0]["peer"] == "b");
+  REQUIRE(cluster[0]["sent"] == 12);
+  REQUIRE(cluster[0]["peer_up"] == 1);
+  REQUIRE(cluster[0]["incarnation"] == "1f");
+  REQUIRE(cluster[0]["heartbeat_age_seconds"] == 0.25);
+  troupe::probe::remove_metrics_source(system, id);
 }

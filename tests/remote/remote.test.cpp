@@ -16,6 +16,7 @@
 #include "../support.hpp"
 #include "cluster.hpp"
 #include "test_actors.hpp"
+#include <troupe/probe.hpp>
 #include <troupe/remote.hpp>
 #include <troupe/troupe.hpp>
 
@@ -666,4 +667,29 @@ TEST_CASE("node options that cannot work are refused at construction") {
   opts.urls = {"nats://127.0.0.1:1"};  // nobody listens there
   opts.connect_timeout = std::chrono::milliseconds(500);
   CHECK_THROWS_AS(troupe::Node(system, opts), troupe::ConnectError);
+}
+
+TEST_CASE("a node reports its traffic per peer as metrics of its system until it leaves") {
+  cluster::NatsServer nats;
+  troupe::System system({.workers = 2});
+  auto metrics = [&](const std::string& name, const std::string& peer) {
+    for (auto& m : troupe::probe::collect_metrics(system)) {
+      for (auto& [k, v] : m.labels) {
+        if (m.name == name && k == "peer" && v == peer) return m.value;
+      }
+    }
+    return -1.0;
+  };
+  {
+    troupe::Node node(system, options_for(nats, "tester"));
+    auto server = serve(nats, "server");
+    auto counter = find<CounterProtocol>(node, "counter");
+    CHECK(counter.tell(Add{2}));
+    CHECK(counter.ask(Get{}).get(5s) == 2);
+    CHECK(metrics("troupe_remote_sent_total", "server") >= 2);
+    CHECK(metrics("troupe_remote_received_total", "server") >= 1);
+    CHECK(metrics("troupe_remote_peer_up", "server") == 1);
+    CHECK(metrics("troupe_remote_queued", "server") >= 0);
+  }
+  CHECK(troupe::probe::collect_metrics(system).empty());
 }

@@ -8,8 +8,8 @@
 // makes every System of the program load this library and attach an Observer.
 //
 // Endpoints: `/` (the live page), `/metrics` (Prometheus text format 0.0.4),
-// `/actors.json` (?limit=&offset=&sort=&order=&q=&parent=), `/stats.json`, `/trace` (not
-// available yet: needs a runtime hook, answers 501; seconds above 60 are refused with 400).
+// `/actors.json` (?limit=&offset=&sort=&order=&q=&parent=), `/stats.json`,
+// `/trace?seconds=N` (N seconds of a Chrome trace, 1-60; one recording at a time).
 #pragma once
 
 #include <cstddef>

@@ -109,6 +109,7 @@ struct NodeCore : std::enable_shared_from_this<NodeCore> {
   // -- state -----------------------------------------------------------------------------
   System& system;
   const NodeOptions options;
+  std::uint64_t metrics_source = 0;  // probe::add_metrics_source's id (per-peer counters)
   std::string prefix;  // "troupe.<cluster>"
   std::string name;
   std::atomic<std::uint64_t> incarnation{0};

@@ -42,6 +42,10 @@ struct SystemStats {
   std::uint64_t failures = 0;      ///< exceptions that escaped handlers, whatever the policy
   std::uint64_t restarts = 0;      ///< actors rebuilt by the restart policy
   std::uint64_t refusals = 0;      ///< requests handlers refused (troupe::Refused)
+  /// Messages handled by actors that have ended; with the live actors' ActorInfo::handled,
+  /// every message handled so far.
+  std::uint64_t handled_by_ended = 0;
+  std::size_t timers_pending = 0;  ///< timers waiting to fire (after, every, system timers)
 };
 
 class TROUPE_API System {
@@ -189,6 +193,7 @@ class TROUPE_API System {
 
  private:
   friend class Actor;
+  friend struct detail::Access;  // core(): troupe/probe.hpp's functions reach the engine
 
   // The one reading of spawn's arguments, for System::spawn and Actor::spawn alike.
   template <ActorClass T, class... Args>

@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "internal/probes.hpp"
 #include "internal/registry.hpp"
 #include "internal/scheduler.hpp"
 #include "internal/test_scheduler.hpp"
@@ -110,8 +111,35 @@ class Core final : public WaitDriver {
     }
   }
   TimerService& timers() noexcept { return timers_; }
-  /// The tracer, or null when tracing is off.
-  Tracer* tracer() const noexcept { return tracer_.get(); }
+  /// The tracer, or null when tracing is off: one relaxed load, on every turn. Either the
+  /// file tracer (TROUPE_TRACE) or the live one, both made before any worker starts.
+  Tracer* tracer() const noexcept { return tracer_.load(std::memory_order_relaxed); }
+  /// The tracer writing TROUPE_TRACE's file, or null.
+  Tracer* file_tracer() const noexcept { return file_tracer_.get(); }
+  // -- probes (troupe/probe.hpp; probe.cpp) -----------------------------------------------------
+  Tracer& live_tracer() noexcept { return *live_tracer_; }
+  /// Makes `t` (or nothing) the tracer turns record to.
+  void set_tracer(Tracer* t) noexcept { tracer_.store(t, std::memory_order_relaxed); }
+  std::atomic<bool>& live_trace_running() noexcept { return live_trace_running_; }
+  double live_trace_from() const noexcept { return live_trace_from_; }
+  void set_live_trace_from(double us) noexcept { live_trace_from_ = us; }
+  /// The send sampler while sampling is on, else null (one relaxed load per slow send).
+  SendSampler* send_sampler() const noexcept { return sampling_.load(std::memory_order_relaxed); }
+  SendSampler& sampler() noexcept { return sampler_; }
+  void set_sampling(bool on) noexcept {
+    sampling_.store(on ? &sampler_ : nullptr, std::memory_order_relaxed);
+  }
+  /// The ask clock while asks are timed, else null (one relaxed load per ask).
+  AskClock* ask_clock() const noexcept { return timing_.load(std::memory_order_relaxed); }
+  const AskClock& asks() const noexcept { return ask_clock_; }
+  void set_timing(bool on) noexcept {
+    timing_.store(on ? &ask_clock_ : nullptr, std::memory_order_relaxed);
+  }
+  /// Messages handled by actors that have ended (ActorInfo::handled of the live ones
+  /// makes up the rest).
+  std::uint64_t handled_by_ended() const noexcept {
+    return handled_by_ended_.load(std::memory_order_relaxed);
+  }
   /// Records a timer `owner` made, to cancel it when the owner stops. Owner's turn only.
   void own_timer(Cell& owner, const std::shared_ptr<TimerEntry>& entry);
 
@@ -170,7 +198,16 @@ class Core final : public WaitDriver {
   Scheduler pool_;
   std::unique_ptr<TestScheduler> test_;  // deterministic systems only
   TimerService timers_;
-  std::unique_ptr<Tracer> tracer_;
+  std::unique_ptr<Tracer> file_tracer_;  // TROUPE_TRACE or SystemOptions::trace_path
+  std::unique_ptr<Tracer> live_tracer_;  // probe::start_trace records here
+  std::atomic<Tracer*> tracer_{nullptr};  // one of the two, or null
+  std::atomic<bool> live_trace_running_{false};
+  double live_trace_from_ = 0;  // guarded by live_trace_running_ (its owner writes it)
+  SendSampler sampler_;
+  std::atomic<SendSampler*> sampling_{nullptr};
+  AskClock ask_clock_;
+  std::atomic<AskClock*> timing_{nullptr};
+  std::atomic<std::uint64_t> handled_by_ended_{0};
 
   Registry registry_;
   std::mutex mutex_;  // guards the waits below and dedicated_

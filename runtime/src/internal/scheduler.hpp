@@ -104,6 +104,8 @@ class Scheduler {
     return asker_turns_.load(std::memory_order_relaxed);
   }
   void count_asker_turn() noexcept { asker_turns_.fetch_add(1, std::memory_order_relaxed); }
+  /// Time each worker spent busy (not idle) since it started; read racily.
+  std::vector<std::chrono::nanoseconds> busy() const;
 
   struct Worker;
 

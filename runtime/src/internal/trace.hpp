@@ -4,8 +4,13 @@
 // records a complete event ("X") on its thread's track, named after the actor, and one
 // send in `sample_every` records a flow arrow from the send to the handling turn. Events
 // go to per-thread buffers (no lock per event) and are written out at shutdown.
+//
+// A live tracer (no path) is what troupe::probe::start_trace switches on while a program
+// runs: it keeps at most `max_events` per thread, and hands out a time window of what it
+// recorded as JSON (window) instead of writing a file.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -21,7 +26,9 @@ struct Envelope;
 
 class Tracer {
  public:
-  explicit Tracer(std::string path, std::uint32_t sample_every = 64);
+  /// Writes to `path` at write(); with an empty path, only records (a live tracer).
+  /// `max_events`: per thread, 0 for no limit; what goes over it is counted, not kept.
+  explicit Tracer(std::string path, std::uint32_t sample_every = 64, std::size_t max_events = 0);
   ~Tracer();
   Tracer(const Tracer&) = delete;
   Tracer& operator=(const Tracer&) = delete;
@@ -35,6 +42,12 @@ class Tracer {
   void delivered(const Envelope* e);
   /// Writes the trace file. Returns false (and says why on stderr) if it cannot.
   bool write();
+  /// Microseconds since this tracer began, the clock of its events.
+  double now_us() const;
+  /// Forgets every event recorded so far (a live tracer, before a new recording).
+  void clear();
+  /// Chrome trace JSON of the events that overlap [from_us, to_us].
+  std::string json(double from_us, double to_us);
 
  private:
   struct Event {
@@ -51,6 +64,8 @@ class Tracer {
     std::vector<Event> events;
   };
   Buffer& buffer();
+  /// Whether `b` may take one more event (counts the ones it may not). Under b.mutex.
+  bool room(Buffer& b) noexcept;
   double micros(std::chrono::steady_clock::time_point t) const;
 
   std::string path_;
@@ -63,6 +78,8 @@ class Tracer {
   std::uint64_t sends_ = 0;
   std::uint64_t id_;  // tells one tracer's thread buffers from another's
   bool written_ = false;
+  std::size_t max_events_;
+  std::atomic<std::uint64_t> dropped_{0};  // events over max_events_
 };
 
 }  // namespace troupe::detail

@@ -36,6 +36,13 @@ struct Access {
     return ref;
   }
 
+  // -- System ------------------------------------------------------------------------------
+  /// The engine behind `system` (runtime/src/internal/core.hpp; troupe/probe.hpp).
+  template <class S>
+  static Core& core(const S& system) noexcept {
+    return *system.core_;
+  }
+
   // -- Future, Task, ManualClock -------------------------------------------------------------
   /// The shared state behind `future` (an ask hands its answering turn to it).
   template <class R>

@@ -80,6 +80,11 @@ struct Carrying : Envelope {
 struct Cold;
 class StateBase;
 
+/// Nonzero while some System of the process samples sends or records a live trace
+/// (troupe/probe.hpp): sends then leave enqueue's inline path for enqueue_slow, which looks
+/// at its own System's probes. Defined in runtime/src/probe.cpp.
+TROUPE_API extern std::atomic<std::uint32_t> send_probes;
+
 class TROUPE_API Cell : public Runnable, public Pooled {
  public:
   Cell(const Cell&) = delete;
@@ -98,8 +103,10 @@ class TROUPE_API Cell : public Runnable, public Pooled {
   /// Thread-safe, never blocks. The caller must hold a reference to the cell.
   bool enqueue(Envelope* e, Priority priority = Priority::normal) noexcept {
     // Inline, for the common case: a normal message to a live actor with a plain mailbox
-    // and no tracer. Counted before the push, so the turn handling it cannot count first.
-    if (((flags() & (kBounded | kTraced)) | static_cast<std::uint8_t>(priority)) == 0 &&
+    // and no tracer or probe. Counted before the push, so the turn handling it cannot
+    // count first.
+    if (((flags() & (kBounded | kTraced)) | static_cast<std::uint8_t>(priority) |
+         send_probes.load(std::memory_order_relaxed)) == 0 &&
         !terminated()) [[likely]] {
       sent_.store(sent_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
       if (Mailbox::State state = mail_.push(e); state != Mailbox::kActive) [[unlikely]] {
