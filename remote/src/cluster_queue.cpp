@@ -731,8 +731,8 @@ void Engine::add_stream(const std::string& name, const std::string& subject,
   if (max_per_subject > 0) sc.MaxMsgsPerSubject = max_per_subject;
   jsStreamInfo* si = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
-  // A cluster may still be electing its JetStream leader: try for a while.
-  auto until = now() + std::max(options_.connect_timeout, milliseconds(10000));
+  // A NATS cluster may still be electing its JetStream leader: try until connect_timeout.
+  auto until = now() + options_.connect_timeout;
   for (;;) {
     natsStatus s = js_AddStream(&si, js_, &sc, nullptr, &code);
     if (s == NATS_OK) {
@@ -745,7 +745,7 @@ void Engine::add_stream(const std::string& name, const std::string& subject,
                          " exists with other settings (capacity, replicas, storage or "
                          "duplicate window differ from this process's): " + why);
     }
-    if (code == static_cast<jsErrCode>(0) && s == NATS_NO_RESPONDERS) {
+    if (s == NATS_NO_RESPONDERS || code == JSNotEnabledErr) {
       // No JetStream at all, or not yet (a cluster electing its leader).
       if (now() > until) {
         throw ConnectError("ClusterQueue '" + options_.name +
@@ -770,7 +770,7 @@ void Engine::add_consumer() {
   cc.MaxWaiting = 512;
   jsConsumerInfo* ci = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
-  auto until = now() + std::max(options_.connect_timeout, milliseconds(10000));
+  auto until = now() + options_.connect_timeout;
   for (;;) {
     natsStatus s = js_AddConsumer(&ci, js_, stream_.c_str(), &cc, nullptr, &code);
     if (s == NATS_OK) {

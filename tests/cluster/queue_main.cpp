@@ -1,6 +1,6 @@
 // tests/cluster/queue_main.cpp - a worker process of the cluster queue tests.
 //
-//   queue_main work URLS NAME OUT ACK_WAIT_MS MAX_DELIVER SLOW_MS
+//   queue_main work URLS NAME OUT ACK_WAIT_MS MAX_DELIVER SLOW_MS REPLICAS
 //
 // Opens ClusterQueue<std::int64_t> NAME on URLS (comma-separated), prints READY, then takes
 // leases until its stdin closes. For each item it appends the number to OUT (one line,
@@ -41,8 +41,8 @@ std::vector<std::string> split(const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 8 || std::string(argv[1]) != "work") {
-    std::fprintf(stderr, "usage: queue_main work URLS NAME OUT ACK_WAIT_MS MAX_DELIVER SLOW_MS\n");
+  if (argc != 9 || std::string(argv[1]) != "work") {
+    std::fprintf(stderr, "usage: queue_main work URLS NAME OUT ACK_WAIT_MS MAX_DELIVER SLOW_MS REPLICAS\n");
     return 2;
   }
   std::FILE* out = std::fopen(argv[4], "a");
@@ -56,7 +56,9 @@ int main(int argc, char** argv) {
                                               .name = argv[3],
                                               .ack_wait = std::chrono::milliseconds(std::atoi(argv[5])),
                                               .max_deliver = std::atoi(argv[6]),
-                                              .prefetch = slow.count() > 0 ? 1 : 64});
+                                              .replicas = std::atoi(argv[8]),
+                                              .prefetch = slow.count() > 0 ? 1 : 64,
+                                              .connect_timeout = std::chrono::milliseconds(15000)});
     std::atomic<bool> stop{false};
     std::thread stdin_watch([&] {
       std::string line;

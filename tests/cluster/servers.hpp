@@ -102,10 +102,11 @@ inline std::string join(const std::vector<std::string>& urls) {
 /// A worker process (queue_main) taking leases of queue `name`.
 inline std::unique_ptr<cluster::Process> worker(const std::vector<std::string>& urls,
                                                 const std::string& name, const std::string& out,
-                                                int ack_wait_ms, int max_deliver, int slow_ms) {
+                                                int ack_wait_ms, int max_deliver, int slow_ms,
+                                                int replicas = 1) {
   return std::make_unique<cluster::Process>(std::vector<std::string>{
       TROUPE_QUEUE_MAIN, "work", join(urls), name, out, std::to_string(ack_wait_ms),
-      std::to_string(max_deliver), std::to_string(slow_ms)});
+      std::to_string(max_deliver), std::to_string(slow_ms), std::to_string(replicas)});
 }
 
 /// How many times each number appears in the files (the workers' records of work done).

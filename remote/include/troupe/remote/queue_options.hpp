@@ -50,7 +50,8 @@ struct ClusterQueueOptions {
   /// Puts of this process in flight (sent, not yet acknowledged by JetStream) before a put
   /// blocks for room.
   int max_pending_puts = 4096;
-  /// How long the constructor tries to reach NATS before throwing ConnectError.
+  /// How long the constructor tries to reach NATS and JetStream (a new NATS cluster may
+  /// still be electing its JetStream leader) before throwing ConnectError.
   std::chrono::milliseconds connect_timeout{2000};
   /// Deadline of each JetStream request (stream info, a put's acknowledgement, which is
   /// then sent again with the same id).
