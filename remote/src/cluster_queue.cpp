@@ -205,10 +205,12 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
     // A zero timeout still gets one fetch's chance.
     getters_.push_back(Getter{std::move(promise),
                               deadline_after(std::max(timeout, milliseconds(50)))});
+    last_get_ = now();
     auto ready = match(lock);
+    bool wake = !getters_.empty() || refill_wanted();
     lock.unlock();
     hand_out(ready);
-    fetch_cv_.notify_one();
+    if (wake) fetch_cv_.notify_one();
     return future;
   }
 
@@ -403,6 +405,13 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
     }
   }
 
+  /// With prefetch, the fetcher tops up what is held here while gets keep coming (within
+  /// the last second), so that a busy worker finds its next item here. Under mu_.
+  bool refill_wanted() const {
+    return options_.prefetch > 1 && ready_.size() <= static_cast<std::size_t>(options_.prefetch / 2) &&
+           now() - last_get_ < std::chrono::seconds(1);
+  }
+
   void fetch_loop() {
     for (;;) {
       int want = 0;
@@ -410,8 +419,10 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
       std::vector<Getter> expired;
       {
         std::unique_lock lock(mu_);
-        fetch_cv_.wait(lock, [&] { return closed_ || !getters_.empty(); });
+        auto work = [&] { return closed_ || !getters_.empty() || refill_wanted(); };
+        fetch_cv_.wait_for(lock, milliseconds(100), work);
         if (closed_) return;
+        if (!work()) continue;
         auto t = now();
         // Expire gets past their deadline; drop items held too long (their lease is
         // half gone: give them back rather than hand out a lease about to lapse).
@@ -419,7 +430,7 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
           expired.push_back(std::move(getters_.front()));
           getters_.pop_front();
         }
-        until = getters_.empty() ? t : getters_.front().deadline;
+        until = getters_.empty() ? t + milliseconds(50) : getters_.front().deadline;
         for (auto& g : getters_) until = std::min(until, g.deadline);
         want = std::max<int>(static_cast<int>(getters_.size()), options_.prefetch) -
                static_cast<int>(ready_.size());
@@ -661,6 +672,7 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
   std::uint64_t next_put_ = 0;
   std::deque<Getter> getters_;
   std::deque<Fetched> ready_;
+  SteadyTime last_get_{};
   bool closed_ = false;
 
   std::mutex pump_mu_;

@@ -44,8 +44,10 @@ struct ClusterQueueOptions {
   bool file_storage = true;
   /// Puts with the same id within this window are stored once (duplicate suppression).
   std::chrono::milliseconds duplicate_window{120000};
-  /// Items a get may fetch beyond what the waiting gets need, held in this process for the
-  /// next gets (their ack_wait is running meanwhile). 1: none held.
+  /// Items this process may fetch ahead and hold for its next gets (their ack_wait runs
+  /// meanwhile): while gets keep coming (within a second), the holding is topped up when
+  /// half gone, so a busy worker finds its next item here instead of waiting for a round
+  /// trip. An item held for half its ack_wait is given back. 1: none held ahead.
   int prefetch = 1;
   /// Puts of this process in flight (sent, not yet acknowledged by JetStream) before a put
   /// blocks for room.
