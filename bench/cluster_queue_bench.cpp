@@ -95,7 +95,8 @@ double raw_floor(const std::string& url, int items, int workers, bool memory, in
   jsCtx* js = nullptr;
   jsOptions jo;
   jsOptions_Init(&jo);
-  jo.PublishAsync.MaxPending = 4096;
+  jo.PublishAsync.MaxPending = 4096;  // as ClusterQueue's max_pending_puts
+  jo.PublishAsync.StallWait = 60000;
   check(natsConnection_JetStream(&js, nc, &jo), "jetstream");
   jsStreamConfig sc;
   jsStreamConfig_Init(&sc);

@@ -302,7 +302,11 @@ int run_coordinator(const std::string& nats, Settings s, bool spawn) {
   std::string queue = "downloads-" + std::to_string(getpid()) + "-" +
                       std::to_string(std::chrono::system_clock::now().time_since_epoch().count() % 1000000);
   troupe::ClusterQueue<Job> jobs(queue_options(nats, queue, s.ack_wait_ms));
-  troupe::ClusterQueue<Report> reports(queue_options(nats, queue + "-reports", s.ack_wait_ms));
+  // The reports: read here one after another, so fetched 64 at a time (prefetch is this
+  // process's own setting; the workers that put reports need not share it).
+  auto report_options = queue_options(nats, queue + "-reports", s.ack_wait_ms);
+  report_options.prefetch = 64;
+  troupe::ClusterQueue<Report> reports(report_options);
 
   std::vector<Child> children;
   if (spawn) {
