@@ -168,8 +168,10 @@ double raw_floor(const std::string& url, int items, int workers, bool memory, in
 
 /// ClusterQueue: items/s through put + get + done with `workers` threads, until join().
 double troupe_queue(const std::string& url, int items, int workers, bool memory, int run) {
-  troupe::ClusterQueueOptions o{.urls = {url}, .name = "bench" + std::to_string(run),
-                                .file_storage = !memory, .prefetch = 64};
+  troupe::ClusterQueueOptions o{.urls = {url},
+                                .name = "bench" + std::to_string(run),
+                                .file_storage = !memory,
+                                .prefetch = 64};
   troupe::ClusterQueue<std::int64_t> producer(o);
   std::atomic<int> done{0};
   std::atomic<bool> go{false};

@@ -18,7 +18,7 @@
 // JetStream request (stream info for join and stats, dead-lettering, reading dead letters)
 // and the delayed re-sends of puts. No troupe handler ever runs on these threads: they only
 // complete promises, and a coroutine waiting on one resumes on its own actor.
-#include <nats/nats.h>
+#include "troupe/remote/cluster_queue.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -33,7 +33,8 @@
 #include <thread>
 #include <unordered_map>
 
-#include "troupe/remote/cluster_queue.hpp"
+#include <nats/nats.h>
+
 #include "troupe/usage_error.hpp"
 
 namespace troupe::detail::cq {
@@ -81,22 +82,24 @@ std::string header(natsMsg* msg, const char* key) {
 std::int64_t nanos(milliseconds d) { return static_cast<std::int64_t>(d.count()) * 1'000'000; }
 
 void validate(const ClusterQueueOptions& o) {
-  if (o.name.empty() ||
-      !std::all_of(o.name.begin(), o.name.end(),
-                   [](unsigned char c) { return std::isalnum(c) || c == '-' || c == '_'; })) {
+  if (o.name.empty() || !std::all_of(o.name.begin(), o.name.end(), [](unsigned char c) {
+        return std::isalnum(c) || c == '-' || c == '_';
+      })) {
     throw std::invalid_argument("ClusterQueue: the name '" + o.name +
                                 "' is not usable: use letters, digits, '-' and '_'");
   }
   if (o.urls.empty()) throw std::invalid_argument("ClusterQueue: no NATS url given");
   if (o.max_deliver < 1) throw std::invalid_argument("ClusterQueue: max_deliver must be >= 1");
-  if (o.ack_wait < milliseconds(1)) throw std::invalid_argument("ClusterQueue: ack_wait must be >= 1ms");
+  if (o.ack_wait < milliseconds(1))
+    throw std::invalid_argument("ClusterQueue: ack_wait must be >= 1ms");
   if (o.replicas < 1 || o.replicas > 5) {
     throw std::invalid_argument("ClusterQueue: replicas must be between 1 and 5");
   }
   if (o.prefetch < 1 || o.prefetch > 1024) {
     throw std::invalid_argument("ClusterQueue: prefetch must be between 1 and 1024");
   }
-  if (o.max_pending_puts < 1) throw std::invalid_argument("ClusterQueue: max_pending_puts must be >= 1");
+  if (o.max_pending_puts < 1)
+    throw std::invalid_argument("ClusterQueue: max_pending_puts must be >= 1");
 }
 
 /// A put waiting for its acknowledgement (or for its next attempt).
@@ -203,8 +206,8 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
     Promise<RawLease> promise;
     Future<RawLease> future = promise.future();
     // A zero timeout still gets one fetch's chance.
-    getters_.push_back(Getter{std::move(promise),
-                              deadline_after(std::max(timeout, milliseconds(50)))});
+    getters_.push_back(
+        Getter{std::move(promise), deadline_after(std::max(timeout, milliseconds(50)))});
     last_get_ = now();
     auto ready = match(lock);
     bool wake = !getters_.empty() || refill_wanted();
@@ -224,26 +227,30 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
   Future<ClusterQueueStats> stats() override {
     auto promise = std::make_shared<Promise<ClusterQueueStats>>();
     Future<ClusterQueueStats> future = promise->future();
-    post([this, promise] {
-      try {
-        promise->set_value(read_stats());
-      } catch (...) {
-        promise->set_exception(std::current_exception());
-      }
-    }, promise.get());
+    post(
+        [this, promise] {
+          try {
+            promise->set_value(read_stats());
+          } catch (...) {
+            promise->set_exception(std::current_exception());
+          }
+        },
+        promise.get());
     return future;
   }
 
   Future<std::vector<RawDeadLetter>> dead_letters() override {
     auto promise = std::make_shared<Promise<std::vector<RawDeadLetter>>>();
     auto future = promise->future();
-    post([this, promise] {
-      try {
-        promise->set_value(read_dead_letters());
-      } catch (...) {
-        promise->set_exception(std::current_exception());
-      }
-    }, promise.get());
+    post(
+        [this, promise] {
+          try {
+            promise->set_value(read_dead_letters());
+          } catch (...) {
+            promise->set_exception(std::current_exception());
+          }
+        },
+        promise.get());
     return future;
   }
 
@@ -266,17 +273,20 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
   Future<void> dead_letter(std::shared_ptr<Handle> h, std::string text, bool look_up_error) {
     auto promise = std::make_shared<Promise<void>>();
     Future<void> future = promise->future();
-    post([this, h, text = std::move(text), look_up_error, promise]() mutable {
-      try {
-        if (look_up_error) text = lapsed_error(*h);
-        publish_dead(*h, text);
-        natsStatus s = natsMsg_AckSync(h->msg(), nullptr, nullptr);
-        if (s != NATS_OK) throw RemoteError("acknowledging a dead-lettered item: " + nats_text(s));
-        promise->set_value();
-      } catch (...) {
-        promise->set_exception(std::current_exception());
-      }
-    }, promise.get());
+    post(
+        [this, h, text = std::move(text), look_up_error, promise]() mutable {
+          try {
+            if (look_up_error) text = lapsed_error(*h);
+            publish_dead(*h, text);
+            natsStatus s = natsMsg_AckSync(h->msg(), nullptr, nullptr);
+            if (s != NATS_OK)
+              throw RemoteError("acknowledging a dead-lettered item: " + nats_text(s));
+            promise->set_value();
+          } catch (...) {
+            promise->set_exception(std::current_exception());
+          }
+        },
+        promise.get());
     return future;
   }
 
@@ -351,7 +361,8 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
       self->retry_put(key, full ? "the queue stayed full" : text,
                       full ? milliseconds(20) : milliseconds(100));
     } else {
-      self->finish_put(key, error<RemoteError>("ClusterQueue::put: JetStream refused the item: " + text));
+      self->finish_put(
+          key, error<RemoteError>("ClusterQueue::put: JetStream refused the item: " + text));
     }
   }
 
@@ -408,7 +419,8 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
   /// With prefetch, the fetcher tops up what is held here while gets keep coming (within
   /// the last second), so that a busy worker finds its next item here. Under mu_.
   bool refill_wanted() const {
-    return options_.prefetch > 1 && ready_.size() <= static_cast<std::size_t>(options_.prefetch / 2) &&
+    return options_.prefetch > 1 &&
+           ready_.size() <= static_cast<std::size_t>(options_.prefetch / 2) &&
            now() - last_get_ < std::chrono::seconds(1);
   }
 
@@ -436,7 +448,8 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
                static_cast<int>(ready_.size());
       }
       for (auto& g : expired) {
-        g.promise.set_exception(error<TimeoutError>("ClusterQueue::get: no item within the timeout"));
+        g.promise.set_exception(
+            error<TimeoutError>("ClusterQueue::get: no item within the timeout"));
       }
       if (want <= 0) continue;
       auto left = std::chrono::duration_cast<milliseconds>(until - now());
@@ -527,30 +540,32 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
   }
 
   void poll_join(std::shared_ptr<Promise<void>> promise) {
-    post([this, promise] {
-      bool puts_pending;
-      {
-        std::lock_guard lock(mu_);
-        puts_pending = !puts_.empty();
-      }
-      if (!puts_pending) {
-        jsStreamInfo* si = nullptr;
-        jsOptions o;
-        jsOptions_Init(&o);
-        o.Wait = options_.request_timeout.count();
-        if (js_GetStreamInfo(&si, js_, stream_.c_str(), &o, nullptr) == NATS_OK) {
-          bool empty = si->State.Msgs == 0;
-          jsStreamInfo_Destroy(si);
-          if (empty) {
-            promise->set_value();
-            return;
+    post(
+        [this, promise] {
+          bool puts_pending;
+          {
+            std::lock_guard lock(mu_);
+            puts_pending = !puts_.empty();
           }
-        }
-      }
-      if (!post_at(now() + milliseconds(20), [this, promise] { poll_join(promise); })) {
-        promise->set_exception(error<Cancelled>("ClusterQueue::join: the queue was closed"));
-      }
-    }, promise.get());
+          if (!puts_pending) {
+            jsStreamInfo* si = nullptr;
+            jsOptions o;
+            jsOptions_Init(&o);
+            o.Wait = options_.request_timeout.count();
+            if (js_GetStreamInfo(&si, js_, stream_.c_str(), &o, nullptr) == NATS_OK) {
+              bool empty = si->State.Msgs == 0;
+              jsStreamInfo_Destroy(si);
+              if (empty) {
+                promise->set_value();
+                return;
+              }
+            }
+          }
+          if (!post_at(now() + milliseconds(20), [this, promise] { poll_join(promise); })) {
+            promise->set_exception(error<Cancelled>("ClusterQueue::join: the queue was closed"));
+          }
+        },
+        promise.get());
   }
 
   ClusterQueueStats read_stats() {
@@ -596,7 +611,8 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
       if (s != NATS_OK) throw RemoteError("ClusterQueue::dead_letters: " + nats_text(s));
       RawDeadLetter d;
       const char* data = natsMsg_GetData(m);
-      d.data.assign(data != nullptr ? data : "", static_cast<std::size_t>(natsMsg_GetDataLength(m)));
+      d.data.assign(data != nullptr ? data : "",
+                    static_cast<std::size_t>(natsMsg_GetDataLength(m)));
       d.id = header(m, kIdHeader);
       d.error = header(m, kErrorHeader);
       std::string n = header(m, kDeliveriesHeader);
@@ -612,7 +628,8 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
   std::string lapsed_error(const Handle& h) {
     std::string lapse = "delivered " + std::to_string(h.deliveries - 1) +
                         " times and never done (its worker died, hung or lost NATS within "
-                        "ack_wait " + std::to_string(options_.ack_wait.count()) + " ms)";
+                        "ack_wait " +
+                        std::to_string(options_.ack_wait.count()) + " ms)";
     jsOptions o;
     jsOptions_Init(&o);
     o.Wait = options_.request_timeout.count();
@@ -620,7 +637,8 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
     std::string subject = err_prefix_ + std::to_string(h.sequence);
     if (js_GetLastMsg(&m, js_, err_stream_.c_str(), subject.c_str(), &o, nullptr) == NATS_OK) {
       const char* data = natsMsg_GetData(m);
-      std::string last(data != nullptr ? data : "", static_cast<std::size_t>(natsMsg_GetDataLength(m)));
+      std::string last(data != nullptr ? data : "",
+                       static_cast<std::size_t>(natsMsg_GetDataLength(m)));
       natsMsg_Destroy(m);
       return last + "; then " + lapse;
     }
@@ -635,8 +653,9 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
     if (s != NATS_OK) throw RemoteError("dead letter: " + nats_text(s));
     std::unique_ptr<natsMsg, void (*)(natsMsg*)> guard(dead, natsMsg_Destroy);
     natsMsgHeader_Set(dead, kErrorHeader, text.c_str());
-    natsMsgHeader_Set(dead, kDeliveriesHeader,
-                      std::to_string(std::min<std::uint64_t>(h.deliveries, options_.max_deliver)).c_str());
+    natsMsgHeader_Set(
+        dead, kDeliveriesHeader,
+        std::to_string(std::min<std::uint64_t>(h.deliveries, options_.max_deliver)).c_str());
     natsMsgHeader_Set(dead, kIdHeader, h.id.c_str());
     jsPubOptions po;
     jsPubOptions_Init(&po);
@@ -691,7 +710,8 @@ void Engine::connect() {
   std::vector<const char*> urls;
   for (auto& u : options_.urls) urls.push_back(u.c_str());
   auto check = [](natsStatus s, const char* what) {
-    if (s != NATS_OK) throw std::invalid_argument(std::string("ClusterQueue: ") + what + ": " + nats_text(s));
+    if (s != NATS_OK)
+      throw std::invalid_argument(std::string("ClusterQueue: ") + what + ": " + nats_text(s));
   };
   check(natsOptions_SetServers(opts, urls.data(), static_cast<int>(urls.size())), "bad NATS urls");
   std::string name = "troupe-queue-" + options_.name;
@@ -755,17 +775,19 @@ void Engine::add_stream(const std::string& name, const std::string& subject,
     if (code == JSStreamNameExistErr) {
       throw ConnectError("ClusterQueue '" + options_.name + "': the stream " + name +
                          " exists with other settings (capacity, replicas, storage or "
-                         "duplicate window differ from this process's): " + why);
+                         "duplicate window differ from this process's): " +
+                         why);
     }
     if (s == NATS_NO_RESPONDERS || code == JSNotEnabledErr) {
       // No JetStream at all, or not yet (a cluster electing its leader).
       if (now() > until) {
-        throw ConnectError("ClusterQueue '" + options_.name +
-                           "': JetStream is not enabled on the NATS server (start it with -js): " + why);
+        throw ConnectError(
+            "ClusterQueue '" + options_.name +
+            "': JetStream is not enabled on the NATS server (start it with -js): " + why);
       }
     } else if (now() > until) {
-      throw ConnectError("ClusterQueue '" + options_.name + "': cannot create the stream " +
-                         name + ": " + why);
+      throw ConnectError("ClusterQueue '" + options_.name + "': cannot create the stream " + name +
+                         ": " + why);
     }
     std::this_thread::sleep_for(milliseconds(100));
   }
@@ -792,7 +814,8 @@ void Engine::add_consumer() {
     if (code != static_cast<jsErrCode>(0) || now() > until) {
       throw ConnectError("ClusterQueue '" + options_.name +
                          "': cannot create or bind its consumer (does another process use other "
-                         "ack_wait settings?): " + nats_text(s));
+                         "ack_wait settings?): " +
+                         nats_text(s));
     }
     std::this_thread::sleep_for(milliseconds(100));
   }
@@ -852,10 +875,12 @@ void Engine::close() {
       natsMsg_Nak(f.msg, nullptr);
       natsMsg_Destroy(f.msg);
     }
-    for (auto& g : getters) g.promise.set_exception(error<Cancelled>("ClusterQueue::get: the queue was closed"));
+    for (auto& g : getters)
+      g.promise.set_exception(error<Cancelled>("ClusterQueue::get: the queue was closed"));
     for (auto& [key, p] : puts) {
-      p.promise.set_exception(error<Cancelled>("ClusterQueue::put: the queue was closed before "
-                                               "JetStream acknowledged the item (it may be stored)"));
+      p.promise.set_exception(
+          error<Cancelled>("ClusterQueue::put: the queue was closed before "
+                           "JetStream acknowledged the item (it may be stored)"));
     }
     if (nc_ != nullptr) {
       natsConnection_FlushTimeout(nc_, 1000);  // acks and naks sent above
@@ -881,9 +906,9 @@ Future<void> Handle::done() {
   if (!settle()) return settled_twice();
   natsStatus s = natsMsg_Ack(msg_, nullptr);
   if (s != NATS_OK) {
-    return Future<void>::failed(error<RemoteError>(
-        "Lease::done: the acknowledgement was not sent (" + nats_text(s) +
-        "); the item will be delivered again"));
+    return Future<void>::failed(
+        error<RemoteError>("Lease::done: the acknowledgement was not sent (" + nats_text(s) +
+                           "); the item will be delivered again"));
   }
   return Future<void>::ready_with();
 }
@@ -898,9 +923,9 @@ Future<void> Handle::retry(std::string text, milliseconds delay) {
   natsStatus s = delay.count() > 0 ? natsMsg_NakWithDelay(msg_, delay.count(), nullptr)
                                    : natsMsg_Nak(msg_, nullptr);
   if (s != NATS_OK) {
-    return Future<void>::failed(error<RemoteError>(
-        "Lease::retry: the nak was not sent (" + nats_text(s) +
-        "); the item will be delivered again after ack_wait"));
+    return Future<void>::failed(
+        error<RemoteError>("Lease::retry: the nak was not sent (" + nats_text(s) +
+                           "); the item will be delivered again after ack_wait"));
   }
   return Future<void>::ready_with();
 }

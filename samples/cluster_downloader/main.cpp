@@ -57,12 +57,11 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <fixture/server.hpp>  // the loopback test server (tests/fixture), not troupe
 
 #include <troupe/http.hpp>
 #include <troupe/remote/cluster_queue.hpp>
 #include <troupe/troupe.hpp>
-
-#include <fixture/server.hpp>  // the loopback test server (tests/fixture), not troupe
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -102,7 +101,8 @@ struct Start {};
 void remove_leftovers(const fs::path& dir, const std::string& file) {
   std::error_code ec;
   for (auto& entry : fs::directory_iterator(dir, ec)) {
-    if (entry.path().filename().string().rfind(file + ".part-", 0) == 0) fs::remove(entry.path(), ec);
+    if (entry.path().filename().string().rfind(file + ".part-", 0) == 0)
+      fs::remove(entry.path(), ec);
   }
 }
 
@@ -113,8 +113,11 @@ class Fetcher : public troupe::Actor {
  public:
   Fetcher(troupe::ClusterQueue<Job> jobs, troupe::ClusterQueue<Report> reports,
           troupe::HttpClient http, fs::path out, int worker)
-      : jobs_(std::move(jobs)), reports_(std::move(reports)), http_(std::move(http)),
-        out_(std::move(out)), worker_(worker) {}
+      : jobs_(std::move(jobs)),
+        reports_(std::move(reports)),
+        http_(std::move(http)),
+        out_(std::move(out)),
+        worker_(worker) {}
 
   troupe::Task<void> on(Start) {
     for (;;) {
@@ -160,8 +163,11 @@ class Fetcher : public troupe::Actor {
 
 troupe::ClusterQueueOptions queue_options(const std::string& url, const std::string& name,
                                           int ack_wait_ms) {
-  return {.urls = {url}, .name = name, .ack_wait = std::chrono::milliseconds(ack_wait_ms),
-          .max_deliver = 3, .file_storage = false};
+  return {.urls = {url},
+          .name = name,
+          .ack_wait = std::chrono::milliseconds(ack_wait_ms),
+          .max_deliver = 3,
+          .file_storage = false};
 }
 
 int run_worker(const std::string& url, const std::string& queue, const fs::path& out,
@@ -221,7 +227,8 @@ struct OwnNats {
       }
       std::this_thread::sleep_for(10ms);
     }
-    if (url.empty()) throw std::runtime_error("nats-server did not start (apt-get install nats-server)");
+    if (url.empty())
+      throw std::runtime_error("nats-server did not start (apt-get install nats-server)");
   }
   ~OwnNats() {
     kill(pid, SIGTERM);
@@ -299,8 +306,9 @@ int run_coordinator(const std::string& nats, Settings s, bool spawn) {
   }
 
   // A queue of this run's own: a rerun against the same NATS never sees old jobs.
-  std::string queue = "downloads-" + std::to_string(getpid()) + "-" +
-                      std::to_string(std::chrono::system_clock::now().time_since_epoch().count() % 1000000);
+  std::string queue =
+      "downloads-" + std::to_string(getpid()) + "-" +
+      std::to_string(std::chrono::system_clock::now().time_since_epoch().count() % 1000000);
   troupe::ClusterQueue<Job> jobs(queue_options(nats, queue, s.ack_wait_ms));
   // The reports: read here one after another, so fetched 64 at a time (prefetch is this
   // process's own setting; the workers that put reports need not share it).
@@ -321,8 +329,10 @@ int run_coordinator(const std::string& nats, Settings s, bool spawn) {
     std::printf("%d worker process(es) ready, %d download(s) at a time each\n", s.workers,
                 s.concurrency);
   } else {
-    std::printf("queue %s: start workers with\n  cluster_downloader worker --nats %s --queue %s --out DIR\n",
-                queue.c_str(), nats.c_str(), queue.c_str());
+    std::printf(
+        "queue %s: start workers with\n  cluster_downloader worker --nats %s --queue %s --out "
+        "DIR\n",
+        queue.c_str(), nats.c_str(), queue.c_str());
   }
   std::fflush(stdout);
 
@@ -380,11 +390,13 @@ int run_coordinator(const std::string& nats, Settings s, bool spawn) {
     bytes += r.bytes;
     kept += r.kept ? 1 : 0;
     std::printf("%-16s %9llu bytes  worker %d%s\n", r.file.c_str(),
-                static_cast<unsigned long long>(r.bytes), r.worker, r.kept ? "  (already there)" : "");
+                static_cast<unsigned long long>(r.bytes), r.worker,
+                r.kept ? "  (already there)" : "");
   }
   for (auto& f : failed) {
-    std::fprintf(stderr, "cluster_downloader: %s: failed %llu times, last: %s\n", f.item.url.c_str(),
-                 static_cast<unsigned long long>(f.deliveries), f.error.c_str());
+    std::fprintf(stderr, "cluster_downloader: %s: failed %llu times, last: %s\n",
+                 f.item.url.c_str(), static_cast<unsigned long long>(f.deliveries),
+                 f.error.c_str());
   }
   std::size_t missing = jobs_list.size() - done.size() - failed.size();
   if (missing > 0) std::fprintf(stderr, "cluster_downloader: %zu job(s) never reported\n", missing);
@@ -423,21 +435,25 @@ int main(int argc, char** argv) {
   app.add_option("--concurrency", s.concurrency, "downloads at a time in each worker")
       ->check(CLI::Range(1, 256));
   app.add_option("--nats", nats, "a NATS server with JetStream (default: start one on loopback)");
-  app.add_option("--base-url", base, "what \"/path\" URLs are relative to (default: serve them here)");
+  app.add_option("--base-url", base,
+                 "what \"/path\" URLs are relative to (default: serve them here)");
   app.add_option("--latency-ms", latency_ms, "the embedded server waits this long per file")
       ->check(CLI::Range(0, 60000));
   app.add_option("--fail", fail_path, "the embedded server answers 500 for this path, always");
   app.add_option("--kill-worker-after", s.kill_after, "SIGKILL worker 0 after this many files")
       ->check(CLI::Range(0, 1000000));
-  app.add_option("--ack-wait-ms", s.ack_wait_ms, "a job held this long by a silent worker is redelivered")
+  app.add_option("--ack-wait-ms", s.ack_wait_ms,
+                 "a job held this long by a silent worker is redelivered")
       ->check(CLI::Range(100, 3600000));
   auto* worker = app.add_subcommand("worker", "run one worker process (on any host)");
   worker->add_option("--nats", nats, "the NATS server")->required();
   worker->add_option("--queue", queue, "the queue name the coordinator printed")->required();
   worker->add_option("--out", s.out, "the folder to save into")->required();
-  worker->add_option("--concurrency", s.concurrency, "downloads at a time")->check(CLI::Range(1, 256));
+  worker->add_option("--concurrency", s.concurrency, "downloads at a time")
+      ->check(CLI::Range(1, 256));
   worker->add_option("--id", id, "this worker's number (in the table)");
-  worker->add_option("--ack-wait-ms", s.ack_wait_ms, "as the coordinator's")->check(CLI::Range(100, 3600000));
+  worker->add_option("--ack-wait-ms", s.ack_wait_ms, "as the coordinator's")
+      ->check(CLI::Range(100, 3600000));
   CLI11_PARSE(app, argc, argv);
 
   try {

@@ -34,7 +34,8 @@ constexpr std::int64_t kMany = 100'000;
 void put_range(const Queue& q, std::int64_t from, std::int64_t to) {
   std::vector<troupe::Future<void>> puts;
   puts.reserve(static_cast<std::size_t>(to - from));
-  for (std::int64_t i = from; i < to; ++i) puts.push_back(q.put(i, {.id = "item-" + std::to_string(i)}));
+  for (std::int64_t i = from; i < to; ++i)
+    puts.push_back(q.put(i, {.id = "item-" + std::to_string(i)}));
   for (auto& f : puts) f.get(60s);
 }
 
@@ -93,7 +94,8 @@ TEST_CASE("every item put is leased once, and join returns when each is done", "
   CHECK(s.dead_letters == 0);
 }
 
-TEST_CASE("an actor co_awaits its leases and settles them, and a second settle is refused", "[actor]") {
+TEST_CASE("an actor co_awaits its leases and settles them, and a second settle is refused",
+          "[actor]") {
   JetStream nats;
   troupe::System system({.workers = 2});
   troupe::ClusterQueue<Job> q({.urls = {nats.url()}, .name = "actors"});
@@ -140,13 +142,16 @@ TEST_CASE("a full queue makes put wait for room, or fail at once with QueueFull"
   fourth.get(5s);
   CHECK(waiting.stats().get(5s).items == 3);
 
-  Queue rejecting({.urls = {nats.url()}, .name = "bounded", .capacity = 3,
+  Queue rejecting({.urls = {nats.url()},
+                   .name = "bounded",
+                   .capacity = 3,
                    .when_full = troupe::WhenFull::reject});
   CHECK_THROWS_AS(rejecting.put(5).get(5s), troupe::QueueFull);
   CHECK_THROWS_AS(rejecting.put(5).get(5s), troupe::MailboxFull);  // as WorkQueue's is
 }
 
-TEST_CASE("a lease not settled within ack_wait is delivered again, and in_progress holds it", "[lapse]") {
+TEST_CASE("a lease not settled within ack_wait is delivered again, and in_progress holds it",
+          "[lapse]") {
   JetStream nats;
   Queue q({.urls = {nats.url()}, .name = "lapse", .ack_wait = 600ms});
   q.put(1).get(5s);
@@ -164,8 +169,10 @@ TEST_CASE("a lease not settled within ack_wait is delivered again, and in_progre
   q.join().get(10s);
 }
 
-TEST_CASE("a job that always fails reaches the dead letters after max_deliver tries, with its "
-          "error, and the queue keeps going", "[poison]") {
+TEST_CASE(
+    "a job that always fails reaches the dead letters after max_deliver tries, with its "
+    "error, and the queue keeps going",
+    "[poison]") {
   JetStream nats;
   Queue q({.urls = {nats.url()}, .name = "poison", .max_deliver = 3});
   q.put(-1, {.id = "poison"}).get(5s);
@@ -193,8 +200,10 @@ TEST_CASE("a job that always fails reaches the dead letters after max_deliver tr
   CHECK(q.stats().get(5s).dead_letters == 1);
 }
 
-TEST_CASE("an item whose worker dies holding it on its last delivery is dead-lettered with its "
-          "last error", "[lapsed]") {
+TEST_CASE(
+    "an item whose worker dies holding it on its last delivery is dead-lettered with its "
+    "last error",
+    "[lapsed]") {
   JetStream nats;
   Queue q({.urls = {nats.url()}, .name = "lapsed", .ack_wait = 400ms, .max_deliver = 2});
   q.put(42).get(5s);
@@ -234,7 +243,8 @@ TEST_CASE("bad options and a server without JetStream are refused with clear err
   }
 }
 
-TEST_CASE("items through 4 worker processes are each done exactly once, and join returns", "[many]") {
+TEST_CASE("items through 4 worker processes are each done exactly once, and join returns",
+          "[many]") {
   JetStream nats;
   TempDir dir;
   Queue q({.urls = {nats.url()}, .name = "many"});
@@ -261,7 +271,8 @@ TEST_CASE("items through 4 worker processes are each done exactly once, and join
   CHECK(seen.rbegin()->first == kMany - 1);
 }
 
-TEST_CASE("a worker killed holding leases has its items redelivered and finished by the others", "[killed]") {
+TEST_CASE("a worker killed holding leases has its items redelivered and finished by the others",
+          "[killed]") {
   JetStream nats;
   TempDir dir;
   Queue q({.urls = {nats.url()}, .name = "killed", .ack_wait = 1000ms});
@@ -286,7 +297,8 @@ TEST_CASE("a worker killed holding leases has its items redelivered and finished
   CHECK(s.dead_letters == 0);
 }
 
-TEST_CASE("a NATS server restarted mid-run loses nothing acknowledged, and the run finishes", "[restart]") {
+TEST_CASE("a NATS server restarted mid-run loses nothing acknowledged, and the run finishes",
+          "[restart]") {
   JetStream nats;
   TempDir dir;
   Queue q({.urls = {nats.url()}, .name = "restart", .ack_wait = 2000ms});
@@ -303,7 +315,8 @@ TEST_CASE("a NATS server restarted mid-run loses nothing acknowledged, and the r
   std::vector<troupe::Future<void>> later;
   std::this_thread::sleep_for(300ms);
   nats.stop();
-  for (std::int64_t i = 1000; i < 1500; ++i) later.push_back(q.put(i, {.id = "item-" + std::to_string(i)}));
+  for (std::int64_t i = 1000; i < 1500; ++i)
+    later.push_back(q.put(i, {.id = "item-" + std::to_string(i)}));
   std::this_thread::sleep_for(500ms);
   nats.start();
   for (auto& f : later) f.get(60s);
@@ -315,10 +328,14 @@ TEST_CASE("a NATS server restarted mid-run loses nothing acknowledged, and the r
   CHECK(seen.rbegin()->first == 1499);
 }
 
-TEST_CASE("a three-server NATS cluster with replicas 3 carries on when one server stops", "[replicas]") {
+TEST_CASE("a three-server NATS cluster with replicas 3 carries on when one server stops",
+          "[replicas]") {
   cq_test::ThreeServers nats;
   TempDir dir;
-  Queue q({.urls = nats.urls(), .name = "replicated", .ack_wait = 2000ms, .replicas = 3,
+  Queue q({.urls = nats.urls(),
+           .name = "replicated",
+           .ack_wait = 2000ms,
+           .replicas = 3,
            .connect_timeout = 15000ms});
   std::vector<std::unique_ptr<cluster::Process>> workers;
   std::vector<std::string> files;
@@ -331,7 +348,8 @@ TEST_CASE("a three-server NATS cluster with replicas 3 carries on when one serve
   std::this_thread::sleep_for(300ms);
   nats.stop(0);  // the first server goes; its clients move to the others
   std::vector<troupe::Future<void>> later;
-  for (std::int64_t i = 600; i < 900; ++i) later.push_back(q.put(i, {.id = "item-" + std::to_string(i)}));
+  for (std::int64_t i = 600; i < 900; ++i)
+    later.push_back(q.put(i, {.id = "item-" + std::to_string(i)}));
   for (auto& f : later) f.get(60s);
   q.join().get(90s);
   for (auto& w : workers) w->close_stdin();

@@ -42,7 +42,8 @@ std::vector<std::string> split(const std::string& s) {
 
 int main(int argc, char** argv) {
   if (argc != 9 || std::string(argv[1]) != "work") {
-    std::fprintf(stderr, "usage: queue_main work URLS NAME OUT ACK_WAIT_MS MAX_DELIVER SLOW_MS REPLICAS\n");
+    std::fprintf(stderr,
+                 "usage: queue_main work URLS NAME OUT ACK_WAIT_MS MAX_DELIVER SLOW_MS REPLICAS\n");
     return 2;
   }
   std::FILE* out = std::fopen(argv[4], "a");
@@ -52,13 +53,14 @@ int main(int argc, char** argv) {
   }
   auto slow = std::chrono::milliseconds(std::atoi(argv[7]));
   try {
-    troupe::ClusterQueue<std::int64_t> queue({.urls = split(argv[2]),
-                                              .name = argv[3],
-                                              .ack_wait = std::chrono::milliseconds(std::atoi(argv[5])),
-                                              .max_deliver = std::atoi(argv[6]),
-                                              .replicas = std::atoi(argv[8]),
-                                              .prefetch = slow.count() > 0 ? 1 : 64,
-                                              .connect_timeout = std::chrono::milliseconds(15000)});
+    troupe::ClusterQueue<std::int64_t> queue(
+        {.urls = split(argv[2]),
+         .name = argv[3],
+         .ack_wait = std::chrono::milliseconds(std::atoi(argv[5])),
+         .max_deliver = std::atoi(argv[6]),
+         .replicas = std::atoi(argv[8]),
+         .prefetch = slow.count() > 0 ? 1 : 64,
+         .connect_timeout = std::chrono::milliseconds(15000)});
     std::atomic<bool> stop{false};
     std::thread stdin_watch([&] {
       std::string line;

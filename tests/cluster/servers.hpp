@@ -73,12 +73,14 @@ class ThreeServers {
   ThreeServers() {
     std::vector<int> ports{free_port(), free_port(), free_port()};
     std::string routes;
-    for (int p : ports) routes += (routes.empty() ? "" : ",") + ("nats://127.0.0.1:" + std::to_string(p));
+    for (int p : ports)
+      routes += (routes.empty() ? "" : ",") + ("nats://127.0.0.1:" + std::to_string(p));
     for (int i = 0; i < 3; ++i) {
       servers_.push_back(std::make_unique<cluster::NatsServer>(std::vector<std::string>{
           "-js", "-sd", store_ / ("s" + std::to_string(i)), "--server_name",
           "s" + std::to_string(i), "--cluster_name", "troupe-cq", "--cluster",
-          "nats://127.0.0.1:" + std::to_string(ports[static_cast<std::size_t>(i)]), "--routes", routes}));
+          "nats://127.0.0.1:" + std::to_string(ports[static_cast<std::size_t>(i)]), "--routes",
+          routes}));
     }
   }
   std::vector<std::string> urls() const {

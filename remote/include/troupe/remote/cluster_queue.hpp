@@ -88,9 +88,9 @@ class Lease {
 template <class T>
 struct DeadLetter {
   T item{};
-  std::string id;               ///< the id it was put with
-  std::string error;            ///< the last error reported for it (retry), or why it lapsed
-  std::uint64_t deliveries = 0; ///< how many times it was delivered
+  std::string id;                ///< the id it was put with
+  std::string error;             ///< the last error reported for it (retry), or why it lapsed
+  std::uint64_t deliveries = 0;  ///< how many times it was delivered
 };
 
 /// A queue of items of type T shared by every process that opens it by name on the same
