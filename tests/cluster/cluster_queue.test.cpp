@@ -262,6 +262,7 @@ TEST_CASE("items through 4 worker processes are each done exactly once, and join
   WARN(kMany << " items through 4 worker processes in " << took << " s");
   for (auto& w : workers) w->close_stdin();
   for (auto& w : workers) CHECK(w->wait_for("COUNT").rfind("COUNT", 0) == 0);
+  CHECK(cq_test::finish(workers) == std::vector<std::string>(4, "ok"));
   auto seen = cq_test::tally(files);
   CHECK(static_cast<std::int64_t>(seen.size()) == kMany);
   int twice = 0;
@@ -289,7 +290,8 @@ TEST_CASE("a worker killed holding leases has its items redelivered and finished
   workers[0]->signal(SIGKILL);  // holding a lease: it sleeps 20 ms inside every job
   REQUIRE(workers[0]->wait_exit(5s));
   q.join().get(60s);
-  for (std::size_t i = 1; i < workers.size(); ++i) workers[i]->close_stdin();
+  workers[0].reset();  // killed above
+  CHECK(cq_test::finish(workers) == std::vector<std::string>(2, "ok"));
   auto seen = cq_test::tally(files);
   CHECK(seen.size() == 300);  // nothing lost
   auto s = q.stats().get(5s);
@@ -321,7 +323,7 @@ TEST_CASE("a NATS server restarted mid-run loses nothing acknowledged, and the r
   nats.start();
   for (auto& f : later) f.get(60s);
   q.join().get(90s);
-  for (auto& w : workers) w->close_stdin();
+  CHECK(cq_test::finish(workers) == std::vector<std::string>(2, "ok"));
   auto seen = cq_test::tally(files);
   CHECK(seen.size() == 1500);  // every item put was done (some maybe twice: a lost ack)
   CHECK(seen.begin()->first == 0);
@@ -352,7 +354,7 @@ TEST_CASE("a three-server NATS cluster with replicas 3 carries on when one serve
     later.push_back(q.put(i, {.id = "item-" + std::to_string(i)}));
   for (auto& f : later) f.get(60s);
   q.join().get(90s);
-  for (auto& w : workers) w->close_stdin();
+  CHECK(cq_test::finish(workers) == std::vector<std::string>(2, "ok"));
   auto seen = cq_test::tally(files);
   CHECK(seen.size() == 900);
 }

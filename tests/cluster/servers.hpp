@@ -101,14 +101,49 @@ inline std::string join(const std::vector<std::string>& urls) {
   return out;
 }
 
+/// Marks every descriptor of this process above stderr close-on-exec, so that children
+/// started later (a restarted nats-server, the next worker) do not inherit the pipes to
+/// earlier workers: a worker sees EOF on its stdin only when no process holds the other end.
+inline void keep_pipes_private() {
+  for (auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    int fd = std::atoi(entry.path().filename().c_str());
+    if (fd > 2) fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
+  }
+}
+
 /// A worker process (queue_main) taking leases of queue `name`.
 inline std::unique_ptr<cluster::Process> worker(const std::vector<std::string>& urls,
                                                 const std::string& name, const std::string& out,
                                                 int ack_wait_ms, int max_deliver, int slow_ms,
                                                 int replicas = 1) {
-  return std::make_unique<cluster::Process>(std::vector<std::string>{
+  auto w = std::make_unique<cluster::Process>(std::vector<std::string>{
       TROUPE_QUEUE_MAIN, "work", join(urls), name, out, std::to_string(ack_wait_ms),
       std::to_string(max_deliver), std::to_string(slow_ms), std::to_string(replicas)});
+  keep_pipes_private();
+  return w;
+}
+
+/// Ends the workers (closes their stdins) and says how each left: "ok" for exit status 0 within 20 s
+/// (a sanitizer report makes the status non-zero), else what happened. Null entries (a
+/// worker the test killed) are skipped.
+inline std::vector<std::string> finish(std::vector<std::unique_ptr<cluster::Process>>& workers) {
+  for (auto& w : workers) {
+    if (w) w->close_stdin();
+  }
+  std::vector<std::string> out;
+  for (auto& w : workers) {
+    if (!w) continue;
+    if (!w->wait_exit(std::chrono::seconds(20))) {
+      out.push_back("still running after 20 s");
+    } else if (WIFSIGNALED(w->status())) {
+      out.push_back("killed by signal " + std::to_string(WTERMSIG(w->status())));
+    } else if (WEXITSTATUS(w->status()) != 0) {
+      out.push_back("exit status " + std::to_string(WEXITSTATUS(w->status())));
+    } else {
+      out.push_back("ok");
+    }
+  }
+  return out;
 }
 
 /// How many times each number appears in the files (the workers' records of work done).
