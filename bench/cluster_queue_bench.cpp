@@ -7,12 +7,15 @@
 //   raw cnats   a work-queue stream and a durable pull consumer; one connection publishes N
 //               messages with js_PublishAsync (then js_PublishAsyncComplete) while each
 //               worker (a thread with a connection of its own) fetches batches of 64 and
-//               acks every message; timed until the stream is empty again.
+//               acks every message; timed until the stream is empty again. Twice: without
+//               message ids (the floor), and with one per message (what put pays for
+//               duplicate suppression, on the server).
 //   troupe      ClusterQueue<std::int64_t>: one queue object puts N items (each with a
 //               message id: duplicate suppression is part of put) and waits for their
 //               futures, while each worker (a thread with a ClusterQueue of its own, so a
 //               connection of its own, prefetch 64) loops get -> done; timed until join().
-// Prints items/s (median of R) and troupe's share of the floor. Items are 8-byte integers;
+// Each measurement runs in a child process of its own. Prints items/s (median of R) and
+// troupe's share of each floor. Items are 8-byte integers;
 // file storage unless --memory.
 #include <signal.h>
 #include <sys/prctl.h>
@@ -89,7 +92,8 @@ natsConnection* connect(const std::string& url) {
 }
 
 /// Raw cnats: items/s through publish + fetch + ack with `workers` pulling threads.
-double raw_floor(const std::string& url, int items, int workers, bool memory, int run) {
+double raw_floor(const std::string& url, int items, int workers, bool memory, int run,
+                 bool with_ids) {
   std::string stream = "FLOOR" + std::to_string(run), subject = "floor." + std::to_string(run);
   natsConnection* nc = connect(url);
   jsCtx* js = nullptr;
@@ -147,7 +151,11 @@ double raw_floor(const std::string& url, int items, int workers, bool memory, in
   auto start = Clock::now();
   go = true;
   for (std::int64_t i = 0; i < items; ++i) {
-    check(js_PublishAsync(js, subject.c_str(), &i, sizeof i, nullptr), "publish");
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    std::string id = with_ids ? "m-" + std::to_string(run) + "-" + std::to_string(i) : "";
+    if (with_ids) po.MsgId = id.c_str();
+    check(js_PublishAsync(js, subject.c_str(), &i, sizeof i, &po), "publish");
   }
   check(js_PublishAsyncComplete(js, nullptr), "publish complete");
   for (auto& t : pool) t.join();
@@ -203,6 +211,39 @@ double troupe_queue(const std::string& url, int items, int workers, bool memory,
   return items / secs;
 }
 
+/// Runs one measurement in a child process of its own (a fresh heap and fresh cnats state
+/// for each, nothing carried from one to the next) and returns its items/s.
+template <class F>
+double in_child(const char* what, F measure) {
+  int p[2];
+  if (pipe(p) != 0) throw std::runtime_error("pipe failed");
+  std::fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(p[0]);
+    double v = -1;
+    try {
+      v = measure();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "troupe-cluster-queue-bench: %s\n", e.what());
+    }
+    ssize_t n = write(p[1], &v, sizeof v);
+    _exit(n == sizeof v && v > 0 ? 0 : 1);
+  }
+  close(p[1]);
+  double v = -1;
+  ssize_t n = read(p[0], &v, sizeof v);
+  close(p[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (n != sizeof v || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    throw std::runtime_error(std::string("the measurement '") + what +
+                             "' failed (its process exited with status " + std::to_string(status) +
+                             ")");
+  }
+  return v;
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
@@ -212,7 +253,7 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   int items = 100'000, reps = 3;
-  bool memory = false;
+  bool memory = false, skip_floor = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--items" && i + 1 < argc) {
@@ -221,6 +262,8 @@ int main(int argc, char** argv) {
       reps = std::atoi(argv[++i]);
     } else if (a == "--memory") {
       memory = true;
+    } else if (a == "--skip-floor") {  // debugging aid: troupe only
+      skip_floor = true;
     } else {
       std::fprintf(stderr, "usage: troupe-cluster-queue-bench [--items N] [--reps R] [--memory]\n");
       return 2;
@@ -234,16 +277,26 @@ int main(int argc, char** argv) {
     Server server;
     std::printf("nats-server -js at %s, %s storage, %d items, %d rep(s), median items/s\n",
                 server.url.c_str(), memory ? "memory" : "file", items, reps);
-    std::printf("%-8s %14s %14s %8s\n", "workers", "raw cnats", "ClusterQueue", "share");
+    std::printf("%-8s %12s %14s %14s %8s %10s\n", "workers", "raw cnats", "raw with ids",
+                "ClusterQueue", "share", "share/ids");
     int run = 0;
     for (int workers : {1, 4}) {
-      std::vector<double> raw, ours;
-      for (int r = 0; r < reps; ++r) {  // alternate, so drift hits both alike
-        raw.push_back(raw_floor(server.url, items, workers, memory, run++));
-        ours.push_back(troupe_queue(server.url, items, workers, memory, run++));
+      std::vector<double> raw, ids, ours;
+      for (int r = 0; r < reps; ++r) {  // alternate, so drift hits all alike
+        int a = run++, b = run++, c = run++;
+        const std::string& url = server.url;
+        raw.push_back(skip_floor ? 1 : in_child("raw cnats", [&] {
+          return raw_floor(url, items, workers, memory, a, false);
+        }));
+        ids.push_back(skip_floor ? 1 : in_child("raw with ids", [&] {
+          return raw_floor(url, items, workers, memory, b, true);
+        }));
+        ours.push_back(
+            in_child("ClusterQueue", [&] { return troupe_queue(url, items, workers, memory, c); }));
       }
-      double f = median(raw), t = median(ours);
-      std::printf("%-8d %14.0f %14.0f %7.0f%%\n", workers, f, t, 100.0 * t / f);
+      double f = median(raw), fi = median(ids), t = median(ours);
+      std::printf("%-8d %12.0f %14.0f %14.0f %7.0f%% %9.0f%%\n", workers, f, fi, t, 100.0 * t / f,
+                  100.0 * t / fi);
       std::fflush(stdout);
     }
   } catch (const std::exception& e) {
