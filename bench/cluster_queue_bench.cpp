@@ -134,8 +134,13 @@ double raw_floor(const std::string& url, int items, int workers, bool memory, in
       check(js_PullSubscribe(&sub, wjs, subject.c_str(), "workers", nullptr, &so, nullptr), "pull");
       while (!go) std::this_thread::yield();
       while (acked.load() < items) {
+        // One at a time while messages are queued on the subscription, as ClusterQueue's
+        // fetch_batch (remote/src/cluster_queue.cpp) does: cnats 3.4.1 overruns its batch array
+        // when more than half a batch was queued before the fetch.
+        int queued = 0;
+        natsSubscription_GetPending(sub, &queued, nullptr);
         natsMsgList list{nullptr, 0};
-        if (natsSubscription_Fetch(&list, sub, 64, 100, nullptr) == NATS_OK) {
+        if (natsSubscription_Fetch(&list, sub, queued > 0 ? 1 : 64, 100, nullptr) == NATS_OK) {
           for (int i = 0; i < list.Count; ++i) natsMsg_Ack(list.Msgs[i], nullptr);
           acked += list.Count;
         }
