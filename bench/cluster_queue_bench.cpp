@@ -267,7 +267,7 @@ int main(int argc, char** argv) {
       reps = std::atoi(argv[++i]);
     } else if (a == "--memory") {
       memory = true;
-    } else if (a == "--skip-floor") {  // ClusterQueue only (the smoke test)
+    } else if (a == "--skip-floor") {  // ClusterQueue only
       skip_floor = true;
     } else {
       std::fprintf(
