@@ -61,7 +61,7 @@ void resume_when_ready(StateBase& state, std::coroutine_handle<> handle,
   s->next = c.suspended;
   if (c.suspended != nullptr) c.suspended->prev = s;
   c.suspended = s;
-  s->retain();  // the waker's
+  s->refs.store(2, std::memory_order_relaxed);  // and the waker's (nobody else sees it yet)
   s->waker = StateBase::Waker{post_resumption, drop_suspension, s};
   state.on_ready(&s->waker);
 }

@@ -69,6 +69,12 @@ template <class R>
 class Promise {
  public:
   Promise() : state_(detail::State<R>::make()) {}
+  /// A promise and its future, made together (what an ask makes): one reference count
+  /// operation fewer than Promise() then future().
+  static std::pair<Promise, Future<R>> with_future() {
+    auto [a, b] = detail::State<R>::make_pair();
+    return {Promise(std::move(a)), Future<R>(std::move(b))};
+  }
   Promise(Promise&&) noexcept = default;
   Promise& operator=(Promise&& other) noexcept {
     if (this != &other) {
@@ -95,6 +101,7 @@ class Promise {
   }
 
  private:
+  explicit Promise(detail::StateRef<detail::State<R>> state) noexcept : state_(std::move(state)) {}
   void break_if_unset() noexcept {
     if (state_ && !state_->ready()) state_->set_exception(detail::abandoned_error());
   }

@@ -158,12 +158,11 @@ class Ref {
   auto ask(M&& message) const {  // -> Future<AskResult<T, M>>
     if constexpr (detail::check_handler<T, M>()) {
       if (cell_ == nullptr) [[unlikely]] detail::throw_empty("Ref::ask");
-      Promise<AskResult<T, M>> promise;
-      Future<AskResult<T, M>> future = promise.future();
+      auto made = Promise<AskResult<T, M>>::with_future();  // {promise, future}
       cell_->enqueue_ask(new detail::AskEnvelope<T, std::decay_t<M>>(std::forward<M>(message),
-                                                                     std::move(promise)),
-                         detail::Access::state(future));
-      return future;
+                                                                     std::move(made.first)),
+                         detail::Access::state(made.second));
+      return std::move(made.second);
     } else {
       return Future<void>();
     }

@@ -104,6 +104,10 @@ class TROUPE_API StateBase {
   StateBase& operator=(const StateBase&) = delete;
 
   void retain() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  /// One more reference to a state no other thread can see yet (a plain store).
+  void add_unshared_ref() noexcept {
+    refs_.store(refs_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
   void release() noexcept {
     // The sole holder (most often the last, e.g. an awaiter done with its answer) needs no
     // read-modify-write: nobody else can take a reference without holding one.
@@ -259,6 +263,14 @@ class State final : public StateBase {
   static StateRef<State> make() {
     void* block = PoolAllocator<State>{}.allocate(1);
     return StateRef<State>(::new (block) State());
+  }
+  /// A new state with two references, for a promise and its future (an ask makes both):
+  /// counted at once rather than by a second, atomic, increment.
+  static std::pair<StateRef<State>, StateRef<State>> make_pair() {
+    void* block = PoolAllocator<State>{}.allocate(1);
+    auto* s = ::new (block) State();
+    s->add_unshared_ref();
+    return {StateRef<State>(s), StateRef<State>(s)};
   }
   /// A new state, already complete with a value, made without atomic read-modify-writes
   /// (nobody else can see it yet).
