@@ -26,9 +26,11 @@ troupe::SystemOptions options(const Config& config) {
 void print_stats(const char* what, troupe::System& system) {
   if (std::getenv("BENCH_STATS") == nullptr) return;
   troupe::SystemStats s = system.stats();
-  std::fprintf(stderr, "  [%s] sleeps %llu wakeups %llu steals %llu\n", what,
-               static_cast<unsigned long long>(s.worker_sleeps),
-               static_cast<unsigned long long>(s.wakeups), static_cast<unsigned long long>(s.steals));
+  std::fprintf(stderr, "  [%s] sleeps %llu wakeups %llu steals %llu migrations %llu gathers %llu\n",
+               what, static_cast<unsigned long long>(s.worker_sleeps),
+               static_cast<unsigned long long>(s.wakeups), static_cast<unsigned long long>(s.steals),
+               static_cast<unsigned long long>(s.migrations),
+               static_cast<unsigned long long>(s.gathers));
 }
 
 template <class R>

@@ -42,12 +42,33 @@ constexpr auto kStuckAfter = std::chrono::microseconds(20);
 // A sleeper that left such a runnable queued looks again after this long, in case the turn
 // in front of it runs long (no push wakes anyone for one queued runnable).
 constexpr std::int64_t kRecheckUs = 1000;
+// Gathering (internal/scheduler.hpp). While gathered, a worker is helped only once it has
+// been this long inside one turn.
+constexpr auto kStuckGathered = std::chrono::microseconds(200);
+// adapt() is tried every kAdaptEvery turns of a worker and looks once per window.
+constexpr std::uint64_t kAdaptEvery = 256;
+constexpr std::int64_t kWindowNs = 2'000'000;
+// A window gathers with at least kMinTurns turns, one migration in kMigrationOneIn turns
+// or more, and turns shorter than kShortTurnNs on average.
+constexpr std::uint64_t kMinTurns = 500;
+constexpr std::uint64_t kMigrationOneIn = 20;
+constexpr std::int64_t kShortTurnNs = 2'000;
+// Or with more than one contended lock (note_contention) per this much busy time.
+constexpr std::int64_t kContentionEveryNs = 5'000;
+// A gathering lasts this long at first, twice as long each time a window confirms it.
+constexpr std::int64_t kGatherMinNs = 10'000'000;
+constexpr std::int64_t kGatherMaxNs = 1'000'000'000;
+
+std::int64_t now_ns() noexcept {
+  return std::chrono::steady_clock::now().time_since_epoch().count();
+}
 }  // namespace
 
 struct Scheduler::Worker {
-  explicit Worker(Scheduler& s)
-      : owner(&s), producer(s.queue_), consumer(s.queue_), injected(s.inject_) {}
+  Worker(Scheduler& s, unsigned i)
+      : owner(&s), index(i), producer(s.queue_), consumer(s.queue_), injected(s.inject_) {}
   Scheduler* owner;
+  unsigned index;
   moodycamel::ProducerToken producer;
   moodycamel::ConsumerToken consumer;
   moodycamel::ConsumerToken injected;  // on the injection queue
@@ -66,6 +87,8 @@ struct Scheduler::Worker {
   unsigned ticks = 0;
   std::thread thread;
   std::atomic<std::uint64_t> turns{0};  // runs finished; stop() watches it for progress
+  std::atomic<std::uint64_t> migrations{0};  // see note_place; written by the owner only
+  std::atomic<std::uint64_t> contentions{0};  // see note_contention; owner only
   std::uint64_t next_eager_wake = 0;     // owner only: see Scheduler::schedule
   std::uint64_t eager_interval = kEagerWakeEvery;  // owner only: turns until the next one
   std::uint64_t steals_at_eager_wake = 0;          // owner only: steals_ at the last one
@@ -81,6 +104,20 @@ namespace {
 // took over (Handoff). Blocking waits are refused during it, as on a worker.
 [[gnu::tls_model("initial-exec")]] thread_local bool tls_outside_turn = false;
 }  // namespace
+
+[[gnu::tls_model("initial-exec")]] thread_local WorkerPlace tls_place{};
+
+void note_contention() noexcept {
+  std::atomic<std::uint64_t>* c = tls_place.contentions;
+  if (c == nullptr) return;
+  std::uint64_t n = c->load(std::memory_order_relaxed) + 1;
+  c->store(n, std::memory_order_relaxed);
+  // Turns that meet on a lock can be long (a consumer's loop of gets that never waits):
+  // look from here too, not only between turns.
+  if (n % kAdaptEvery == 0 && tls_worker != nullptr && tls_worker->owner->gather_) {
+    tls_worker->owner->adapt();
+  }
+}
 
 bool must_not_block() noexcept { return tls_worker != nullptr || tls_outside_turn; }
 
@@ -106,11 +143,11 @@ bool asymmetric_fences() noexcept {
 OutsideTurn::OutsideTurn() noexcept : saved_(std::exchange(tls_outside_turn, true)) {}
 OutsideTurn::~OutsideTurn() { tls_outside_turn = saved_; }
 
-Scheduler::Scheduler(unsigned workers, std::chrono::microseconds spin)
-    : spin_(spin), asymmetric_(workers > 0 && asymmetric_fences()) {
+Scheduler::Scheduler(unsigned workers, std::chrono::microseconds spin, bool gather)
+    : gather_(gather && workers > 1), spin_(spin), asymmetric_(workers > 0 && asymmetric_fences()) {
   workers_.reserve(workers);
   for (unsigned i = 0; i < workers; ++i) {
-    workers_.push_back(std::make_unique<Worker>(*this));
+    workers_.push_back(std::make_unique<Worker>(*this, i));
     workers_.back()->seen.resize(workers);
   }
 }
@@ -195,8 +232,10 @@ void Scheduler::push(Worker* self, Runnable* r) noexcept {
     r->run();
     return;
   }
-  if (self == nullptr || queue_.size_approx() >= 2) {
-    wake_one();  // outside work, or a backlog: worth another core
+  if (self == nullptr || (!gathered() && queue_.size_approx() >= 2)) {
+    // Outside work, or a backlog: worth another core (but not while gathered: the worker
+    // that queued it runs it, and eager_wake still lets a stuck turn be helped).
+    wake_one();
   } else {
     // One runnable queued by a worker that will take it itself after this turn: waking
     // another worker to take it would move the actor to another core for nothing (a chain
@@ -225,10 +264,15 @@ void Scheduler::drain_inline() noexcept {
 }
 
 bool Scheduler::take_any(Worker& self, Runnable*& r) noexcept {
-  return inject_.try_dequeue(self.injected, r) || queue_.try_dequeue(self.consumer, r);
+  if (inject_.try_dequeue(self.injected, r)) {
+    tls_place.counts = false;  // outside work: where it runs is no migration
+    return true;
+  }
+  return queue_.try_dequeue(self.consumer, r);
 }
 
-bool Scheduler::stuck(Worker& self, std::size_t i, std::chrono::steady_clock::time_point now) noexcept {
+bool Scheduler::stuck(Worker& self, std::size_t i, std::chrono::steady_clock::time_point now,
+                      std::chrono::microseconds after) noexcept {
   Worker::Seen& seen = self.seen[i];
   std::uint64_t turns = workers_[i]->turns.load(std::memory_order_relaxed);
   if (seen.turns != turns) {
@@ -236,15 +280,110 @@ bool Scheduler::stuck(Worker& self, std::size_t i, std::chrono::steady_clock::ti
     seen.since = now;
     return false;
   }
-  return now - seen.since >= kStuckAfter;
+  return now - seen.since >= after;
+}
+
+bool Scheduler::other_active(Worker& self, bool lower) noexcept {
+  auto now = std::chrono::steady_clock::now();
+  std::size_t end = lower ? self.index : workers_.size();
+  for (std::size_t i = 0; i < end; ++i) {
+    if (i == self.index) continue;
+    if (workers_[i]->busy_since.load(std::memory_order_relaxed) == 0) continue;  // idle
+    if (!stuck(self, i, now, kStuckGathered)) return true;
+  }
+  return false;
+}
+
+void Scheduler::hand_over(Worker& self) noexcept {
+  // No wake: the busy worker this one yields to looks at the injection queue every
+  // kInjectEvery turns, and whenever it runs out of work of its own.
+  Runnable* r = take_run_next(self);
+  if (r != nullptr && !inject_.enqueue(r)) queue_.enqueue(self.producer, r);
+  for (unsigned n = 0; n < 1024 && queue_.try_dequeue_from_producer(self.producer, r); ++n) {
+    if (!inject_.enqueue(r)) {
+      queue_.enqueue(self.producer, r);  // out of memory: keep it
+      break;
+    }
+  }
+}
+
+std::uint64_t Scheduler::migrations() const noexcept {
+  std::uint64_t sum = 0;
+  for (const auto& w : workers_) sum += w->migrations.load(std::memory_order_relaxed);
+  return sum;
+}
+
+void Scheduler::adapt() noexcept {
+  std::int64_t now = now_ns();
+  if (now < next_look_ns_.load(std::memory_order_relaxed)) return;
+  if (adapting_.exchange(true, std::memory_order_acquire)) return;
+  if (now < next_look_ns_.load(std::memory_order_relaxed)) {  // another just looked
+    adapting_.store(false, std::memory_order_release);
+    return;
+  }
+  Window w;
+  for (const auto& worker : workers_) {
+    w.turns += worker->turns.load(std::memory_order_relaxed);
+    w.migrations += worker->migrations.load(std::memory_order_relaxed);
+    w.contentions += worker->contentions.load(std::memory_order_relaxed);
+  }
+  for (const auto& worker : workers_) {  // as busy(), without a vector
+    std::int64_t since = worker->busy_since.load(std::memory_order_relaxed);
+    w.busy_ns += worker->busy_ns.load(std::memory_order_relaxed) +
+                 (since != 0 && now > since ? now - since : 0);
+  }
+  Window d{w.turns - last_window_.turns, w.migrations - last_window_.migrations,
+           w.contentions - last_window_.contentions, w.busy_ns - last_window_.busy_ns};
+  bool first = last_window_.turns == 0;
+  last_window_ = w;
+  std::int64_t next = now + kWindowNs;
+  if (gathered()) {
+    // The gathering is over: spread for one window, then judge it.
+    gathered_.store(false, std::memory_order_relaxed);
+    probing_ = true;
+  } else if (!first && ((d.turns >= kMinTurns && d.migrations * kMigrationOneIn >= d.turns &&
+                          d.busy_ns < static_cast<std::int64_t>(d.turns) * kShortTurnNs) ||
+                         static_cast<std::int64_t>(d.contentions) * kContentionEveryNs > d.busy_ns)) {
+    gather_for_ns_ = probing_ ? std::min(gather_for_ns_ * 2, kGatherMaxNs) : kGatherMinNs;
+    gathered_.store(true, std::memory_order_relaxed);
+    gathers_.fetch_add(1, std::memory_order_relaxed);
+    next = now + gather_for_ns_;
+    probing_ = false;
+  } else {
+    probing_ = false;
+  }
+  next_look_ns_.store(next, std::memory_order_relaxed);
+  adapting_.store(false, std::memory_order_release);
 }
 
 Scheduler::Look Scheduler::look(Worker& self, Runnable*& r) noexcept {
+  bool gathered_now = gathered();
+  if (gathered_now && other_active(self, false)) {
+    // Gathered, and another worker is busy with short turns: everything is left to it,
+    // but for what a worker stuck for kStuckGathered left behind.
+    bool declined = inject_.size_approx() != 0;
+    bool queued = queue_.size_approx() != 0;
+    auto now = std::chrono::steady_clock::now();
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+      Worker& w = *workers_[i];
+      if (&w == &self) continue;
+      bool has_next = w.run_next.load(std::memory_order_relaxed) != nullptr;
+      if (!queued && !has_next) continue;
+      declined = true;
+      if (!stuck(self, i, now, kStuckGathered)) continue;
+      if (queue_.try_dequeue_from_producer(w.producer, r)) return Look::found;
+      if ((r = steal_run_next(w)) != nullptr) return Look::found;
+    }
+    return declined ? Look::declined : Look::nothing;
+  }
   // Outside work at once: nobody else will take it sooner.
-  if (inject_.try_dequeue(self.injected, r)) return Look::found;
+  if (inject_.try_dequeue(self.injected, r)) {
+    tls_place.counts = false;
+    return Look::found;
+  }
   std::size_t queued = queue_.size_approx();
   // A backlog: more than the worker that queued it can take next. Worth another core.
-  if (queued >= 2 && queue_.try_dequeue(self.consumer, r)) return Look::found;
+  if (queued >= 2 && !gathered_now && queue_.try_dequeue(self.consumer, r)) return Look::found;
   // One runnable queued, or one in a run-next slot: only from a worker stuck in a turn.
   bool declined = false;
   auto now = std::chrono::steady_clock::now();
@@ -253,7 +392,7 @@ Scheduler::Look Scheduler::look(Worker& self, Runnable*& r) noexcept {
     if (&w == &self) continue;
     bool has_next = w.run_next.load(std::memory_order_relaxed) != nullptr;
     if (queued == 0 && !has_next) continue;
-    if (!stuck(self, i, now)) {
+    if (!stuck(self, i, now, gathered_now ? kStuckGathered : kStuckAfter)) {
       declined = true;
       continue;
     }
@@ -267,12 +406,14 @@ Scheduler::Look Scheduler::look(Worker& self, Runnable*& r) noexcept {
 
 // -- the worker loop -------------------------------------------------------------------------
 
-Runnable* Scheduler::find_work(Worker& self) noexcept {
+// Inlined into worker_main, its only caller: it is on every turn's path.
+[[gnu::always_inline]] inline Runnable* Scheduler::find_work(Worker& self) noexcept {
   Runnable* r = nullptr;
   // Outside work first, now and then: neither the run-next slot nor the local queue may
   // hold it back for longer than kInjectEvery turns.
   if (++self.ticks % kInjectEvery == 0 && inject_.try_dequeue(self.injected, r)) {
     self.run_next_streak = 0;
+    tls_place.counts = false;
     return r;
   }
   if (self.run_next_streak < kRunNextLimit) {
@@ -291,6 +432,9 @@ Runnable* Scheduler::find_work(Worker& self) noexcept {
   }
   self.run_next_streak = 0;
   if (queue_.try_dequeue_from_producer(self.producer, r)) return r;
+  // Gathered: a worker runs out of work of its own rather than take the work a busy
+  // lower-numbered worker has (or was handed).
+  if (gathered() && self.index != 0 && other_active(self, true)) return nullptr;
   if (take_any(self, r)) return r;
   return nullptr;
 }
@@ -351,7 +495,8 @@ bool Scheduler::idle(Worker& self, Runnable*& found) noexcept {
   spinners_.fetch_add(1, std::memory_order_relaxed);
   for (unsigned i = 1;; ++i) {
     // Outside work on every round, the rest (which reads the clock) every 16th.
-    bool have = inject_.try_dequeue(self.injected, found) ||
+    bool have = (!gathered() && inject_.try_dequeue(self.injected, found) &&
+                 (tls_place.counts = false, true)) ||
                 (i % 16 == 0 && look(self, found) == Look::found);
     if (have) {
       steals_.fetch_add(1, std::memory_order_relaxed);
@@ -402,12 +547,16 @@ bool Scheduler::idle(Worker& self, Runnable*& found) noexcept {
 
 void Scheduler::worker_main(Worker& self) {
   tls_worker = &self;
+  tls_place.index = static_cast<std::uint8_t>(std::min(self.index, 254u));
+  tls_place.migrations = &self.migrations;
+  tls_place.contentions = &self.contentions;
   auto busy_now = [&self] {
     self.busy_since.store(std::chrono::steady_clock::now().time_since_epoch().count(),
                           std::memory_order_relaxed);
   };
   busy_now();
   for (;;) {
+    tls_place.counts = true;  // the take_* that find outside work say otherwise
     Runnable* r = find_work(self);
     if (r == nullptr) {
       if (stopping_.load(std::memory_order_acquire)) {
@@ -419,7 +568,14 @@ void Scheduler::worker_main(Worker& self) {
       }
     }
     r->run();
-    self.turns.store(self.turns.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    std::uint64_t turns = self.turns.load(std::memory_order_relaxed) + 1;
+    self.turns.store(turns, std::memory_order_relaxed);
+    if (gather_) {
+      if (turns % kAdaptEvery == 0) adapt();
+      if (self.index != 0 && gathered() && other_active(self, true)) {
+        hand_over(self);
+      }
+    }
   }
   tls_worker = nullptr;
   running_.fetch_sub(1, std::memory_order_acq_rel);

@@ -34,7 +34,8 @@ struct CellAccess;
 Core::Core(System& system, SystemOptions options)
     : system_(&system),
       options_(options),
-      pool_(options.deterministic ? 0 : pick_workers(options.workers), options.spin),
+      pool_(options.deterministic ? 0 : pick_workers(options.workers), options.spin,
+            options.gather),
       test_(options.deterministic ? std::make_unique<TestScheduler>(options.seed) : nullptr),
       timers_(options.deterministic && !options.clock ? std::make_shared<ManualClock>()
                                                       : options.clock) {
@@ -432,6 +433,8 @@ SystemStats System::stats() const noexcept {
   s.worker_sleeps = core_->pool().sleeps();
   s.wakeups = core_->pool().wakeups();
   s.steals = core_->pool().steals();
+  s.migrations = core_->pool().migrations();
+  s.gathers = core_->pool().gathers();
   s.asker_turns = core_->pool().asker_turns();
   s.failures = core_->failures();
   s.restarts = core_->restarts();

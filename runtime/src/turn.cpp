@@ -16,6 +16,19 @@ namespace troupe::detail {
 
 Cell* current_cell() noexcept { return tls_cell; }
 
+namespace {
+// Ready futures co_awaited in this thread's current turn since the last forced suspension.
+[[gnu::tls_model("initial-exec")]] thread_local std::uint32_t tls_ready_awaits = 0;
+constexpr std::uint32_t kAwaitBudget = 64;
+}  // namespace
+
+bool within_await_budget() noexcept {
+  if (tls_cell == nullptr) return true;
+  if (++tls_ready_awaits < kAwaitBudget) return true;
+  tls_ready_awaits = 0;
+  return false;
+}
+
 bool Cell::park(Mailbox::State how) noexcept {
   // Held (and not ending): what waits in the mailbox and the bounded queue is for later.
   if (held_ && how == Mailbox::kIdle) {
@@ -159,6 +172,7 @@ template <bool kForAsker>
 Cell::Next Cell::turn() noexcept {
   TROUPE_ASSERT(tls_cell != this, "one turn of an actor at a time: turns never nest");
   Cell* saved = std::exchange(tls_cell, this);
+  tls_ready_awaits = 0;
   Node* taken = nullptr;  // priority messages taken this turn: all handled before it ends
   std::uint32_t handled = 0;
   const std::uint32_t batch = kForAsker ? 1 : core_->options().batch;
@@ -236,6 +250,7 @@ Cell::Next Cell::turn() noexcept {
 }
 
 void Cell::run() noexcept {
+  note_place(home_);  // on a pool worker (a migration is counted for gathering)
   if (turn<false>() == Next::again) core_->yield(this);
 }
 

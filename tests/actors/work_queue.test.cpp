@@ -343,7 +343,13 @@ class Consumer : public troupe::Actor {
 };
 }  // namespace
 
-TEST_CASE("8 producers and 8 consumers: every item once, join exactly at the last task_done") {
+TEST_CASE("8 producers and 8 consumers on two workers, gathered or spread, bounded or not: every "
+          "item once, join exactly at the last task_done") {
+  // Two workers meeting on the queue's lock make the pool gather them onto one (SystemOptions
+  // ::gather): runnables handed over between workers must be neither lost nor run twice.
+  const bool gather = GENERATE(true, false);
+  const std::size_t capacity = GENERATE(std::size_t{32}, std::size_t{0});
+  CAPTURE(gather, capacity);
 #ifdef TROUPE_SANITIZED
   constexpr int kPerProducer = 300;
 #else
@@ -352,8 +358,8 @@ TEST_CASE("8 producers and 8 consumers: every item once, join exactly at the las
   constexpr int kProducers = 8;
   constexpr int kConsumers = 8;
   constexpr int kTotal = kProducers * kPerProducer;
-  troupe::System system;
-  troupe::WorkQueue<int> q(system, {.capacity = 32, .name = "work"});
+  troupe::System system({.workers = 2, .gather = gather});
+  troupe::WorkQueue<int> q(system, {.capacity = capacity, .name = "work"});
   Tally tally(kTotal);
   for (int c = 0; c < kConsumers; ++c) system.spawn<Consumer>({}, q, &tally).tell(Consume{});
   for (int p = 0; p < kProducers; ++p) {

@@ -77,6 +77,50 @@ TEST_CASE("two actors flooded on a single worker take turns") {
   REQUIRE(b_done_when_a_done.load() > 0);
 }
 
+namespace {
+struct Loop {};
+/// co_awaits futures that are always ready, 200,000 times in one handler, after `open`
+/// (turns enough for the worker to look at outside work, every 61st turn, many times over).
+class ReadyLooper : public troupe::Actor {
+ public:
+  ReadyLooper(std::atomic<bool>* started, std::atomic<bool>* open, std::atomic<bool>* other_ran,
+              std::atomic<int>* seen)
+      : started_(started), open_(open), other_ran_(other_ran), seen_(seen) {}
+  troupe::Task<void> on(Loop) {
+    started_->store(true);
+    spin_until(*open_);  // the other actor's message is queued behind this turn by now
+    for (int i = 0; i < 200'000; ++i) co_await troupe::Future<void>::ready_with();
+    seen_->store(other_ran_->load() ? 1 : 0);
+  }
+
+ private:
+  std::atomic<bool>* started_;
+  std::atomic<bool>* open_;
+  std::atomic<bool>* other_ran_;
+  std::atomic<int>* seen_;
+};
+}  // namespace
+
+TEST_CASE("a coroutine whose futures are always ready still lets another actor run on a "
+          "single worker") {
+  // Regression (issue 14): a co_await on a ready future never suspended, so a producer
+  // putting into an unbounded WorkQueue kept its worker for its whole loop; now one such
+  // await in every few suspends and resumes as the actor's next message.
+  std::atomic<bool> started{false};
+  std::atomic<bool> open{false};
+  std::atomic<bool> other_ran{false};
+  std::atomic<int> seen{-1};
+  troupe::System system({.workers = 1, .batch = 8});
+  auto looper = system.spawn<ReadyLooper>({}, &started, &open, &other_ran, &seen);
+  auto other = system.spawn([&other_ran](Probe) { other_ran.store(true); });
+  looper.tell(Loop{});
+  REQUIRE(eventually([&] { return started.load(); }));  // it holds the only worker now
+  other.tell(Probe{});
+  open.store(true);
+  REQUIRE(eventually([&] { return seen.load() != -1; }));
+  REQUIRE(seen.load() == 1);  // the other actor ran in the middle of the loop
+}
+
 TEST_CASE("a ping-pong pair on a single worker does not starve a third actor") {
   // The pair wakes each other through the worker's run-next slot; that slot is bounded.
   struct Hit {

@@ -37,6 +37,12 @@ namespace detail {
 TROUPE_API void resume_when_ready(StateBase& state, std::coroutine_handle<> handle,
                                   std::coroutine_handle<> root);
 [[noreturn]] TROUPE_API void throw_timeout(std::chrono::nanoseconds waited);
+/// For `co_await` on a ready future: true, but false once in every kAwaitBudget such awaits
+/// within one actor turn (that await then suspends, and resumes as the actor's next
+/// message), so that a coroutine whose futures are always ready (a producer putting into an
+/// unbounded WorkQueue) still ends its turn within the batch and lets others run. Always
+/// true outside actors. (runtime/src/turn.cpp)
+TROUPE_API bool within_await_budget() noexcept;
 
 template <class P>
 std::coroutine_handle<> root_of(std::coroutine_handle<P> h) noexcept {
@@ -215,7 +221,10 @@ class Future {
 
   struct Awaiter {
     detail::StateRef<detail::State<R>> state;
-    bool await_ready() const noexcept { return state->ready(); }
+    /// A ready future goes on at once, but for one in every few inside one actor's turn
+    /// (detail::within_await_budget): that one suspends and resumes as the actor's next
+    /// message, so a coroutine whose futures are always ready still lets others run.
+    bool await_ready() const noexcept { return state->ready() && detail::within_await_budget(); }
     template <class P>
     void await_suspend(std::coroutine_handle<P> h) {
       detail::resume_when_ready(*state, h, detail::root_of(h));

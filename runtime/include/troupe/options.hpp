@@ -21,6 +21,11 @@ struct SystemOptions {
   /// How long an idle worker spins looking for work before it parks (sleeps). Spinning
   /// buys latency (a wake-up from parking costs tens of microseconds) for idle CPU.
   std::chrono::microseconds spin{50};
+  /// Let the pool gather work onto one worker while it sees actors hop between workers in
+  /// short turns (actors that talk to each other run faster on one core than across two),
+  /// and spread it again, now and then, to see whether that still holds (README, "How
+  /// the pool places actors"). False: idle workers always take a backlog.
+  bool gather = true;
   /// Deadline the destructor gives `shutdown` when the System goes out of scope.
   std::chrono::milliseconds shutdown_deadline{5000};
   /// Print a line to stderr for dead letters (rate-limited to a few per second).

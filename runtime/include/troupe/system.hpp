@@ -38,6 +38,8 @@ struct SystemStats {
   std::uint64_t worker_sleeps = 0; ///< times an idle worker went to sleep (a futex wait)
   std::uint64_t wakeups = 0;       ///< times a sleeping worker was woken for work
   std::uint64_t steals = 0;        ///< work an idle worker took that another had queued
+  std::uint64_t migrations = 0;    ///< pool turns of an actor that last ran on another worker
+  std::uint64_t gathers = 0;       ///< times the pool gathered its work onto one worker
   std::uint64_t asker_turns = 0;   ///< asks answered on the plain thread waiting in get()
   std::uint64_t failures = 0;      ///< exceptions that escaped handlers, whatever the policy
   std::uint64_t restarts = 0;      ///< actors rebuilt by the restart policy

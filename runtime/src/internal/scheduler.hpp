@@ -9,6 +9,20 @@
 // it right after the current turn (ping-pong stays on one core); it is bounded so a pair
 // cannot starve the queue. Idle workers spin briefly, then sleep on a LightweightSemaphore.
 //
+// Gathering (SystemOptions::gather). Actors that keep handing each other work in short turns
+// run several times faster on one core than spread over two: every hand-off across cores
+// moves the actor's cache lines and the shared structures they meet on (a WorkQueue's lock,
+// a mailbox). Each turn notes the worker it runs on (note_place); a turn of an actor that
+// last ran on another worker is a migration. Every few milliseconds one worker looks at
+// the window just past (adapt): many migrations (>= 1 in 20 turns) of short turns (under
+// 2 us on average), or workers that keep meeting on a system actor's lock (note_contention:
+// more than one contended lock per kContentionEveryNs of busy time), and the pool *gathers*: for a while, no worker takes another's backlog
+// or outside work while a lower-numbered worker is busy with short turns, and a worker
+// that has work while a lower-numbered one is busy hands it over (hand_over) through the
+// injection queue. The work then runs on one worker. Once the while is over the pool
+// spreads again for one window and looks again; each gathering it confirms lasts twice as
+// long (up to a second). A worker stuck for kStuckGathered in one turn is still helped.
+//
 // Words, as used throughout the runtime:
 //   worker         a thread of the pool. A dedicated thread (SpawnOptions) is not one.
 //   runnable       what a worker runs: an actor's turn (Cell), a submitted job, a Handoff.
@@ -28,6 +42,8 @@
 //   hand-off       an ask's turn offered to the plain thread waiting for the answer
 //                  (handoff.cpp), which may run it itself.
 //   outside turn   a turn run off the pool (test scheduler, hand-off): waits refused.
+//   migration      a pool turn of an actor whose previous pool turn ran on another worker.
+//   gather         see above: the pool keeps its work on one worker for a while.
 #pragma once
 
 #include <atomic>
@@ -43,6 +59,7 @@
 #include <concurrentqueue/lightweightsemaphore.h>
 
 #include "troupe/detail/cell.hpp"
+#include "troupe/detail/contention.hpp"
 
 namespace troupe::detail {
 
@@ -52,6 +69,28 @@ class Core;
 /// it (the test scheduler's caller, or an asker taking over its answer's turn), where
 /// must_not_block() is also true.
 bool on_pool_thread() noexcept;
+
+/// What a pool worker tells the turns it runs about itself (see "Gathering" above).
+struct WorkerPlace {
+  static constexpr std::uint8_t kNone = 0xff;  // not a worker (workers past 254 share 254)
+  std::uint8_t index = kNone;
+  bool counts = false;  // this runnable came from the pool (not from outside it)
+  std::atomic<std::uint64_t>* migrations = nullptr;  // the worker's own counts
+  std::atomic<std::uint64_t>* contentions = nullptr;  // (note_contention)
+};
+[[gnu::tls_model("initial-exec")]] extern thread_local WorkerPlace tls_place;
+
+/// Called as a pool turn of an actor begins, with the worker its last turn ran on: counts
+/// a migration if that was another worker, and records this one. Turn only.
+inline void note_place(std::uint8_t& home) noexcept {
+  WorkerPlace& place = tls_place;
+  if (home == place.index) return;
+  if (place.counts && home != WorkerPlace::kNone) {
+    place.migrations->store(place.migrations->load(std::memory_order_relaxed) + 1,
+                            std::memory_order_relaxed);
+  }
+  home = place.index;
+}
 
 /// Marks this thread as running an actor's turn outside the pool for its lifetime (the
 /// test scheduler's run_one, an asker's Handoff): blocking waits are refused meanwhile.
@@ -70,7 +109,7 @@ class OutsideTurn {
 class Scheduler {
  public:
   /// `workers` threads (none for a deterministic system, which never starts them).
-  Scheduler(unsigned workers, std::chrono::microseconds spin);
+  Scheduler(unsigned workers, std::chrono::microseconds spin, bool gather = true);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -104,12 +143,17 @@ class Scheduler {
     return asker_turns_.load(std::memory_order_relaxed);
   }
   void count_asker_turn() noexcept { asker_turns_.fetch_add(1, std::memory_order_relaxed); }
+  /// Pool turns of an actor whose previous pool turn ran on another worker.
+  std::uint64_t migrations() const noexcept;
+  /// Times the pool gathered its work onto one worker (see "Gathering" above).
+  std::uint64_t gathers() const noexcept { return gathers_.load(std::memory_order_relaxed); }
   /// Time each worker spent busy (not idle) since it started; read racily.
   std::vector<std::chrono::nanoseconds> busy() const;
 
   struct Worker;
 
  private:
+  friend void note_contention() noexcept;
   void worker_main(Worker& self);
   Runnable* find_work(Worker& self) noexcept;
   /// Spins, then sleeps, until work turns up (true, in `found`) or the pool stops.
@@ -119,7 +163,16 @@ class Scheduler {
   Runnable* steal_run_next(Worker& victim) noexcept;
   /// Whether worker `i` has been inside one and the same turn for kStuckAfter, as seen by
   /// `self`'s earlier calls.
-  bool stuck(Worker& self, std::size_t i, std::chrono::steady_clock::time_point now) noexcept;
+  bool stuck(Worker& self, std::size_t i, std::chrono::steady_clock::time_point now,
+             std::chrono::microseconds after) noexcept;
+  /// While gathered: whether a worker other than `self` (a lower-numbered one only, with
+  /// `lower`) is busy with turns that are not stuck, so `self` leaves the work to it.
+  bool other_active(Worker& self, bool lower) noexcept;
+  /// While gathered: gives `self`'s run-next and queued runnables to the injection queue.
+  void hand_over(Worker& self) noexcept;
+  /// Every few milliseconds: gathers or spreads (see "Gathering" above). Any worker.
+  void adapt() noexcept;
+  bool gathered() const noexcept { return gathered_.load(std::memory_order_relaxed); }
   enum class Look { found, nothing, declined };
   /// An idle worker's look for work: outside work, a backlog, or what a stuck worker left
   /// queued or in its run-next slot. `declined`: there was work, left to its worker.
@@ -145,6 +198,21 @@ class Scheduler {
   std::atomic<std::uint64_t> wakeups_{0};
   std::atomic<std::uint64_t> steals_{0};
   std::atomic<std::uint64_t> asker_turns_{0};
+  // -- gathering (adapt) -------------------------------------------------------------------
+  std::atomic<bool> gathered_{false};
+  std::atomic<std::uint64_t> gathers_{0};
+  std::atomic<std::int64_t> next_look_ns_{0};  // steady-clock ns of adapt's next look
+  std::atomic<bool> adapting_{false};          // a worker is inside adapt
+  struct Window {                              // totals at adapt's last look (adapt only)
+    std::uint64_t turns = 0;
+    std::uint64_t migrations = 0;
+    std::uint64_t contentions = 0;
+    std::int64_t busy_ns = 0;
+  };
+  Window last_window_;
+  std::int64_t gather_for_ns_ = 0;  // how long the next gathering lasts (adapt only)
+  bool probing_ = false;            // this window spreads after a gathering (adapt only)
+  bool gather_;                     // SystemOptions::gather, with more than one worker
   std::chrono::microseconds spin_;
   bool asymmetric_;  // membarrier available: the owner takes run-next with plain accesses
   std::vector<std::unique_ptr<Worker>> workers_;

@@ -290,6 +290,7 @@ class TROUPE_API Cell : public Runnable, public Pooled {
   bool failure_pending_ : 1 = false;
   bool held_ : 1 = false;      // a non-reentrant actor's coroutine handler waits
   bool deferred_ : 1 = false;  // Cold::deferred holds messages (set and cleared by turns)
+  std::uint8_t home_ = 0xff;   // the pool worker of its last turn (internal/scheduler.hpp)
 };
 
 /// Sets the cell an Actor constructor binds to, for the duration of a construction.
