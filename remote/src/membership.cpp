@@ -130,6 +130,9 @@ void NodeCore::declare_down(const std::string& node, std::uint64_t inc, const st
     f.target = node;
     f.type = reason;
     publish_control(f, ctl_subject());
+    // The node that noticed releases the names that incarnation held (later, on the name
+    // table's thread; a name someone took over since is left alone).
+    if (names_agreed) name_table.release_held_by_later(node, inc);
   }
   proxy.tell(DeclaredDown{node, inc, reason}, troupe::urgent);
 }

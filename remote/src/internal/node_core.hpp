@@ -8,6 +8,7 @@
 //   membership.cpp  heartbeats, failure detection, Down declarations, member events
 //   fencing.cpp     rejoining as a new incarnation after being declared down
 //   names.cpp       publish, lookup and the name subjects
+//   name_store.cpp  the JetStream bucket that agrees who holds each name
 //   watches.cpp     remote watches in both directions
 //   log.cpp         the rate-limited log
 //
@@ -45,6 +46,7 @@
 
 #include "internal/frame.hpp"
 #include "internal/identity.hpp"
+#include "internal/name_store.hpp"
 #include "internal/proxy.hpp"
 #include "troupe/remote/node.hpp"
 
@@ -138,6 +140,10 @@ struct NodeCore : std::enable_shared_from_this<NodeCore> {
   std::uint64_t next_id = 1;
   std::map<std::string, std::shared_ptr<const Published>> published;
   std::map<std::string, natsSubscription*> name_subs;
+  std::map<std::string, std::uint64_t> name_revisions;  // our entries in the name table
+  std::set<std::string> claiming;                       // names being published right now
+  NameStore name_table;      // thread-safe itself; open only with agreed names
+  bool names_agreed = false;  // set once in start()
   std::map<std::string, std::vector<RemoteWatcher>> remote_watchers;
   std::vector<WatchEntry> watches;
   std::vector<MemberSink> sinks;
@@ -247,6 +253,10 @@ struct NodeCore : std::enable_shared_from_this<NodeCore> {
 
   // -- names.cpp -------------------------------------------------------------------------
   void unpublish(const std::string& name);
+  /// Opens the name table as options.names says (in start()); throws ConnectError.
+  void open_names();
+  /// Forgets `name` (with `mu` held) and returns its table revision to release, or 0.
+  std::uint64_t forget_name_locked(const std::string& name);
 
   // -- watches.cpp (on the proxy actor) ----------------------------------------------------
   void local_actor_ended(const Down& d);
