@@ -1,10 +1,12 @@
 // tests/remote/remote.test.cpp - troupe-remote against a real nats-server the tests start,
 // with the other nodes as separate OS processes (node_main).
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -650,6 +652,117 @@ TEST_CASE("a send beyond the outbound bound is a dead letter counted for its pee
     if (p.node == "tester" && p.dead_letters == 1) counted = true;
   }
   CHECK(counted);
+}
+
+namespace {
+
+/// Records the sequence numbers of the Bulk messages it gets (each payload starts with one).
+class Ledger : public troupe::Actor {
+ public:
+  explicit Ledger(std::shared_ptr<std::vector<long>> seen, std::shared_ptr<std::mutex> mu)
+      : seen_(std::move(seen)), mu_(std::move(mu)) {}
+  void on(const Tick&) {}
+  void on(const Bulk& b) {
+    std::lock_guard lock(*mu_);
+    seen_->push_back(std::atol(b.payload.c_str()));
+  }
+
+ private:
+  std::shared_ptr<std::vector<long>> seen_;
+  std::shared_ptr<std::mutex> mu_;
+};
+
+}  // namespace
+
+TEST_CASE(
+    "under drop_oldest a full outbound queue evicts its oldest frames as counted dead letters "
+    "and keeps the newest") {
+  // The scenario: the server is frozen, so the node's socket fills and whichever thread is
+  // publishing waits in it; from then on every send queues, and the bounded queue must
+  // make room for each new one. All sends come from one flood thread; the run counts only
+  // if it got through every send while the server was still frozen (it did not end up
+  // waiting in the socket itself, publishing inline just as the socket filled). That is
+  // the usual case; an attempt that is not conclusive is run again, at most 5 times.
+  const std::size_t kBound = 20;
+  const long kTells = 1500;  // 1500 x 48 KB: far more than loopback socket buffers hold
+  const long kTotal = kTells + static_cast<long>(kBound);
+  bool conclusive = false;
+  for (int attempt = 0; attempt < 5 && !conclusive; ++attempt) {
+    cluster::NatsServer nats;
+    troupe::System system({.workers = 2});
+    auto opts = options_for(nats, "tester", 5000ms);
+    opts.outbound_max_messages = kBound;
+    opts.outbound_overflow = troupe::Overflow::drop_oldest;
+    opts.log_drops = false;
+    troupe::Node node(system, opts);
+    auto seen = std::make_shared<std::vector<long>>();
+    auto mu = std::make_shared<std::mutex>();
+    node.publish<SinkProtocol>(system.spawn<Ledger>(seen, mu), "ledger");
+    auto ledger = find<SinkProtocol>(node, "ledger");
+    node.publish<CounterProtocol>(system.spawn<Counter>(), "counter");
+    auto counter = find<CounterProtocol>(node, "counter");
+    std::string payload(48 * 1024, 'x');
+    auto bulk = [&](long seq) {
+      auto digits = std::to_string(seq) + " ";
+      std::copy(digits.begin(), digits.end(), payload.begin());
+      return Bulk{payload};
+    };
+
+    const auto before = node.stats();  // the lookups went out already
+    nats.pause();
+    std::atomic<bool> done{false};
+    long refused = 0;
+    troupe::NodeStats at_end;
+    std::optional<troupe::Future<int>> evicted;
+    std::thread flood([&] {
+      for (long i = 0; i < kTells; ++i) {
+        if (!ledger.tell(bulk(i))) ++refused;
+      }
+      // An ask queued behind the stalled publish, then pushed out by newer tells.
+      evicted = counter.ask(Get{}, 30s);
+      for (long i = kTells; i < kTotal; ++i) {
+        if (!ledger.tell(bulk(i))) ++refused;
+      }
+      at_end = node.stats();
+      done = true;
+    });
+    eventually([&] { return done.load(); }, 5000ms);
+    conclusive = done;
+    nats.resume();
+    flood.join();
+    if (!conclusive) continue;
+
+    INFO("sent " << at_end.sent - before.sent << ", dead " << at_end.dead_letters);
+    CHECK(refused == 0);  // drop_oldest never refuses the new frame
+    CHECK(at_end.dead_letters > 0);
+    CHECK(support::outcome(*evicted) == "MailboxFull");
+    auto left = [&](const troupe::NodeStats& s) {  // what this test's sends became
+      return s.sent + s.dead_letters - before.sent - before.dead_letters;
+    };
+    // Every send either left or became a dead letter (+1: the ask).
+    REQUIRE(eventually([&] { return left(node.stats()) == static_cast<std::uint64_t>(kTotal) + 1; }));
+    auto stats = node.stats();
+    const auto delivered = stats.sent - before.sent;
+    REQUIRE(eventually([&] {
+      std::lock_guard lock(*mu);
+      return seen->size() == delivered;
+    }));
+    std::lock_guard lock(*mu);
+    CHECK(std::is_sorted(seen->begin(), seen->end()));
+    CHECK(std::adjacent_find(seen->begin(), seen->end()) == seen->end());
+    // The newest kBound tells were queued last and nothing came after them: all arrived.
+    REQUIRE(seen->size() >= kBound);
+    for (std::size_t k = 0; k < kBound; ++k) {
+      CHECK(seen->at(seen->size() - kBound + k) ==
+            kTotal - static_cast<long>(kBound) + static_cast<long>(k));
+    }
+    bool counted = false;
+    for (auto& p : node.peers()) {
+      if (p.node == "tester") counted = p.dead_letters == stats.dead_letters;
+    }
+    CHECK(counted);
+  }
+  CHECK(conclusive);
 }
 
 TEST_CASE("node options that cannot work are refused at construction") {
