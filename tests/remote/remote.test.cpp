@@ -679,13 +679,16 @@ TEST_CASE(
     "and keeps the newest") {
   // The scenario: the server is frozen, so the node's socket fills and whichever thread is
   // publishing waits in it; from then on every send queues, and the bounded queue must
-  // make room for each new one. All sends come from one flood thread; the run counts only
-  // if it got through every send while the server was still frozen (it did not end up
-  // waiting in the socket itself, publishing inline just as the socket filled). That is
-  // the usual case; an attempt that is not conclusive is run again, at most 5 times.
+  // make room for each new one. Eight flood threads send far more than the socket holds;
+  // the attempt counts if all of them got through while the server was frozen (none of
+  // them ended up waiting in the socket itself, publishing inline just as it filled: the
+  // sender thread did) and the full queue then stands still. Then this thread queues an
+  // ask and kBound tells behind it. An attempt that is not conclusive is run again (at
+  // most 5 times).
   const std::size_t kBound = 20;
-  const long kTells = 1500;  // 1500 x 48 KB: far more than loopback socket buffers hold
-  const long kTotal = kTells + static_cast<long>(kBound);
+  const int kThreads = 8;
+  const long kPerThread = 200;  // 1,600 x 48 KB: far more than loopback socket buffers hold
+  const long kFinal = 1'000'000;  // this thread's tells are numbered from here
   bool conclusive = false;
   for (int attempt = 0; attempt < 5 && !conclusive; ++attempt) {
     cluster::NatsServer nats;
@@ -701,37 +704,60 @@ TEST_CASE(
     auto ledger = find<SinkProtocol>(node, "ledger");
     node.publish<CounterProtocol>(system.spawn<Counter>(), "counter");
     auto counter = find<CounterProtocol>(node, "counter");
-    std::string payload(48 * 1024, 'x');
-    auto bulk = [&](long seq) {
-      auto digits = std::to_string(seq) + " ";
-      std::copy(digits.begin(), digits.end(), payload.begin());
-      return Bulk{payload};
+    auto bulk = [](long seq) {
+      std::string payload = std::to_string(seq) + " ";
+      payload.resize(48 * 1024, 'x');
+      return Bulk{std::move(payload)};
+    };
+    auto queued = [&] {
+      for (auto& p : node.peers()) {
+        if (p.node == "tester") return p.queued;
+      }
+      return std::size_t{0};
     };
 
     const auto before = node.stats();  // the lookups went out already
     nats.pause();
-    std::atomic<bool> done{false};
-    long refused = 0;
-    troupe::NodeStats at_end;
+    std::atomic<int> finished{0};
+    std::atomic<long> refused{0};
+    std::vector<std::thread> flood;
+    for (int t = 0; t < kThreads; ++t) {
+      flood.emplace_back([&, t] {
+        for (long i = 0; i < kPerThread; ++i) {
+          if (!ledger.tell(bulk(t * kPerThread + i))) ++refused;
+        }
+        ++finished;
+      });
+    }
+    eventually([&] { return finished.load() == kThreads; }, 10'000ms);
+    // The queue full and standing still: the publisher waits in the full socket.
+    std::uint64_t last_sent = node.stats().sent;
+    int still = 0;
+    if (finished.load() == kThreads) {
+      eventually(
+          [&] {
+            auto now = node.stats().sent;
+            still = now == last_sent && queued() == kBound ? still + 1 : 0;
+            last_sent = now;
+            return still >= 100;
+          },
+          5000ms);
+    }
+    conclusive = still >= 100;
     std::optional<troupe::Future<int>> evicted;
-    std::thread flood([&] {
-      for (long i = 0; i < kTells; ++i) {
-        if (!ledger.tell(bulk(i))) ++refused;
-      }
-      // An ask queued behind the stalled publish, then pushed out by newer tells.
+    troupe::NodeStats at_end;
+    if (conclusive) {
       evicted = counter.ask(Get{}, 30s);
-      for (long i = kTells; i < kTotal; ++i) {
-        if (!ledger.tell(bulk(i))) ++refused;
+      for (long i = 0; i < static_cast<long>(kBound); ++i) {
+        if (!ledger.tell(bulk(kFinal + i))) ++refused;
       }
       at_end = node.stats();
-      done = true;
-    });
-    eventually([&] { return done.load(); }, 5000ms);
-    conclusive = done;
+    }
     nats.resume();
-    flood.join();
+    for (auto& t : flood) t.join();
     if (!conclusive) continue;
 
+    const long total = kThreads * kPerThread + static_cast<long>(kBound);
     INFO("sent " << at_end.sent - before.sent << ", dead " << at_end.dead_letters);
     CHECK(refused == 0);  // drop_oldest never refuses the new frame
     CHECK(at_end.dead_letters > 0);
@@ -740,7 +766,7 @@ TEST_CASE(
       return s.sent + s.dead_letters - before.sent - before.dead_letters;
     };
     // Every send either left or became a dead letter (+1: the ask).
-    REQUIRE(eventually([&] { return left(node.stats()) == static_cast<std::uint64_t>(kTotal) + 1; }));
+    REQUIRE(eventually([&] { return left(node.stats()) == static_cast<std::uint64_t>(total) + 1; }));
     auto stats = node.stats();
     const auto delivered = stats.sent - before.sent;
     REQUIRE(eventually([&] {
@@ -748,13 +774,19 @@ TEST_CASE(
       return seen->size() == delivered;
     }));
     std::lock_guard lock(*mu);
-    CHECK(std::is_sorted(seen->begin(), seen->end()));
-    CHECK(std::adjacent_find(seen->begin(), seen->end()) == seen->end());
-    // The newest kBound tells were queued last and nothing came after them: all arrived.
+    // Eviction takes from the front: what arrives from each thread is in its order.
+    std::vector<long> last(kThreads + 1, -1);
+    bool in_order = true;
+    for (long n : *seen) {
+      auto& l = last[static_cast<std::size_t>(n >= kFinal ? kThreads : n / kPerThread)];
+      if (n <= l) in_order = false;
+      l = n;
+    }
+    CHECK(in_order);
+    // This thread's kBound tells were queued last and nothing came after them: all arrived.
     REQUIRE(seen->size() >= kBound);
     for (std::size_t k = 0; k < kBound; ++k) {
-      CHECK(seen->at(seen->size() - kBound + k) ==
-            kTotal - static_cast<long>(kBound) + static_cast<long>(k));
+      CHECK(seen->at(seen->size() - kBound + k) == kFinal + static_cast<long>(k));
     }
     bool counted = false;
     for (auto& p : node.peers()) {
