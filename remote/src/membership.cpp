@@ -3,6 +3,7 @@
 // the member events actors subscribe to.
 #include <algorithm>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "internal/identity.hpp"
@@ -201,6 +202,9 @@ void NodeCore::heard(const Frame& f) {
 }
 
 void NodeCore::handle_down(const DeclaredDown& d) {
+  // A frame of that incarnation delivered on a NATS thread that passed its fencing check
+  // before the Down was recorded is queued before anyone hears of the Down (inbound.cpp).
+  while (direct_in_flight.load() != 0) std::this_thread::yield();
   std::string why =
       "node " + d.node + " (incarnation " + hex(d.incarnation) + ") was declared down: " + d.reason;
   fail_all(

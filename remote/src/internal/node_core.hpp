@@ -18,8 +18,10 @@
 //
 // Threads, and what each may touch:
 //   cnats delivery threads  copy what arrives into an Inbound message and tell the proxy
-//                           actor (heartbeats and control frames update the membership
-//                           table under `mu` directly); they never run a troupe handler;
+//                           actor, or put a lone tell or ask straight into its actor's
+//                           mailbox when the proxy holds nothing older (deliver_directly);
+//                           heartbeats and control frames update the membership table
+//                           under `mu` directly; they never run a troupe handler;
 //   the proxy actor         parses frames, delivers to published actors, completes asks,
 //                           handles Down declarations (one at a time, as any actor);
 //   the sender thread       drains the outbound queue into the bulk connection;
@@ -157,6 +159,8 @@ struct NodeCore : std::enable_shared_from_this<NodeCore> {
   SteadyClock::time_point reconnected_at{};
   SteadyClock::time_point last_check = SteadyClock::now();  // the heartbeat thread's last look
   std::atomic<std::uint64_t> proxy_drops{0};  // inbound refused by the proxy's full mailbox
+  std::atomic<std::int64_t> proxy_backlog{0};  // Inbound told to the proxy, not yet handled
+  std::atomic<int> direct_in_flight{0};        // deliver_directly calls running now
   std::int64_t retired_drops = 0;             // slow-consumer drops of replaced subscriptions
 
   std::atomic<bool> connected{false};
@@ -217,7 +221,10 @@ struct NodeCore : std::enable_shared_from_this<NodeCore> {
   /// sender thread. True if the sender thread must be woken.
   bool publish_ended_locked(Peer& p);
 
-  // -- inbound.cpp (on the proxy actor only) -----------------------------------------------
+  // -- inbound.cpp (on the proxy actor, and deliver_directly on the data NATS thread) ------
+  /// On the NATS thread: delivers a lone tell or ask at once if nothing that came before it
+  /// is still with the proxy. False: tell the proxy instead.
+  bool deliver_directly(std::string_view bytes, const char* reply);
   void handle(const Inbound& in);
   void handle_frame(std::string_view bytes, const std::string& reply_subject);
   void deliver(const Frame& f, const std::string& reply_subject);

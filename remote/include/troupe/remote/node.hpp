@@ -8,8 +8,9 @@
 //
 // A node owns two NATS connections (bulk traffic, and heartbeats on a path of their own),
 // a sender thread that drains the bounded per-peer outbound queues (in batches), a
-// heartbeat thread and a daemon proxy actor: everything NATS delivers for the node's actors
-// is handed to that actor with an ordinary tell, so actor handlers never run on cnats
+// heartbeat thread and a daemon proxy actor: what NATS delivers for the node's actors is
+// handed to that actor with an ordinary tell (a lone tell or ask goes straight into its
+// actor's mailbox when the proxy holds nothing older), so actor handlers never run on cnats
 // threads (answers to this node's asks complete their futures on the cnats thread).
 #pragma once
 
@@ -87,6 +88,11 @@ struct NodeOptions {
   /// ("troupe_names_<cluster>") when this node is the one that creates it.
   NameRegistry names = NameRegistry::automatic;
   int names_replicas = 1;
+  /// A lone tell or ask (not part of a batch) arriving while the proxy actor holds nothing
+  /// older is decoded and put into its actor's mailbox on the NATS thread, one hand-off
+  /// fewer; order and fencing are kept either way. false: everything goes through the
+  /// proxy actor (bench/remote_bench.cpp compares the two).
+  bool deliver_on_nats_thread = true;
   /// Print a line for malformed or unknown frames and drops (rate-limited).
   bool log_drops = true;
 };
