@@ -198,6 +198,11 @@ void NameStore::release_held_by_later(const std::string& node, std::uint64_t inc
   cv_.notify_one();
 }
 
+bool NameStore::stopping_now() {
+  std::lock_guard lock(mu_);
+  return stopping_;
+}
+
 void NameStore::run() {
   std::unique_lock lock(mu_);
   for (;;) {
@@ -208,8 +213,8 @@ void NameStore::run() {
     lock.unlock();
     if (!job.name.empty()) {
       release(job.name, job.revision);
-    } else {
-      sweep(job.node, job.incarnation);
+    } else if (!stopping_now()) {
+      sweep(job.node, job.incarnation);  // leaving: the other nodes sweep as well
     }
     lock.lock();
   }

@@ -3,7 +3,6 @@
 // With agreed names the claim is a write to the cluster's JetStream bucket (NameStore),
 // which has one winner; otherwise publish asks whoever listens on the name (best effort).
 #include <algorithm>
-#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -110,7 +109,6 @@ Liveness judge(NodeCore& core, const NameHolder& h, const std::string& name) {
 std::uint64_t claim(NodeCore& core, const std::string& name, std::uint64_t inc) {
   const auto started = SteadyClock::now();
   const auto limit = std::max(core.options.ask_timeout, 2 * core.options.down_after);
-  std::optional<SteadyClock::time_point> unsure_since;
   for (;;) {
     if (SteadyClock::now() - started > limit) {
       throw NameTaken("troupe: '" + name + "' is contended: no claim settled within " +
@@ -125,20 +123,20 @@ std::uint64_t claim(NodeCore& core, const std::string& name, std::uint64_t inc) 
     if (outcome == NameStore::Outcome::failed) {
       throw NodeDown("troupe: Node::publish: the name table does not answer: " + error);
     }
+    // A holder this node has not heard: alive ones heartbeat every `heartbeat`, so give it
+    // down_after of listening (as failure detection would) before taking the name over.
     Liveness l = judge(core, holder, name);
+    auto unsure_since = SteadyClock::now();
+    while (l == Liveness::unsure && SteadyClock::now() - unsure_since < core.options.down_after) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      if (!core.hb_connected.load()) unsure_since = SteadyClock::now();  // deaf: start again
+      if (SteadyClock::now() - started > limit) break;
+      l = judge(core, holder, name);
+    }
     if (l == Liveness::live) {
       throw NameTaken("troupe: '" + name + "' is held by a live actor on node " + holder.node);
     }
-    if (l == Liveness::unsure) {
-      // A holder this node has not heard: alive ones heartbeat every `heartbeat`, so give
-      // it down_after (as failure detection would) before taking the name over.
-      auto now = SteadyClock::now();
-      if (!core.hb_connected.load() || !unsure_since) unsure_since = now;
-      if (now - *unsure_since < core.options.down_after) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        continue;
-      }
-    }
+    if (l == Liveness::unsure && SteadyClock::now() - started > limit) continue;  // times out
     // Its holder is gone: replace the entry, if nobody else did first.
     outcome = core.name_table.replace(name, core.name, inc, holder.revision, revision, error);
     if (outcome == NameStore::Outcome::claimed) return revision;

@@ -66,8 +66,9 @@ class NameStore {
   /// declared down). Never blocks.
   void release_held_by_later(const std::string& node, std::uint64_t incarnation);
 
-  /// Finishes the queued releases (each bounded by the wait), stops the thread, unbinds.
-  /// Call before the connection closes. Idempotent.
+  /// Finishes the queued releases of single names (each bounded by the wait; queued sweeps
+  /// are dropped), stops the thread, unbinds. Call before the connection closes.
+  /// Idempotent.
   void close();
 
   /// The bucket of a cluster and the key of a name: letters, digits and '-' kept, every
@@ -83,6 +84,7 @@ class NameStore {
     std::uint64_t incarnation = 0;
   };
   void run();
+  bool stopping_now();
   void sweep(const std::string& node, std::uint64_t incarnation);
   bool read(const std::string& key, NameHolder& holder, natsStatus& status);
   bool delete_key(const std::string& key, std::uint64_t revision);
