@@ -9,8 +9,13 @@
 namespace troupe::detail::remote {
 
 void ProxyActor::on(const Inbound& in) {
+  // Counted down once its frames are in their mailboxes (see deliver_directly), however
+  // handle() ends.
+  struct Handled {
+    NodeCore& core;
+    ~Handled() { --core.proxy_backlog; }
+  } handled{*core_};
   core_->handle(in);
-  --core_->proxy_backlog;  // after its frames are in their mailboxes (see deliver_directly)
 }
 
 void on_bulk(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
