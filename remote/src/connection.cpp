@@ -1,5 +1,6 @@
 // remote/src/connection.cpp - the node's two NATS connections (bulk traffic, and heartbeats
 // on a path of their own), their callbacks, and starting and shutting the node down.
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -154,7 +155,10 @@ void NodeCore::start() {
   try {
     conn = connect(*this, "bulk");
     hb_conn = connect(*this, "heartbeat");
+    open_names();
   } catch (...) {
+    closed = true;  // what cnats reports while closing is no news
+    name_table.close();
     for (auto* c : {conn, hb_conn}) {
       if (c) {
         natsConnection_Close(c);
@@ -196,6 +200,14 @@ void NodeCore::shutdown() {
   if (heart.joinable()) heart.join();
   if (sender.joinable()) sender.join();  // drains what was queued
   if (conn) natsConnection_FlushTimeout(conn, 500);
+  // Our names are free again: release them in the name table (a moment each at most).
+  std::map<std::string, std::uint64_t> ours;
+  {
+    std::lock_guard lock(mu);
+    ours.swap(name_revisions);
+  }
+  for (auto& [n, revision] : ours) name_table.release(n, revision);
+  name_table.close();
   // Leaving on purpose: say so, so that peers need not wait out down_after.
   if (hb_conn) {
     Frame f;

@@ -21,6 +21,10 @@ void NodeCore::rejoin() {
     for (auto& [n, sub] : name_subs) natsSubscription_Unsubscribe(sub);
     name_subs.clear();
     published.clear();
+    // The old incarnation's entries in the name table: released unless someone has
+    // taken them over already (the revision check).
+    for (auto& [n, revision] : name_revisions) name_table.release_later(n, revision);
+    name_revisions.clear();
     remote_watchers.clear();
     for (auto* sub : {data_sub, reply_sub}) {
       int64_t d = 0;

@@ -8,7 +8,15 @@
 
 namespace troupe::detail::remote {
 
-void ProxyActor::on(const Inbound& in) { core_->handle(in); }
+void ProxyActor::on(const Inbound& in) {
+  // Counted down once its frames are in their mailboxes (see deliver_directly), however
+  // handle() ends.
+  struct Handled {
+    NodeCore& core;
+    ~Handled() { --core.proxy_backlog; }
+  } handled{*core_};
+  core_->handle(in);
+}
 
 void on_bulk(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
   auto* core = static_cast<NodeCore*>(closure);
@@ -24,18 +32,50 @@ void on_bulk(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
         natsMsg_Destroy(msg);
         return;
       }
+      if (core->options.deliver_on_nats_thread && !natsMsg_IsNoResponders(msg) &&
+          core->deliver_directly(bytes, natsMsg_GetReply(msg))) {
+        natsMsg_Destroy(msg);
+        return;
+      }
       Inbound in;
       in.no_responders = natsMsg_IsNoResponders(msg);
       if (in.no_responders) in.subject = natsMsg_GetSubject(msg);
       in.data.assign(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
       if (const char* reply = natsMsg_GetReply(msg)) in.reply = reply;
-      if (!core->proxy.tell(std::move(in))) ++core->proxy_drops;  // bounded: a slow node drops
+      ++core->proxy_backlog;
+      if (!core->proxy.tell(std::move(in))) {  // bounded: a slow node drops
+        --core->proxy_backlog;
+        ++core->proxy_drops;
+      }
     } catch (const std::exception& e) {
       ++core->dropped;
       core->log("inbound frame dropped: %s", e.what());
     }
   }
   natsMsg_Destroy(msg);
+}
+
+// The short way in, for a lone tell or ask (an ask and its reply are the sparse traffic
+// whose latency counts): decoded and put into its actor's mailbox on this NATS thread,
+// without the proxy actor's hop. Order: the node's data subscription delivers on one cnats
+// thread in arrival order, and this path is taken only while the proxy holds none of the
+// earlier frames (proxy_backlog counts them until they are in their mailboxes), so a frame
+// never overtakes one that arrived before it. Fencing: deliver() checks the incarnation as
+// on the proxy, and handle_down waits for direct deliveries in flight (counted before the
+// check) before it tells anyone the Down, so a frame that passed the check is queued first.
+bool NodeCore::deliver_directly(std::string_view bytes, const char* reply) {
+  if (is_batch(bytes) || proxy_backlog.load() != 0) return false;
+  Frame f;
+  if (!parse_frame(bytes, f) || (f.kind != Kind::tell && f.kind != Kind::ask)) return false;
+  ++direct_in_flight;
+  try {
+    deliver(f, reply != nullptr ? std::string(reply) : std::string());
+  } catch (...) {
+    --direct_in_flight;
+    throw;
+  }
+  --direct_in_flight;
+  return true;
 }
 
 void NodeCore::handle(const Inbound& in) {

@@ -3,6 +3,7 @@
 // the member events actors subscribe to.
 #include <algorithm>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "internal/identity.hpp"
@@ -130,6 +131,9 @@ void NodeCore::declare_down(const std::string& node, std::uint64_t inc, const st
     f.target = node;
     f.type = reason;
     publish_control(f, ctl_subject());
+    // The node that noticed releases the names that incarnation held (later, on the name
+    // table's thread; a name someone took over since is left alone).
+    if (names_agreed) name_table.release_held_by_later(node, inc);
   }
   proxy.tell(DeclaredDown{node, inc, reason}, troupe::urgent);
 }
@@ -198,6 +202,9 @@ void NodeCore::heard(const Frame& f) {
 }
 
 void NodeCore::handle_down(const DeclaredDown& d) {
+  // A frame of that incarnation delivered on a NATS thread that passed its fencing check
+  // before the Down was recorded is queued before anyone hears of the Down (inbound.cpp).
+  while (direct_in_flight.load() != 0) std::this_thread::yield();
   std::string why =
       "node " + d.node + " (incarnation " + hex(d.incarnation) + ") was declared down: " + d.reason;
   fail_all(

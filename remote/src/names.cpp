@@ -1,8 +1,11 @@
 // remote/src/names.cpp - publishing a local actor under a cluster-wide name, and finding
 // who holds a name: each published name is a NATS subject its holder answers lookups on.
+// With agreed names the claim is a write to the cluster's JetStream bucket (NameStore),
+// which has one winner; otherwise publish asks whoever listens on the name (best effort).
 #include <algorithm>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "internal/identity.hpp"
 #include "internal/node_core.hpp"
@@ -43,19 +46,10 @@ void on_lookup(natsConnection* nc, natsSubscription*, natsMsg* msg, void* closur
   natsMsg_Destroy(msg);
 }
 
-void publish(NodeCore& core, std::string name, Published published) {
-  if (!valid_token(name)) {
-    throw std::invalid_argument("troupe: Node::publish: '" + name +
-                                "' is not a usable name (no dots, spaces or wildcards)");
-  }
-  {
-    std::lock_guard lock(core.mu);
-    if (core.closing) throw NodeDown("troupe: Node::publish: the node is closed");
-    if (core.published.count(name) != 0) {
-      throw NameTaken("troupe: '" + name + "' is already published by this node");
-    }
-  }
-  // Does a live actor elsewhere hold the name? Ask whoever listens on it.
+namespace {
+
+/// Best effort: does a live actor elsewhere hold the name? Ask whoever listens on it.
+void check_unheld(NodeCore& core, const std::string& name) {
   Frame f;
   f.kind = Kind::lookup;
   f.incarnation = core.incarnation.load();
@@ -87,15 +81,118 @@ void publish(NodeCore& core, std::string name, Published published) {
     throw NodeDown(std::string("troupe: Node::publish: cannot check the name: ") +
                    natsStatus_GetText(s));
   }
+}
+
+enum class Liveness { live, gone, unsure };
+
+/// Whether the holder an entry names is alive, as far as this node's membership knows: a
+/// node incarnation declared down (or replaced) is gone; one heard from and up is live;
+/// one never heard is unsure until this node has listened for down_after.
+Liveness judge(NodeCore& core, const NameHolder& h, const std::string& name) {
+  if (!h.readable) return Liveness::gone;  // not a value a node wrote
+  std::lock_guard lock(core.mu);
+  if (core.downs.count({h.node, h.incarnation}) != 0) return Liveness::gone;
+  if (h.node == core.name) {
+    // Our own: live only if still published here (else a release is on its way, or it is
+    // an earlier incarnation's).
+    bool ours = h.incarnation == core.incarnation.load() && core.published.count(name) != 0;
+    return ours ? Liveness::live : Liveness::gone;
+  }
+  auto it = core.peers.find(h.node);
+  if (it != core.peers.end() && it->second->up && it->second->incarnation == h.incarnation) {
+    return Liveness::live;
+  }
+  return Liveness::unsure;
+}
+
+/// Agreed: claims `name` in the name table for this incarnation; returns the revision.
+std::uint64_t claim(NodeCore& core, const std::string& name, std::uint64_t inc) {
+  const auto started = SteadyClock::now();
+  const auto limit = std::max(core.options.ask_timeout, 2 * core.options.down_after);
+  for (;;) {
+    if (SteadyClock::now() - started > limit) {
+      throw NameTaken("troupe: '" + name + "' is contended: no claim settled within " +
+                      std::to_string(limit.count()) + " ms");
+    }
+    std::uint64_t revision = 0;
+    NameHolder holder;
+    std::string error;
+    auto outcome = core.name_table.create(name, core.name, inc, revision, holder, error);
+    if (outcome == NameStore::Outcome::claimed) return revision;
+    if (outcome == NameStore::Outcome::raced) continue;
+    if (outcome == NameStore::Outcome::failed) {
+      throw NodeDown("troupe: Node::publish: the name table does not answer: " + error);
+    }
+    // A holder this node has not heard: alive ones heartbeat every `heartbeat`, so give it
+    // down_after of listening (as failure detection would) before taking the name over.
+    Liveness l = judge(core, holder, name);
+    auto unsure_since = SteadyClock::now();
+    while (l == Liveness::unsure && SteadyClock::now() - unsure_since < core.options.down_after) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      if (!core.hb_connected.load()) unsure_since = SteadyClock::now();  // deaf: start again
+      if (SteadyClock::now() - started > limit) break;
+      l = judge(core, holder, name);
+    }
+    if (l == Liveness::live) {
+      throw NameTaken("troupe: '" + name + "' is held by a live actor on node " + holder.node);
+    }
+    if (l == Liveness::unsure && SteadyClock::now() - started > limit) continue;  // times out
+    // Its holder is gone: replace the entry, if nobody else did first.
+    outcome = core.name_table.replace(name, core.name, inc, holder.revision, revision, error);
+    if (outcome == NameStore::Outcome::claimed) return revision;
+    if (outcome == NameStore::Outcome::failed) {
+      throw NodeDown("troupe: Node::publish: the name table does not answer: " + error);
+    }
+  }
+}
+
+}  // namespace
+
+void publish(NodeCore& core, std::string name, Published published) {
+  if (!valid_token(name)) {
+    throw std::invalid_argument("troupe: Node::publish: '" + name +
+                                "' is not a usable name (no dots, spaces or wildcards)");
+  }
+  {
+    std::lock_guard lock(core.mu);
+    if (core.closing) throw NodeDown("troupe: Node::publish: the node is closed");
+    if (core.published.count(name) != 0 || !core.claiming.insert(name).second) {
+      throw NameTaken("troupe: '" + name + "' is already published by this node");
+    }
+  }
+  struct Unclaim {
+    NodeCore& core;
+    const std::string& name;
+    ~Unclaim() {
+      std::lock_guard lock(core.mu);
+      core.claiming.erase(name);
+    }
+  } unclaim{core, name};
+
+  const std::uint64_t inc = core.incarnation.load();
+  std::uint64_t revision = 0;
+  if (core.names_agreed) {
+    revision = claim(core, name, inc);
+  } else {
+    check_unheld(core, name);
+  }
   Ref<Actor> actor = published.actor;
   {
     std::lock_guard lock(core.mu);
-    if (core.published.count(name) != 0) {
-      throw NameTaken("troupe: '" + name + "' is already published by this node");
+    if (core.closing || core.incarnation.load() != inc) {
+      // Fenced (or closed) while claiming: the claim belongs to a gone incarnation.
+      if (revision != 0) core.name_table.release_later(name, revision);
+      throw NodeDown("troupe: Node::publish: this node was fenced or closed while publishing");
     }
-    auto* sub = core.subscribe(core.conn, core.name_subject(name), on_lookup);
-    core.name_subs[name] = sub;
+    try {
+      auto* sub = core.subscribe(core.conn, core.name_subject(name), on_lookup);
+      core.name_subs[name] = sub;
+    } catch (...) {
+      if (revision != 0) core.name_table.release_later(name, revision);
+      throw;
+    }
     core.published[name] = std::make_shared<const Published>(std::move(published));
+    if (revision != 0) core.name_revisions[name] = revision;
   }
   natsConnection_FlushTimeout(core.conn, 1000);
   core.proxy.tell(WatchLocal{actor}, troupe::urgent);
@@ -130,14 +227,44 @@ void lookup(const std::shared_ptr<NodeCore>& core, std::string name,
   }
 }
 
-void NodeCore::unpublish(const std::string& name) {
-  std::lock_guard lock(mu);
-  auto sub = name_subs.find(name);
+std::uint64_t NodeCore::forget_name_locked(const std::string& n) {
+  auto sub = name_subs.find(n);
   if (sub != name_subs.end() && !closing) {
-    natsSubscription_Unsubscribe(sub->second);
+    natsSubscription_Unsubscribe(sub->second);  // no more lookup answers from here
     name_subs.erase(sub);
   }
-  published.erase(name);
+  published.erase(n);
+  std::uint64_t revision = 0;
+  if (auto it = name_revisions.find(n); it != name_revisions.end()) {
+    revision = it->second;
+    name_revisions.erase(it);
+  }
+  return revision;
+}
+
+void NodeCore::unpublish(const std::string& n) {
+  std::uint64_t revision;
+  {
+    std::lock_guard lock(mu);
+    revision = forget_name_locked(n);
+  }
+  if (revision != 0) name_table.release(n, revision);  // at once: it may be taken right after
+}
+
+void NodeCore::open_names() {
+  if (options.names == NameRegistry::best_effort) return;
+  auto wait = std::min<std::chrono::milliseconds>(std::max(options.connect_timeout,
+                                                           std::chrono::milliseconds(500)),
+                                                  std::chrono::milliseconds(5000));
+  std::string why = name_table.open(conn, options.cluster, options.names_replicas, wait);
+  if (why.empty()) {
+    names_agreed = true;
+  } else if (options.names == NameRegistry::jetstream) {
+    throw ConnectError("troupe: node '" + name + "' needs agreed names (NameRegistry::jetstream): " +
+                       why);
+  } else {
+    log("names are checked best effort, not agreed cluster-wide: %s", why.c_str());
+  }
 }
 
 }  // namespace troupe::detail::remote

@@ -43,6 +43,9 @@ Node::Node(System& system, NodeOptions options) {
   if (options.outbound_max_messages == 0 || options.outbound_max_bytes == 0) {
     throw std::invalid_argument("troupe: Node: outbound bounds must be > 0");
   }
+  if (options.names_replicas < 1) {
+    throw std::invalid_argument("troupe: Node: names_replicas must be >= 1");
+  }
   if (options.outbound_overflow == Overflow::block) {
     throw std::invalid_argument(
         "troupe: Node: outbound_overflow = block is not supported (a "
@@ -113,6 +116,7 @@ std::string Node::subject() const {
   return core_->data_subject(core_->name, core_->incarnation.load());
 }
 bool Node::connected() const noexcept { return core_->connected.load(); }
+bool Node::names_agreed() const noexcept { return core_->names_agreed; }
 
 NodeStats Node::stats() const {
   NodeStats s;

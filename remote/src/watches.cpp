@@ -29,14 +29,12 @@ void NodeCore::local_actor_ended(const Down& d) {
     std::lock_guard lock(mu);
     for (auto it = published.begin(); it != published.end();) {
       if (it->second->actor == d.actor) {
-        auto sub = name_subs.find(it->first);
-        if (sub != name_subs.end() && !closing) {
-          natsSubscription_Unsubscribe(sub->second);  // the name is free again
-          name_subs.erase(sub);
-        }
-        notify.emplace_back(it->first, std::move(remote_watchers[it->first]));
-        remote_watchers.erase(it->first);
-        it = published.erase(it);
+        std::string n = (it++)->first;
+        notify.emplace_back(n, std::move(remote_watchers[n]));
+        remote_watchers.erase(n);
+        // The name is free again: released in the name table by its thread (the proxy
+        // actor does not wait for NATS).
+        if (std::uint64_t revision = forget_name_locked(n)) name_table.release_later(n, revision);
       } else {
         ++it;
       }

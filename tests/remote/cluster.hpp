@@ -28,7 +28,11 @@ class Process {
  public:
   explicit Process(const std::vector<std::string>& argv) {
     int in[2], out[2];
-    if (pipe(in) != 0 || pipe(out) != 0) throw std::runtime_error("pipe failed");
+    // Close-on-exec: a later child must not inherit this one's pipe ends (it would keep
+    // this child's stdin open after the test closes it).
+    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) {
+      throw std::runtime_error("pipe failed");
+    }
     pid_ = fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
     if (pid_ == 0) {
@@ -66,6 +70,13 @@ class Process {
 
   pid_t pid() const { return pid_; }
   void signal(int sig) { kill(pid_, sig); }
+  /// Writes `text` and a newline to its stdin.
+  void write_line(const std::string& text) {
+    std::string out = text + "\n";
+    if (stdin_ < 0 || ::write(stdin_, out.data(), out.size()) != static_cast<ssize_t>(out.size())) {
+      throw std::runtime_error("cannot write to the process's stdin");
+    }
+  }
   void close_stdin() {
     if (stdin_ >= 0) close(stdin_);
     stdin_ = -1;
@@ -132,15 +143,21 @@ class Process {
   std::string buffer_;
 };
 
+/// Whether a NatsServer runs JetStream (`-js`, its store in the server's temp directory).
+enum class JetStream { off, on };
+
 /// A nats-server of the test's own: loopback, a free port (never 4222), stopped after.
 class NatsServer {
  public:
-  explicit NatsServer(std::vector<std::string> extra = {}) : extra_(std::move(extra)) {
+  explicit NatsServer(std::vector<std::string> extra = {}, JetStream js = JetStream::off)
+      : extra_(std::move(extra)) {
     char dir[] = "/tmp/troupe-nats-XXXXXX";
     if (mkdtemp(dir) == nullptr) throw std::runtime_error("mkdtemp failed");
     dir_ = dir;
+    if (js == JetStream::on) extra_.insert(extra_.end(), {"-js", "-sd", dir_ + "/js"});
     start();
   }
+  explicit NatsServer(JetStream js) : NatsServer({}, js) {}
   ~NatsServer() {
     stop();
     std::error_code ec;
@@ -184,6 +201,10 @@ class NatsServer {
     }
     throw std::runtime_error("nats-server did not start (is it installed? scripts/bootstrap)");
   }
+  /// Freezes it (SIGSTOP): connections stay open, nothing is read or answered.
+  void pause() { process_->signal(SIGSTOP); }
+  /// Thaws it (SIGCONT).
+  void resume() { process_->signal(SIGCONT); }
   /// Stops it (SIGTERM, then SIGKILL) and waits for it to exit.
   void stop() {
     if (!process_) return;

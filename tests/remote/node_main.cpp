@@ -7,7 +7,12 @@
 //                                                 STRADDLED <seq>: see the ticker below
 //   node_main flood   URL NODE COUNT BYTES MAXQ   tells "sink" COUNT Bulk messages at once;
 //                                                 FLOOD sent=.. dead=.. rss_kb=..
-// `serve` and `ticker` run until stdin closes (the test ends them, or kills them).
+//   node_main contend URL NODE DOWN_AFTER_MS     agreed names (JetStream); READY, then per line
+//                                                 of stdin: "publish" -> WON or TAKEN <why>
+//                                                 (publishes a Counter as "leader"), "lookup"
+//                                                 -> HOLDER <node> or NOHOLDER; prints
+//                                                 DOWN <node> on each MemberDown
+// `serve`, `ticker` and `contend` run until stdin closes (the test ends them, or kills them).
 #include <unistd.h>
 
 #include <chrono>
@@ -53,6 +58,12 @@ class FenceReporter : public troupe::Actor {
   void on(const troupe::Fenced& f) {
     say("FENCED " + std::to_string(f.old_incarnation) + " " + std::to_string(f.new_incarnation));
   }
+};
+
+/// Reports the nodes declared down on stdout.
+class DownReporter : public troupe::Actor {
+ public:
+  void on(const troupe::MemberDown& d) { say("DOWN " + d.node); }
 };
 
 template <class P>
@@ -128,6 +139,33 @@ int main(int argc, char** argv) {
       wait_for_stdin_eof();
       done = true;
       ticker.join();
+      return 0;
+    }
+    if (mode == "contend" && argc == 5) {
+      options.down_after = std::chrono::milliseconds(std::atoi(argv[4]));
+      options.heartbeat = options.down_after / 10;
+      options.names = troupe::NameRegistry::jetstream;
+      troupe::Node node(system, options);
+      node.subscribe_members(system.spawn<DownReporter>());
+      auto counter = system.spawn<Counter>();
+      say("READY " + std::to_string(node.incarnation()));
+      std::string command;
+      while (std::getline(std::cin, command)) {
+        if (command == "publish") {
+          try {
+            node.publish<CounterProtocol>(counter, "leader");
+            say("WON");
+          } catch (const troupe::NameTaken& e) {
+            say(std::string("TAKEN ") + e.what());
+          }
+        } else if (command == "lookup") {
+          try {
+            say("HOLDER " + node.lookup<CounterProtocol>("leader", 2s).get(5s).node());
+          } catch (const troupe::Error& e) {
+            say(std::string("NOHOLDER ") + e.what());
+          }
+        }
+      }
       return 0;
     }
     if (mode == "flood" && argc == 7) {

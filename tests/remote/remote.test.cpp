@@ -1,10 +1,12 @@
 // tests/remote/remote.test.cpp - troupe-remote against a real nats-server the tests start,
 // with the other nodes as separate OS processes (node_main).
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -650,6 +652,149 @@ TEST_CASE("a send beyond the outbound bound is a dead letter counted for its pee
     if (p.node == "tester" && p.dead_letters == 1) counted = true;
   }
   CHECK(counted);
+}
+
+namespace {
+
+/// Records the sequence numbers of the Bulk messages it gets (each payload starts with one).
+class Ledger : public troupe::Actor {
+ public:
+  explicit Ledger(std::shared_ptr<std::vector<long>> seen, std::shared_ptr<std::mutex> mu)
+      : seen_(std::move(seen)), mu_(std::move(mu)) {}
+  void on(const Tick&) {}
+  void on(const Bulk& b) {
+    std::lock_guard lock(*mu_);
+    seen_->push_back(std::atol(b.payload.c_str()));
+  }
+
+ private:
+  std::shared_ptr<std::vector<long>> seen_;
+  std::shared_ptr<std::mutex> mu_;
+};
+
+}  // namespace
+
+TEST_CASE(
+    "under drop_oldest a full outbound queue evicts its oldest frames as counted dead letters "
+    "and keeps the newest") {
+  // The scenario: the server is frozen, so the node's socket fills and whichever thread is
+  // publishing waits in it; from then on every send queues, and the bounded queue must
+  // make room for each new one. Eight flood threads send far more than the socket holds;
+  // the attempt counts if all of them got through while the server was frozen (none of
+  // them ended up waiting in the socket itself, publishing inline just as it filled: the
+  // sender thread did) and the full queue then stands still. Then this thread queues an
+  // ask and kBound tells behind it. An attempt that is not conclusive is run again (at
+  // most 5 times).
+  const std::size_t kBound = 20;
+  const int kThreads = 8;
+  const long kPerThread = 200;  // 1,600 x 48 KB: far more than loopback socket buffers hold
+  const long kFinal = 1'000'000;  // this thread's tells are numbered from here
+  bool conclusive = false;
+  for (int attempt = 0; attempt < 5 && !conclusive; ++attempt) {
+    cluster::NatsServer nats;
+    troupe::System system({.workers = 2});
+    auto opts = options_for(nats, "tester", 5000ms);
+    opts.outbound_max_messages = kBound;
+    opts.outbound_overflow = troupe::Overflow::drop_oldest;
+    opts.log_drops = false;
+    troupe::Node node(system, opts);
+    auto seen = std::make_shared<std::vector<long>>();
+    auto mu = std::make_shared<std::mutex>();
+    node.publish<SinkProtocol>(system.spawn<Ledger>(seen, mu), "ledger");
+    auto ledger = find<SinkProtocol>(node, "ledger");
+    node.publish<CounterProtocol>(system.spawn<Counter>(), "counter");
+    auto counter = find<CounterProtocol>(node, "counter");
+    auto bulk = [](long seq) {
+      std::string payload = std::to_string(seq) + " ";
+      payload.resize(48 * 1024, 'x');
+      return Bulk{std::move(payload)};
+    };
+    auto queued = [&] {
+      for (auto& p : node.peers()) {
+        if (p.node == "tester") return p.queued;
+      }
+      return std::size_t{0};
+    };
+
+    const auto before = node.stats();  // the lookups went out already
+    nats.pause();
+    std::atomic<int> finished{0};
+    std::atomic<long> refused{0};
+    std::vector<std::thread> flood;
+    for (int t = 0; t < kThreads; ++t) {
+      flood.emplace_back([&, t] {
+        for (long i = 0; i < kPerThread; ++i) {
+          if (!ledger.tell(bulk(t * kPerThread + i))) ++refused;
+        }
+        ++finished;
+      });
+    }
+    eventually([&] { return finished.load() == kThreads; }, 10'000ms);
+    // The queue full and standing still: the publisher waits in the full socket.
+    std::uint64_t last_sent = node.stats().sent;
+    int still = 0;
+    if (finished.load() == kThreads) {
+      eventually(
+          [&] {
+            auto now = node.stats().sent;
+            still = now == last_sent && queued() == kBound ? still + 1 : 0;
+            last_sent = now;
+            return still >= 100;
+          },
+          5000ms);
+    }
+    conclusive = still >= 100;
+    std::optional<troupe::Future<int>> evicted;
+    troupe::NodeStats at_end;
+    if (conclusive) {
+      evicted = counter.ask(Get{}, 30s);
+      for (long i = 0; i < static_cast<long>(kBound); ++i) {
+        if (!ledger.tell(bulk(kFinal + i))) ++refused;
+      }
+      at_end = node.stats();
+    }
+    nats.resume();
+    for (auto& t : flood) t.join();
+    if (!conclusive) continue;
+
+    const long total = kThreads * kPerThread + static_cast<long>(kBound);
+    INFO("sent " << at_end.sent - before.sent << ", dead " << at_end.dead_letters);
+    CHECK(refused == 0);  // drop_oldest never refuses the new frame
+    CHECK(at_end.dead_letters > 0);
+    CHECK(support::outcome(*evicted) == "MailboxFull");
+    auto left = [&](const troupe::NodeStats& s) {  // what this test's sends became
+      return s.sent + s.dead_letters - before.sent - before.dead_letters;
+    };
+    // Every send either left or became a dead letter (+1: the ask).
+    REQUIRE(eventually([&] { return left(node.stats()) == static_cast<std::uint64_t>(total) + 1; }));
+    auto stats = node.stats();
+    const auto delivered = stats.sent - before.sent;
+    REQUIRE(eventually([&] {
+      std::lock_guard lock(*mu);
+      return seen->size() == delivered;
+    }));
+    std::lock_guard lock(*mu);
+    // Eviction takes from the front: what arrives from each thread is in its order.
+    std::vector<long> last(kThreads + 1, -1);
+    bool in_order = true;
+    for (long n : *seen) {
+      auto& l = last[static_cast<std::size_t>(n >= kFinal ? kThreads : n / kPerThread)];
+      if (n <= l) in_order = false;
+      l = n;
+    }
+    CHECK(in_order);
+    // This thread's kBound tells were queued last and nothing came after them: all arrived.
+    REQUIRE(seen->size() >= kBound);
+    for (std::size_t k = 0; k < kBound; ++k) {
+      CHECK(seen->at(seen->size() - kBound + k) == kFinal + static_cast<long>(k));
+    }
+    bool counted = false;
+    for (auto& p : node.peers()) {
+      if (p.node == "tester") counted = p.dead_letters == stats.dead_letters;
+    }
+    CHECK(counted);
+  }
+  CHECK(conclusive);
 }
 
 TEST_CASE("node options that cannot work are refused at construction") {

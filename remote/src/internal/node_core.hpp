@@ -8,6 +8,7 @@
 //   membership.cpp  heartbeats, failure detection, Down declarations, member events
 //   fencing.cpp     rejoining as a new incarnation after being declared down
 //   names.cpp       publish, lookup and the name subjects
+//   name_store.cpp  the JetStream bucket that agrees who holds each name
 //   watches.cpp     remote watches in both directions
 //   log.cpp         the rate-limited log
 //
@@ -17,8 +18,10 @@
 //
 // Threads, and what each may touch:
 //   cnats delivery threads  copy what arrives into an Inbound message and tell the proxy
-//                           actor (heartbeats and control frames update the membership
-//                           table under `mu` directly); they never run a troupe handler;
+//                           actor, or put a lone tell or ask straight into its actor's
+//                           mailbox when the proxy holds nothing older (deliver_directly);
+//                           heartbeats and control frames update the membership table
+//                           under `mu` directly; they never run a troupe handler;
 //   the proxy actor         parses frames, delivers to published actors, completes asks,
 //                           handles Down declarations (one at a time, as any actor);
 //   the sender thread       drains the outbound queue into the bulk connection;
@@ -45,6 +48,7 @@
 
 #include "internal/frame.hpp"
 #include "internal/identity.hpp"
+#include "internal/name_store.hpp"
 #include "internal/proxy.hpp"
 #include "troupe/remote/node.hpp"
 
@@ -138,6 +142,10 @@ struct NodeCore : std::enable_shared_from_this<NodeCore> {
   std::uint64_t next_id = 1;
   std::map<std::string, std::shared_ptr<const Published>> published;
   std::map<std::string, natsSubscription*> name_subs;
+  std::map<std::string, std::uint64_t> name_revisions;  // our entries in the name table
+  std::set<std::string> claiming;                       // names being published right now
+  NameStore name_table;      // thread-safe itself; open only with agreed names
+  bool names_agreed = false;  // set once in start()
   std::map<std::string, std::vector<RemoteWatcher>> remote_watchers;
   std::vector<WatchEntry> watches;
   std::vector<MemberSink> sinks;
@@ -151,6 +159,8 @@ struct NodeCore : std::enable_shared_from_this<NodeCore> {
   SteadyClock::time_point reconnected_at{};
   SteadyClock::time_point last_check = SteadyClock::now();  // the heartbeat thread's last look
   std::atomic<std::uint64_t> proxy_drops{0};  // inbound refused by the proxy's full mailbox
+  std::atomic<std::int64_t> proxy_backlog{0};  // Inbound told to the proxy, not yet handled
+  std::atomic<int> direct_in_flight{0};        // deliver_directly calls running now
   std::int64_t retired_drops = 0;             // slow-consumer drops of replaced subscriptions
 
   std::atomic<bool> connected{false};
@@ -211,7 +221,10 @@ struct NodeCore : std::enable_shared_from_this<NodeCore> {
   /// sender thread. True if the sender thread must be woken.
   bool publish_ended_locked(Peer& p);
 
-  // -- inbound.cpp (on the proxy actor only) -----------------------------------------------
+  // -- inbound.cpp (on the proxy actor, and deliver_directly on the data NATS thread) ------
+  /// On the NATS thread: delivers a lone tell or ask at once if nothing that came before it
+  /// is still with the proxy. False: tell the proxy instead.
+  bool deliver_directly(std::string_view bytes, const char* reply);
   void handle(const Inbound& in);
   void handle_frame(std::string_view bytes, const std::string& reply_subject);
   void deliver(const Frame& f, const std::string& reply_subject);
@@ -247,6 +260,10 @@ struct NodeCore : std::enable_shared_from_this<NodeCore> {
 
   // -- names.cpp -------------------------------------------------------------------------
   void unpublish(const std::string& name);
+  /// Opens the name table as options.names says (in start()); throws ConnectError.
+  void open_names();
+  /// Forgets `name` (with `mu` held) and returns its table revision to release, or 0.
+  std::uint64_t forget_name_locked(const std::string& name);
 
   // -- watches.cpp (on the proxy actor) ----------------------------------------------------
   void local_actor_ended(const Down& d);

@@ -8,8 +8,9 @@
 //
 // A node owns two NATS connections (bulk traffic, and heartbeats on a path of their own),
 // a sender thread that drains the bounded per-peer outbound queues (in batches), a
-// heartbeat thread and a daemon proxy actor: everything NATS delivers for the node's actors
-// is handed to that actor with an ordinary tell, so actor handlers never run on cnats
+// heartbeat thread and a daemon proxy actor: what NATS delivers for the node's actors is
+// handed to that actor with an ordinary tell (a lone tell or ask goes straight into its
+// actor's mailbox when the proxy holds nothing older), so actor handlers never run on cnats
 // threads (answers to this node's asks complete their futures on the cnats thread).
 #pragma once
 
@@ -32,6 +33,18 @@
 namespace troupe {
 
 class System;
+
+/// How Node::publish keeps a name to one holder cluster-wide (README, "Names").
+enum class NameRegistry {
+  /// The JetStream key-value bucket when the NATS server offers JetStream; otherwise
+  /// best_effort, said once on stderr at start (Node::names_agreed() tells which).
+  automatic,
+  /// Always the JetStream bucket: a Node whose server has no JetStream throws ConnectError.
+  jetstream,
+  /// No bucket: publish asks whoever listens on the name, so two publishes of one name in
+  /// the same instant on two nodes can both succeed.
+  best_effort,
+};
 
 /// How a Node joins its cluster. Aggregate: `Node node(system, {.urls = {...}, .name = "a"});`
 struct NodeOptions {
@@ -71,6 +84,15 @@ struct NodeOptions {
   /// counted in stats().slow_drops. A batch of tells (up to 64 KB) counts as one message.
   int inbound_max_messages = 1 << 17;
   int inbound_max_bytes = 128 << 20;
+  /// Where names are agreed (see NameRegistry), and the replicas of the JetStream bucket
+  /// ("troupe_names_<cluster>") when this node is the one that creates it.
+  NameRegistry names = NameRegistry::automatic;
+  int names_replicas = 1;
+  /// A lone tell or ask (not part of a batch) arriving while the proxy actor holds nothing
+  /// older is decoded and put into its actor's mailbox on the NATS thread, one hand-off
+  /// fewer; order and fencing are kept either way. false: everything goes through the
+  /// proxy actor (bench/remote_bench.cpp compares the two).
+  bool deliver_on_nats_thread = true;
   /// Print a line for malformed or unknown frames and drops (rate-limited).
   bool log_drops = true;
 };
@@ -116,8 +138,12 @@ class TROUPE_API Node {
 
   /// Makes `actor` reachable cluster-wide as `name` under protocol P (checked at compile
   /// time: the actor handles every message of P and answers each with P's type).
-  /// Throws NameTaken if a live actor elsewhere (or here) holds the name. Blocks for one
-  /// NATS round trip; call it from a plain thread or on_start, not in a hot path.
+  /// Throws NameTaken if a live actor elsewhere (or here) holds the name, NodeDown if the
+  /// name table cannot be reached. With agreed names (names_agreed()) the claim is one
+  /// write to JetStream, and of simultaneous publishes of one name exactly one wins; a name
+  /// whose holder's node was declared down is taken over. Blocks for a few NATS round
+  /// trips, and up to down_after when the name's holder is a node this one has not heard
+  /// from yet (alive or long gone); call it from a plain thread or on_start.
   template <class P, class T>
   void publish(const Ref<T>& actor, std::string name) {
     static_assert(Implements<T, P>,
@@ -128,7 +154,8 @@ class TROUPE_API Node {
     add_handlers(published, actor, static_cast<P*>(nullptr));
     detail::remote::publish(*core_, std::move(name), std::move(published));
   }
-  /// Stops answering for `name` here (the actor itself is not stopped).
+  /// Stops answering for `name` here and releases it (the actor itself is not stopped).
+  /// Blocks for a NATS round trip with agreed names.
   void unpublish(const std::string& name);
 
   /// Finds the actor published as `name`; the future fails with NoSuchActor (nobody holds
@@ -179,6 +206,8 @@ class TROUPE_API Node {
   std::uint64_t incarnation() const noexcept;
   /// The NATS subject this incarnation receives tells and asks on (for tools and tests).
   std::string subject() const;
+  /// True if publish claims names in the cluster's JetStream bucket (NameRegistry).
+  bool names_agreed() const noexcept;
   /// True while the bulk connection to NATS is up.
   bool connected() const noexcept;
   NodeStats stats() const;
