@@ -35,6 +35,7 @@
 
 #include <nats/nats.h>
 
+#include "troupe/probe.hpp"
 #include "troupe/usage_error.hpp"
 
 namespace troupe::detail::cq {
@@ -277,9 +278,30 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
 
   const ClusterQueueOptions& options() const override { return options_; }
 
+  void observe(System& system) override {
+    std::lock_guard one(observing_);
+    unobserve_locked();
+    std::uint64_t id = probe::add_metrics_source(
+        system, [this](std::vector<probe::Metric>& out) { report(out); });
+    observed_ = &system;
+    source_ = id;
+  }
+
+  void unobserve() override {
+    std::lock_guard one(observing_);
+    unobserve_locked();
+  }
+
   // -- what leases use ----------------------------------------------------------------------
 
   jsOptions* ack_options() { return nullptr; }
+
+  /// What this process did with the queue, for observe()'s series. Counts only grow.
+  struct Counts {
+    std::atomic<std::uint64_t> puts{0}, leases{0}, redeliveries{0}, done{0}, retries{0},
+        dead_lettered{0};
+  };
+  Counts& counted() { return counts_; }
   int max_deliver() const { return options_.max_deliver; }
 
   /// Records `text` as the last error of item `sequence` (fire and forget).
@@ -300,6 +322,7 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
             natsStatus s = natsMsg_AckSync(h->msg(), nullptr, nullptr);
             if (s != NATS_OK)
               throw RemoteError("acknowledging a dead-lettered item: " + nats_text(s));
+            counts_.dead_lettered.fetch_add(1, std::memory_order_relaxed);
             promise->set_value();
           } catch (...) {
             promise->set_exception(std::current_exception());
@@ -310,6 +333,109 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
   }
 
  private:
+  // -- observed: the series a System's metrics show -----------------------------------------
+
+  void unobserve_locked() {
+    if (observed_ != nullptr) probe::remove_metrics_source(*observed_, source_);
+    observed_ = nullptr;
+  }
+
+  /// The metrics source (on the reader's thread): the last JetStream reading, fresh within
+  /// 250 ms if the pump gets it within 100 ms, and this process's counts.
+  void report(std::vector<probe::Metric>& out) {
+    ClusterQueueStats r;
+    bool ok, have;
+    double age;
+    {
+      std::unique_lock lock(reading_mu_);
+      auto t = now();
+      if (!refreshing_ && (!have_reading_ || t - read_at_ > milliseconds(250))) {
+        refreshing_ = post_at(t, [this] { refresh_reading(); });
+      }
+      if (refreshing_) reading_cv_.wait_for(lock, milliseconds(100), [&] { return !refreshing_; });
+      r = reading_;
+      have = have_reading_;
+      ok = reading_ok_ && have;
+      age = have ? std::chrono::duration<double>(now() - read_at_).count() : 0.0;
+    }
+    auto add = [&](const char* name, const char* help, bool counter, double value,
+                   const char* outcome = nullptr) {
+      out.push_back({name, help, counter, {{"queue", options_.name}}, value});
+      if (outcome != nullptr) out.back().labels.emplace_back("outcome", outcome);
+    };
+    auto n = [](std::uint64_t v) { return static_cast<double>(v); };
+    add("troupe_cluster_queue_up", "1 if the last reading of the queue from JetStream succeeded.",
+        false, ok ? 1 : 0);
+    add("troupe_cluster_queue_reading_age_seconds",
+        "Age of the last reading of the queue from JetStream.", false, age);
+    add("troupe_cluster_queue_capacity", "Most items the queue holds at once; 0: unbounded.",
+        false, n(options_.capacity));
+    if (have) {
+      add("troupe_cluster_queue_items",
+          "Items put and not yet done (queued or leased), across the cluster.", false, n(r.items));
+      add("troupe_cluster_queue_waiting", "Items waiting for a worker, across the cluster.",
+          false, n(r.undelivered));
+      add("troupe_cluster_queue_leases",
+          "Items delivered and not yet settled (pending leases), across the cluster.", false,
+          n(r.leased));
+      add("troupe_cluster_queue_redelivered",
+          "Pending leases that are not their item's first delivery, across the cluster.", false,
+          n(r.redelivered));
+      add("troupe_cluster_queue_dead_letters", "Items in the dead-letter stream.", false,
+          n(r.dead_letters));
+      add("troupe_cluster_queue_stored_total", "Items ever stored in the queue.", true,
+          n(r.stored));
+      add("troupe_cluster_queue_done_total", "Items done, across the cluster.", true, n(r.done));
+      add("troupe_cluster_queue_deliveries_total", "Deliveries ever made, across the cluster.",
+          true, n(r.deliveries));
+      add("troupe_cluster_queue_redeliveries_total",
+          "Deliveries that were not an item's first, across the cluster.", true,
+          n(r.redeliveries));
+    }
+    auto c = [](const std::atomic<std::uint64_t>& v) {
+      return static_cast<double>(v.load(std::memory_order_relaxed));
+    };
+    add("troupe_cluster_queue_puts_total", "Items this process put that JetStream stored.", true,
+        c(counts_.puts));
+    add("troupe_cluster_queue_leased_total", "Leases handed out in this process.", true,
+        c(counts_.leases));
+    add("troupe_cluster_queue_leased_again_total",
+        "Leases handed out in this process on an item's second or later delivery.", true,
+        c(counts_.redeliveries));
+    const char* settled = "Leases settled in this process, by outcome.";
+    add("troupe_cluster_queue_settled_total", settled, true, c(counts_.done), "done");
+    add("troupe_cluster_queue_settled_total", settled, true, c(counts_.retries), "retry");
+    add("troupe_cluster_queue_settled_total", settled, true, c(counts_.dead_lettered),
+        "dead_letter");
+  }
+
+  /// On the pump: a new reading for report(). Counters are kept from going down (the three
+  /// requests of a reading are not one instant).
+  void refresh_reading() {
+    ClusterQueueStats s;
+    bool ok = true;
+    try {
+      s = read_stats();
+    } catch (const std::exception&) {
+      ok = false;
+    }
+    {
+      std::lock_guard lock(reading_mu_);
+      if (ok) {
+        s.stored = std::max(s.stored, reading_.stored);
+        s.done = std::max(s.done, reading_.done);
+        s.deliveries = std::max(s.deliveries, reading_.deliveries);
+        s.redeliveries = std::max(s.redeliveries, reading_.redeliveries);
+        reading_ = s;
+        have_reading_ = true;
+      }
+      reading_ok_ = ok;
+      read_at_ = now();
+      refreshing_ = false;
+    }
+    reading_cv_.notify_all();
+  }
+
   // -- puts ---------------------------------------------------------------------------------
 
   /// Sends put `key` (again). Its promise fails if it is past its deadline.
@@ -366,6 +492,7 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
     if (key_text.empty()) return;  // an error record: nobody waits for it
     std::uint64_t key = std::stoull(key_text);
     if (pa != nullptr) {
+      self->counts_.puts.fetch_add(1, std::memory_order_relaxed);
       self->finish_put(key, nullptr);
       return;
     }
@@ -431,6 +558,8 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
       const char* data = natsMsg_GetData(m.item.msg);
       RawLease raw{std::string(data != nullptr ? data : "", static_cast<std::size_t>(len)),
                    std::make_shared<Handle>(self, m.item)};
+      counts_.leases.fetch_add(1, std::memory_order_relaxed);
+      if (m.item.deliveries > 1) counts_.redeliveries.fetch_add(1, std::memory_order_relaxed);
       m.getter.promise.set_value(std::move(raw));
     }
   }
@@ -596,6 +725,7 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
     natsStatus s = js_GetStreamInfo(&si, js_, stream_.c_str(), &o, nullptr);
     if (s != NATS_OK) throw RemoteError("ClusterQueue::stats: " + nats_text(s));
     out.items = si->State.Msgs;
+    out.stored = si->State.LastSeq;
     jsStreamInfo_Destroy(si);
     s = js_GetStreamInfo(&si, js_, dead_stream_.c_str(), &o, nullptr);
     if (s != NATS_OK) throw RemoteError("ClusterQueue::stats: " + nats_text(s));
@@ -607,7 +737,15 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
     out.leased = static_cast<std::uint64_t>(ci->NumAckPending);
     out.undelivered = ci->NumPending;
     out.redelivered = static_cast<std::uint64_t>(ci->NumRedelivered);
+    out.deliveries = ci->Delivered.Consumer;
+    // Every item up to the last one delivered was delivered once (a work queue hands them
+    // out in order); the deliveries beyond those were deliveries again.
+    out.redeliveries = ci->Delivered.Consumer - std::min(ci->Delivered.Consumer, ci->Delivered.Stream);
     jsConsumerInfo_Destroy(ci);
+    // Read in three requests, not at one instant: an item dead-lettered in between may be
+    // counted both left and dead, so `done` is clamped (and kept monotonic by the reader).
+    std::uint64_t gone = out.items + out.dead_letters;
+    out.done = out.stored > gone ? out.stored - gone : 0;
     return out;
   }
 
@@ -720,6 +858,18 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
 
   std::thread fetcher_, pump_;
   std::once_flag close_once_;
+
+  Counts counts_;
+  std::mutex observing_;  // observe and unobserve, one at a time
+  System* observed_ = nullptr;
+  std::uint64_t source_ = 0;
+  std::mutex reading_mu_;  // reading_ and what goes with it
+  std::condition_variable reading_cv_;
+  ClusterQueueStats reading_{};
+  SteadyTime read_at_{};
+  bool have_reading_ = false;
+  bool reading_ok_ = false;
+  bool refreshing_ = false;
 };
 
 void Engine::connect() {
@@ -863,6 +1013,7 @@ void Engine::start() {
 
 void Engine::close() {
   std::call_once(close_once_, [this] {
+    unobserve();  // first: a reading in progress needs the pump
     // Let puts in flight be acknowledged (briefly), so that what was put is not lost.
     if (js_ != nullptr) {
       jsPubOptions po;
@@ -929,6 +1080,7 @@ Future<void> Handle::done() {
         error<RemoteError>("Lease::done: the acknowledgement was not sent (" + nats_text(s) +
                            "); the item will be delivered again"));
   }
+  engine_->counted().done.fetch_add(1, std::memory_order_relaxed);
   return Future<void>::ready_with();
 }
 
@@ -946,6 +1098,7 @@ Future<void> Handle::retry(std::string text, milliseconds delay) {
         error<RemoteError>("Lease::retry: the nak was not sent (" + nats_text(s) +
                            "); the item will be delivered again after ack_wait"));
   }
+  engine_->counted().retries.fetch_add(1, std::memory_order_relaxed);
   return Future<void>::ready_with();
 }
 

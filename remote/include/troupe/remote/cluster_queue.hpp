@@ -173,6 +173,22 @@ class ClusterQueue {
     });
   }
 
+  /// Shows this queue among `system`'s metrics, wherever they are read (troupe-observer's
+  /// `/metrics` and its cluster panel): `troupe_cluster_queue_*` series labelled
+  /// `queue="<name>"`, the cluster's counts (items, leases, redeliveries, dead letters, done)
+  /// and this process's (puts, leases, settles). The cluster's are read from JetStream on the
+  /// queue's own thread when a reader asks, at most every 250 ms; a reader waits at most
+  /// 100 ms for them (then it gets the last reading), so nothing is asked of NATS while
+  /// nobody reads. One system at a time: a second call moves the series. `system` must
+  /// outlive the queue (its last copy) or the next unobserve(). Thread-safe.
+  ///
+  ///   troupe::System system;                    // TROUPE_OBSERVE=127.0.0.1:9100 ./app
+  ///   troupe::ClusterQueue<Job> jobs({...});
+  ///   jobs.observe(system);
+  void observe(System& system) const { core().observe(system); }
+  /// Takes the series off the system's metrics. Idempotent. Thread-safe.
+  void unobserve() const { core().unobserve(); }
+
   /// The options the queue was opened with.
   const ClusterQueueOptions& options() const { return core().options(); }
 

@@ -13,6 +13,10 @@
 #include "troupe/future.hpp"
 #include "troupe/remote/queue_options.hpp"
 
+namespace troupe {
+class System;
+}
+
 namespace troupe::detail::cq {
 
 /// One delivery of one item, held by a worker until it settles it. Thread-safe.
@@ -68,6 +72,10 @@ class TROUPE_API QueueCore {
   /// puts in flight get a moment to be acknowledged. Idempotent.
   virtual void close() = 0;
   virtual const ClusterQueueOptions& options() const = 0;
+  /// Reports the queue's troupe_cluster_queue_* series among `system`'s metrics (in place
+  /// of an earlier system's) until unobserve() or close().
+  virtual void observe(System& system) = 0;
+  virtual void unobserve() = 0;
 };
 
 }  // namespace troupe::detail::cq
