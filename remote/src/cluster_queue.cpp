@@ -23,13 +23,16 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <charconv>
 #include <condition_variable>
 #include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 
@@ -48,7 +51,6 @@ namespace {
 using std::chrono::milliseconds;
 using SteadyTime = std::chrono::steady_clock::time_point;
 
-constexpr const char* kPutHeader = "Troupe-Put";  // correlates an acknowledgement with its put
 constexpr const char* kErrorHeader = "Troupe-Error";
 constexpr const char* kDeliveriesHeader = "Troupe-Deliveries";
 constexpr const char* kIdHeader = "Troupe-Id";
@@ -99,6 +101,39 @@ natsStatus fetch_batch(natsMsgList* list, natsSubscription* sub, int batch, std:
   int queued = 0;
   if (natsSubscription_GetPending(sub, &queued, nullptr) == NATS_OK && queued > 0) batch = 1;
   return natsSubscription_Fetch(list, sub, batch, wait_ms, nullptr);
+}
+
+/// The delivery count and stream sequence of a fetched message, from its reply subject
+/// ($JS.ACK.<stream>.<consumer>.<delivered>.<sequence>.<consumer seq>.<time>.<pending>,
+/// or with <domain>.<account hash> after $JS.ACK and a token at the end), read in place:
+/// natsMsg_GetMetaData would allocate a structure and copy two names for each message.
+/// Falls back to it for a subject of another shape.
+bool delivery_of(natsMsg* msg, std::uint64_t& delivered, std::uint64_t& sequence) {
+  std::string_view reply = natsMsg_GetReply(msg) != nullptr ? natsMsg_GetReply(msg) : "";
+  std::string_view tokens[12];
+  std::size_t n = 0;
+  for (std::size_t at = 0; n < 12;) {
+    std::size_t dot = reply.find('.', at);
+    tokens[n++] = reply.substr(at, dot == std::string_view::npos ? dot : dot - at);
+    if (dot == std::string_view::npos) break;
+    at = dot + 1;
+  }
+  auto number = [](std::string_view t, std::uint64_t& out) {
+    auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), out);
+    return ec == std::errc() && end == t.data() + t.size() && !t.empty();
+  };
+  if (n >= 9 && tokens[0] == "$JS" && tokens[1] == "ACK") {
+    std::size_t first = n == 9 ? 4 : n >= 11 ? 6 : 0;
+    if (first != 0 && number(tokens[first], delivered) && number(tokens[first + 1], sequence)) {
+      return true;
+    }
+  }
+  jsMsgMetaData* meta = nullptr;
+  if (natsMsg_GetMetaData(&meta, msg) != NATS_OK) return false;
+  delivered = meta->NumDelivered;
+  sequence = meta->Sequence.Stream;
+  jsMsgMetaData_Destroy(meta);
+  return true;
 }
 
 void validate(const ClusterQueueOptions& o) {
@@ -156,6 +191,10 @@ class Handle final : public LeaseHandle, public std::enable_shared_from_this<Han
   Future<void> retry(std::string error, milliseconds delay) override;
   void in_progress() override;
   Future<void> dead_letter(std::string error) override;
+  const std::string& message_id() override {
+    std::call_once(id_once_, [this] { id_ = header(msg_, kMsgIdHeader); });
+    return id_;
+  }
 
   natsMsg* msg() const { return msg_; }
 
@@ -169,6 +208,9 @@ class Handle final : public LeaseHandle, public std::enable_shared_from_this<Han
   std::shared_ptr<Engine> engine_;
   natsMsg* msg_;
   std::atomic<bool> settled_{false};
+  // Parsing a message's headers allocates a table: done only if the id is asked for.
+  std::once_flag id_once_;
+  std::string id_;
 };
 
 // -- the engine -----------------------------------------------------------------------------
@@ -449,18 +491,29 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
       id = it->second.id;
       natsMsg_Create(&msg, subject_.c_str(), nullptr, it->second.data.data(),
                      static_cast<int>(it->second.data.size()));
+      // The acknowledgement handler gets this very message back: its address finds the
+      // put (no header of ours for the server to store and deliver). Listed before it is
+      // sent, as the acknowledgement may come first; the address stays ours until the
+      // handler destroys the message, so it names one put at a time.
+      if (msg != nullptr) flying_.emplace(msg, key);
     }
     if (msg == nullptr) {
       retry_put(key, "out of memory creating a message");
       return;
     }
-    natsMsgHeader_Set(msg, kPutHeader, std::to_string(key).c_str());
+    natsMsg* sent = msg;
     jsPubOptions po;
     jsPubOptions_Init(&po);
     po.MsgId = id.c_str();
     po.MaxWait = options_.request_timeout.count();
     natsStatus s = js_PublishMsgAsync(js_, &msg, &po);
-    if (msg != nullptr) natsMsg_Destroy(msg);  // not taken: it was not sent
+    if (msg != nullptr) {  // not taken: it was not sent
+      {
+        std::lock_guard lock(mu_);
+        flying_.erase(sent);
+      }
+      natsMsg_Destroy(msg);
+    }
     if (s != NATS_OK) retry_put(key, nats_text(s));
   }
 
@@ -487,13 +540,29 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
 
   static void ack_handler(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* closure) {
     auto* self = static_cast<Engine*>(closure);
-    std::string key_text = header(msg, kPutHeader);
+    std::uint64_t key = 0;
+    std::optional<PendingPut> stored;
+    {
+      std::lock_guard lock(self->mu_);
+      auto it = self->flying_.find(msg);
+      if (it != self->flying_.end()) {
+        key = it->second;
+        self->flying_.erase(it);
+        if (pa != nullptr) {  // the common case: finished under this one lock
+          if (auto p = self->puts_.find(key); p != self->puts_.end()) {
+            stored.emplace(std::move(p->second));
+            self->puts_.erase(p);
+          }
+        }
+      }
+    }
     natsMsg_Destroy(msg);
-    if (key_text.empty()) return;  // an error record: nobody waits for it
-    std::uint64_t key = std::stoull(key_text);
+    if (key == 0) return;  // an error record (record_error): nobody waits for it
     if (pa != nullptr) {
-      self->counts_.puts.fetch_add(1, std::memory_order_relaxed);
-      self->finish_put(key, nullptr);
+      if (stored) {
+        self->counts_.puts.fetch_add(1, std::memory_order_relaxed);
+        stored->promise.set_value();
+      }
       return;
     }
     std::string text = pae->ErrText != nullptr ? pae->ErrText : nats_text(pae->Err);
@@ -556,7 +625,7 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
     for (auto& m : matches) {
       int len = natsMsg_GetDataLength(m.item.msg);
       const char* data = natsMsg_GetData(m.item.msg);
-      RawLease raw{std::string(data != nullptr ? data : "", static_cast<std::size_t>(len)),
+      RawLease raw{std::string_view(data != nullptr ? data : "", static_cast<std::size_t>(len)),
                    std::make_shared<Handle>(self, m.item)};
       counts_.leases.fetch_add(1, std::memory_order_relaxed);
       if (m.item.deliveries > 1) counts_.redeliveries.fetch_add(1, std::memory_order_relaxed);
@@ -611,13 +680,12 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
       for (int i = 0; i < list.Count; ++i) {
         natsMsg* m = list.Msgs[i];
         list.Msgs[i] = nullptr;  // ours now
-        jsMsgMetaData* meta = nullptr;
-        if (natsMsg_GetMetaData(&meta, m) != NATS_OK) {
+        std::uint64_t delivered = 0, sequence = 0;
+        if (!delivery_of(m, delivered, sequence)) {
           natsMsg_Destroy(m);
           continue;
         }
-        got.push_back(Fetched{m, meta->NumDelivered, meta->Sequence.Stream, now()});
-        jsMsgMetaData_Destroy(meta);
+        got.push_back(Fetched{m, delivered, sequence, now()});
       }
       natsMsgList_Destroy(&list);
       auto self = shared_from_this();
@@ -813,7 +881,7 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
     natsMsgHeader_Set(
         dead, kDeliveriesHeader,
         std::to_string(std::min<std::uint64_t>(h.deliveries, options_.max_deliver)).c_str());
-    natsMsgHeader_Set(dead, kIdHeader, h.id.c_str());
+    natsMsgHeader_Set(dead, kIdHeader, const_cast<Handle&>(h).message_id().c_str());
     jsPubOptions po;
     jsPubOptions_Init(&po);
     std::string id = "dead-" + std::to_string(h.sequence);  // once, even if done twice
@@ -842,9 +910,10 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
   jsCtx* js_ = nullptr;
   natsSubscription* sub_ = nullptr;
 
-  std::mutex mu_;  // puts_, getters_, ready_, closed_
+  std::mutex mu_;  // puts_, flying_, getters_, ready_, closed_
   std::condition_variable fetch_cv_;
   std::unordered_map<std::uint64_t, PendingPut> puts_;
+  std::unordered_map<const natsMsg*, std::uint64_t> flying_;  // sent, unacknowledged: its put
   std::uint64_t next_put_ = 0;
   std::deque<Getter> getters_;
   std::deque<Fetched> ready_;
@@ -1064,7 +1133,6 @@ Handle::Handle(std::shared_ptr<Engine> engine, const Fetched& f)
     : engine_(std::move(engine)), msg_(f.msg) {
   deliveries = f.deliveries;
   sequence = f.sequence;
-  id = header(msg_, kMsgIdHeader);
 }
 
 Handle::~Handle() {

@@ -65,7 +65,7 @@ class Lease {
   /// The item's sequence number in the queue's stream (unique per item put).
   std::uint64_t sequence() const noexcept { return handle_->sequence; }
   /// The id the item was put with (PutOptions::id, or a generated one).
-  const std::string& id() const noexcept { return handle_->id; }
+  const std::string& id() const { return handle_->message_id(); }
 
   /// The job is finished: the item leaves the queue for good. Sends the acknowledgement
   /// and returns (never blocks); the future fails if it could not be sent (the item will

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "troupe/export.hpp"
@@ -33,14 +34,17 @@ class TROUPE_API LeaseHandle {
   /// Sends to the dead letters now with `error`, whatever the delivery count.
   virtual Future<void> dead_letter(std::string error) = 0;
 
+  /// The message id it was put with (read from the message's headers on first use).
+  virtual const std::string& message_id() = 0;
+
   std::uint64_t deliveries = 0;  ///< 1 on the first delivery
   std::uint64_t sequence = 0;    ///< the item's sequence number in the stream
-  std::string id;                ///< the message id it was put with
 };
 
-/// What a get hands the typed layer: the encoded item and its lease.
+/// What a get hands the typed layer: the encoded item and its lease. `data` points into
+/// the message the lease holds: valid while `handle` is.
 struct RawLease {
-  std::string data;
+  std::string_view data;
   std::shared_ptr<LeaseHandle> handle;
 };
 
