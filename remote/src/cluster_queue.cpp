@@ -279,6 +279,24 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
     return future;
   }
 
+  bool try_get(RawLease& out) override {
+    Fetched item;
+    bool wake;
+    {
+      std::lock_guard lock(mu_);
+      if (closed_ || !getters_.empty()) return false;  // earlier gets are served first
+      drop_stale();
+      if (ready_.empty()) return false;
+      item = ready_.front();
+      ready_.pop_front();
+      last_get_ = now();
+      wake = refill_wanted();
+    }
+    if (wake) fetch_cv_.notify_one();
+    out = lease_of(item);
+    return true;
+  }
+
   Future<void> join() override {
     auto promise = std::make_shared<Promise<void>>();
     Future<void> future = promise->future();
@@ -322,6 +340,7 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
 
   void observe(System& system) override {
     std::lock_guard one(observing_);
+    if (observing_closed_) return;  // close() took the series off for good
     unobserve_locked();
     std::uint64_t id = probe::add_metrics_source(
         system, [this](std::vector<probe::Metric>& out) { report(out); });
@@ -606,12 +625,7 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
   /// for half its ack_wait is given back rather than handed out with a lease about to lapse.
   std::vector<Match> match(std::unique_lock<std::mutex>&) {
     std::vector<Match> out;
-    auto stale = now() - options_.ack_wait / 2;
-    while (!ready_.empty() && ready_.front().at < stale) {
-      natsMsg_Nak(ready_.front().msg, nullptr);
-      natsMsg_Destroy(ready_.front().msg);
-      ready_.pop_front();
-    }
+    drop_stale();
     while (!getters_.empty() && !ready_.empty()) {
       out.push_back(Match{std::move(getters_.front()), ready_.front()});
       getters_.pop_front();
@@ -620,17 +634,30 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
     return out;
   }
 
-  void hand_out(std::vector<Match>& matches) {
-    auto self = shared_from_this();
-    for (auto& m : matches) {
-      int len = natsMsg_GetDataLength(m.item.msg);
-      const char* data = natsMsg_GetData(m.item.msg);
-      RawLease raw{std::string_view(data != nullptr ? data : "", static_cast<std::size_t>(len)),
-                   std::make_shared<Handle>(self, m.item)};
-      counts_.leases.fetch_add(1, std::memory_order_relaxed);
-      if (m.item.deliveries > 1) counts_.redeliveries.fetch_add(1, std::memory_order_relaxed);
-      m.getter.promise.set_value(std::move(raw));
+  /// Gives back items held here for half their ack_wait (their lease would be about to
+  /// lapse when handed out). Under mu_.
+  void drop_stale() {
+    if (ready_.empty()) return;
+    auto stale = now() - options_.ack_wait / 2;
+    while (!ready_.empty() && ready_.front().at < stale) {
+      natsMsg_Nak(ready_.front().msg, nullptr);
+      natsMsg_Destroy(ready_.front().msg);
+      ready_.pop_front();
     }
+  }
+
+  /// The lease on a fetched item (which it owns from now on), counted.
+  RawLease lease_of(const Fetched& item) {
+    int len = natsMsg_GetDataLength(item.msg);
+    const char* data = natsMsg_GetData(item.msg);
+    counts_.leases.fetch_add(1, std::memory_order_relaxed);
+    if (item.deliveries > 1) counts_.redeliveries.fetch_add(1, std::memory_order_relaxed);
+    return RawLease{std::string_view(data != nullptr ? data : "", static_cast<std::size_t>(len)),
+                    std::make_shared<Handle>(shared_from_this(), item)};
+  }
+
+  void hand_out(std::vector<Match>& matches) {
+    for (auto& m : matches) m.getter.promise.set_value(lease_of(m.item));
   }
 
   /// With prefetch, the fetcher tops up what is held here while gets keep coming (within
@@ -930,6 +957,7 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
 
   Counts counts_;
   std::mutex observing_;  // observe and unobserve, one at a time
+  bool observing_closed_ = false;
   System* observed_ = nullptr;
   std::uint64_t source_ = 0;
   std::mutex reading_mu_;  // reading_ and what goes with it
@@ -1082,7 +1110,11 @@ void Engine::start() {
 
 void Engine::close() {
   std::call_once(close_once_, [this] {
-    unobserve();  // first: a reading in progress needs the pump
+    {  // first: a reading in progress needs the pump
+      std::lock_guard one(observing_);
+      observing_closed_ = true;
+      unobserve_locked();
+    }
     // Let puts in flight be acknowledged (briefly), so that what was put is not lost.
     if (js_ != nullptr) {
       jsPubOptions po;

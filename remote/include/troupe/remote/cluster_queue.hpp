@@ -133,15 +133,15 @@ class ClusterQueue {
   ///   troupe::Lease<Job> lease = co_await jobs.get();     // in a Task handler
   ///   auto lease = jobs.get(1s).get(2s);                 // on a plain thread
   Future<Lease<T>> get(std::chrono::milliseconds timeout = std::chrono::milliseconds::max()) const {
-    return core().get(timeout).then([](const detail::cq::RawLease& raw) {
+    detail::cq::RawLease held;
+    if (core().try_get(held)) {  // an item fetched ahead: a ready future, nothing to chain
       try {
-        return Lease<T>(detail::remote::decode<T>(raw.data), raw.handle);
-      } catch (const std::exception& e) {
-        std::string why = std::string("the item does not decode: ") + e.what();
-        raw.handle->dead_letter(why);
-        throw CodecError("ClusterQueue::get: " + why + " (sent to the dead letters)");
+        return Future<Lease<T>>::ready_with(lease_of(held));
+      } catch (...) {
+        return Future<Lease<T>>::failed(std::current_exception());
       }
-    });
+    }
+    return core().get(timeout).then([](const detail::cq::RawLease& raw) { return lease_of(raw); });
   }
 
   /// Completes when no item is left in the queue: every item put (by anyone) is done or
@@ -202,6 +202,18 @@ class ClusterQueue {
     std::shared_ptr<detail::cq::QueueCore> core;
   };
   detail::cq::QueueCore& core() const { return *owner_->core; }
+
+  /// The typed lease, decoded in place from the message; an item that does not decode
+  /// goes to the dead letters and this throws CodecError.
+  static Lease<T> lease_of(const detail::cq::RawLease& raw) {
+    try {
+      return Lease<T>(detail::remote::decode<T>(raw.data), raw.handle);
+    } catch (const std::exception& e) {
+      std::string why = std::string("the item does not decode: ") + e.what();
+      raw.handle->dead_letter(why);
+      throw CodecError("ClusterQueue::get: " + why + " (sent to the dead letters)");
+    }
+  }
 
   std::shared_ptr<Owner> owner_;
 };

@@ -69,6 +69,10 @@ class TROUPE_API QueueCore {
 
   virtual Future<void> put(std::string data, std::string id, std::chrono::milliseconds timeout) = 0;
   virtual Future<RawLease> get(std::chrono::milliseconds timeout) = 0;
+  /// Fills `out` with a lease on an item this process already holds (fetched ahead, see
+  /// `prefetch`) and returns true, if there is one and no earlier get is waiting; else
+  /// false. Never waits and never asks NATS: get's path without a future to complete.
+  virtual bool try_get(RawLease& out) = 0;
   virtual Future<void> join() = 0;
   virtual Future<ClusterQueueStats> stats() = 0;
   virtual Future<std::vector<RawDeadLetter>> dead_letters() = 0;
