@@ -16,8 +16,9 @@
 // Threads: cnats delivers publish acknowledgements on its own thread (ack_handler); a
 // fetcher thread pulls items for waiting gets; a pump thread runs whatever may block on a
 // JetStream request (stream info for join and stats, dead-lettering, reading dead letters)
-// and the delayed re-sends of puts. No troupe handler ever runs on these threads: they only
-// complete promises, and a coroutine waiting on one resumes on its own actor.
+// and the delayed re-sends of puts, and the readings observe() shows (on a reader's request).
+// No troupe handler ever runs on these threads: they only complete promises, and a
+// coroutine waiting on one resumes on its own actor.
 #include "troupe/remote/cluster_queue.hpp"
 
 #include <algorithm>
@@ -897,7 +898,7 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
     return lapse;
   }
 
-  void publish_dead(const Handle& h, const std::string& text) {
+  void publish_dead(Handle& h, const std::string& text) {
     natsMsg* dead = nullptr;
     const char* data = natsMsg_GetData(h.msg());
     int len = natsMsg_GetDataLength(h.msg());
@@ -908,7 +909,7 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
     natsMsgHeader_Set(
         dead, kDeliveriesHeader,
         std::to_string(std::min<std::uint64_t>(h.deliveries, options_.max_deliver)).c_str());
-    natsMsgHeader_Set(dead, kIdHeader, const_cast<Handle&>(h).message_id().c_str());
+    natsMsgHeader_Set(dead, kIdHeader, h.message_id().c_str());
     jsPubOptions po;
     jsPubOptions_Init(&po);
     std::string id = "dead-" + std::to_string(h.sequence);  // once, even if done twice

@@ -172,9 +172,9 @@ def check_cluster(app, check):
             check(family is not None and family.type == "gauge" and
                   any(s.labels.get("node") == "hub" for s in family.samples),
                   f"troupe_remote_{name} is a gauge of node hub")
-        check(first["troupe_remote_heartbeat_period_seconds"].samples[0].value == 0.1
+        check(first["troupe_remote_heartbeat_period_seconds"].samples[0].value == 0.25
               if "troupe_remote_heartbeat_period_seconds" in first else False,
-              "the heartbeat period is 0.1 s")
+              "the heartbeat period is 0.25 s")
         peers = {s.labels.get("peer") for s in first.get("troupe_remote_peer_up", []).samples} \
             if "troupe_remote_peer_up" in first else set()
         check({"peer-busy", "peer-stopped", "peer-left"} <= peers, f"every peer has series ({peers})")

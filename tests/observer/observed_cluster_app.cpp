@@ -2,7 +2,7 @@
 // the observer's cluster panel. Run with TROUPE_OBSERVE=127.0.0.1:0 it is watched like any
 // program; what it sets up, so that the panel has each of its states to show:
 //   - its own nats-server -js on a free loopback port (never 4222), store in a temp dir;
-//   - this process's Node "hub" and three peer nodes (heartbeat 100 ms, down_after 600 s
+//   - this process's Node "hub" and three peer nodes (heartbeat 250 ms, down_after 600 s
 //     everywhere: a node that declares a peer down tells the others), each a process of its
 //     own started from this executable: "peer-busy", which the main thread asks all the time
 //     (traffic both ways); "peer-stopped", SIGSTOPped once found, so that it stays
@@ -10,7 +10,7 @@
 //     cluster once found (its stdin closed), so that it is "down";
 //   - a ClusterQueue "observed-jobs" (capacity 400) shown on the page with observe(): a
 //     producer thread puts faster than two worker threads take leases, so the queue fills
-//     and put waits; one item in 7 fails once (a redelivery), one in 50 always fails (a
+//     to its capacity and put waits; one item in 7 fails once (a redelivery), one in 50 always fails (a
 //     dead letter after 3 deliveries).
 //
 // Usage: observed_cluster_app [seconds]        (default 30, then it exits 0)
@@ -21,6 +21,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <deque>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -59,7 +60,7 @@ int run_peer(const std::string& url, const std::string& name) {
   troupe::Node node(system, {.urls = {url},
                              .cluster = kCluster,
                              .name = name,
-                             .heartbeat = 100ms,
+                             .heartbeat = 250ms,
                              .down_after = 600s});
   node.publish<EchoProtocol>(system.spawn<Echo>(), "echo-" + name);
   std::printf("READY\n");
@@ -119,7 +120,7 @@ int main(int argc, char** argv) {
   troupe::Node node(system, {.urls = {nats.url()},
                              .cluster = kCluster,
                              .name = "hub",
-                             .heartbeat = 100ms,
+                             .heartbeat = 250ms,
                              .down_after = 600s});
   auto busy = find(node, "peer-busy");
   auto stopped = find(node, "peer-stopped");
@@ -140,18 +141,24 @@ int main(int argc, char** argv) {
 
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
-  threads.emplace_back([&] {  // the producer: some 300 items a second, waits when full
+  threads.emplace_back([&] {  // the producer: up to 500 items a second, 32 puts in flight
+    std::deque<troupe::Future<void>> in_flight;
     for (std::int64_t n = 1; !stop; ++n) {
-      try {
-        jobs.put(n % 50 == 0 ? -n : n, {.timeout = 500ms}).get(2s);
-      } catch (const std::exception&) {
-        // full for half a second: try the next one
+      in_flight.push_back(jobs.put(n % 50 == 0 ? -n : n, {.timeout = 1s}));
+      if (in_flight.size() > 32) {
+        try {
+          in_flight.front().get(5s);
+        } catch (const std::exception&) {
+          // full for a second (put waits for room): the queue is at its capacity
+        }
+        in_flight.pop_front();
       }
-      std::this_thread::sleep_for(3ms);
+      std::this_thread::sleep_for(2ms);
     }
+    for (auto& f : in_flight) f.wait_for(5s);
   });
   for (int w = 0; w < 2; ++w) {
-    threads.emplace_back([&] {  // a worker: some 100 items a second
+    threads.emplace_back([&] {  // a worker: at most 50 items a second
       while (!stop) {
         std::optional<troupe::Lease<std::int64_t>> lease;
         try {
@@ -160,7 +167,7 @@ int main(int argc, char** argv) {
           continue;
         }
         std::int64_t n = **lease;
-        std::this_thread::sleep_for(10ms);
+        std::this_thread::sleep_for(20ms);
         if (n < 0) {
           lease->retry("job " + std::to_string(-n) + " always fails");
         } else if (n % 7 == 0 && lease->deliveries() == 1) {
