@@ -429,7 +429,7 @@ void Model::update_cluster(double seconds) {
         known ? per_second(value_or(p.values, "received", 0), value_or(values, "received", 0), seconds) : 0;
     p.values = std::move(values);
     if (auto it = incarnations.find(key); it != incarnations.end()) p.incarnation = it->second;
-    p.rates.emplace_back(static_cast<float>(p.sent_rate), static_cast<float>(p.received_rate));
+    p.rates.emplace_back(p.sent_rate, p.received_rate);
     if (p.rates.size() > kClusterHistory) p.rates.pop_front();
     p.seen = now;
   }
@@ -440,8 +440,7 @@ void Model::update_cluster(double seconds) {
     q.done_rate = known ? per_second(q.values["done"], values["done"], seconds) : 0;
     q.put_rate = known ? per_second(value_or(q.values, "stored", 0), value_or(values, "stored", 0), seconds) : 0;
     q.values = std::move(values);
-    q.history.emplace_back(static_cast<float>(value_or(q.values, "items", 0)),
-                           static_cast<float>(q.done_rate));
+    q.history.emplace_back(value_or(q.values, "items", 0), q.done_rate);
     if (q.history.size() > kClusterHistory) q.history.pop_front();
     q.seen = now;
   }
@@ -469,7 +468,7 @@ nlohmann::json Model::cluster_json() const {
     row["sent_rate"] = std::round(p.sent_rate * 10) / 10;
     row["received_rate"] = std::round(p.received_rate * 10) / 10;
     nlohmann::json sent = nlohmann::json::array(), received = nlohmann::json::array();
-    for (auto [s, r] : p.rates) {
+    for (auto [s, r] : p.rates) {  // to one decimal, as the current rates
       sent.push_back(std::round(s * 10) / 10);
       received.push_back(std::round(r * 10) / 10);
     }

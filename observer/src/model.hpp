@@ -127,7 +127,7 @@ class Model {
     std::map<std::string, double> values;  // series name less prefix and _total -> value
     std::string incarnation;
     double sent_rate = 0, received_rate = 0;  // frames per second since the last snapshot
-    std::deque<std::pair<float, float>> rates;  // the last kClusterHistory (sent, received)
+    std::deque<std::pair<double, double>> rates;  // the last kClusterHistory (sent, received)
     std::uint64_t seen = 0;                     // the snapshot that last reported it
   };
   std::map<std::pair<std::string, std::string>, Peer> peers_;  // by (node, peer)
@@ -137,7 +137,7 @@ class Model {
   struct Queue {
     std::map<std::string, double> values;
     double done_rate = 0, put_rate = 0;  // items per second, the cluster's
-    std::deque<std::pair<float, float>> history;  // the last kClusterHistory (items, done/s)
+    std::deque<std::pair<double, double>> history;  // the last kClusterHistory (items, done/s)
     std::uint64_t seen = 0;
   };
   std::map<std::string, Queue> queues_;
