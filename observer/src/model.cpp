@@ -8,6 +8,8 @@
 #include <cmath>
 #include <functional>
 #include <map>
+#include <string_view>
+#include <tuple>
 #include <unistd.h>
 
 namespace troupe::observe {
@@ -183,6 +185,8 @@ void Model::refresh(std::chrono::milliseconds min_age) {
     busy_[i] = b;
   }
   asks_ = probe::ask_latency(*system_);
+  extra_ = probe::collect_metrics(*system_);
+  update_cluster(seconds);
   rows_ = std::move(rows);
   seen_ = std::move(seen);
   taken_ = now;
@@ -287,6 +291,7 @@ std::string Model::metrics(std::size_t max_series) const {
   out += fmt::format("troupe_observer_snapshots_total {}\n", snapshots_);
 
   // Other libraries' series (troupe-remote's per-peer counters), grouped into families.
+  // Read now, not at the last snapshot: a scrape gets the sources' current values.
   std::vector<probe::Metric> extra = probe::collect_metrics(*system_);
   std::stable_sort(extra.begin(), extra.end(),
                    [](const auto& a, const auto& b) { return a.name < b.name; });
@@ -360,31 +365,131 @@ void Model::stop_sampling() {
   windows_.clear();
 }
 
-nlohmann::json Model::cluster_json() const {
-  // Rows by (node, peer) from the troupe_remote_* series: a Node's metrics source
-  // (remote/src/node.cpp) reports them; with no Node the list is empty.
-  std::map<std::pair<std::string, std::string>, nlohmann::json> peers;
-  for (const auto& m : probe::collect_metrics(*system_)) {
-    constexpr std::string_view kPrefix = "troupe_remote_";
-    if (m.name.rfind(kPrefix, 0) != 0) continue;
-    std::string node, peer, incarnation;
-    for (const auto& [k, v] : m.labels) {
-      if (k == "node") node = v;
-      if (k == "peer") peer = v;
-      if (k == "incarnation") incarnation = v;
-    }
-    if (peer.empty()) continue;
-    nlohmann::json& row = peers[{node, peer}];
-    row["node"] = utf8_safe(node);
-    row["peer"] = utf8_safe(peer);
-    std::string key = m.name.substr(kPrefix.size());
-    if (key.size() > 6 && key.compare(key.size() - 6, 6, "_total") == 0) key.resize(key.size() - 6);
-    row[key] = m.value;
-    if (!incarnation.empty()) row["incarnation"] = incarnation;
+namespace {
+
+/// The label `key` of a series, or "".
+std::string label_of(const probe::Metric& m, std::string_view key) {
+  for (const auto& [k, v] : m.labels) {
+    if (k == key) return v;
   }
-  nlohmann::json out = nlohmann::json::array();
-  for (auto& [key, row] : peers) out.push_back(std::move(row));
-  return out;
+  return {};
+}
+
+/// "troupe_remote_sent_total" -> "sent" (with prefix "troupe_remote_").
+std::string short_name(const std::string& name, std::string_view prefix) {
+  std::string key = name.substr(prefix.size());
+  if (key.size() > 6 && key.compare(key.size() - 6, 6, "_total") == 0) key.resize(key.size() - 6);
+  return key;
+}
+
+/// Per second from `before` to `now` over `seconds`; 0 for a counter that started again.
+double per_second(double before, double now, double seconds) {
+  return now >= before ? (now - before) / seconds : 0.0;
+}
+
+double value_or(const std::map<std::string, double>& values, const std::string& key, double d) {
+  auto it = values.find(key);
+  return it == values.end() ? d : it->second;
+}
+
+}  // namespace
+
+void Model::update_cluster(double seconds) {
+  // Rows by (node, peer) from troupe-remote's series (remote/src/node.cpp), by queue name
+  // from ClusterQueue's (remote/src/cluster_queue.cpp); with neither, nothing.
+  constexpr std::string_view kRemote = "troupe_remote_";
+  constexpr std::string_view kQueue = "troupe_cluster_queue_";
+  std::uint64_t now = snapshots_ + 1;
+  std::map<std::pair<std::string, std::string>, std::map<std::string, double>> peer_values;
+  std::map<std::string, std::map<std::string, double>> queue_values;
+  std::map<std::pair<std::string, std::string>, std::string> incarnations;
+  for (const auto& m : extra_) {
+    if (m.name.rfind(kRemote, 0) == 0) {
+      std::string node = label_of(m, "node"), peer = label_of(m, "peer");
+      std::string key = short_name(m.name, kRemote);
+      if (peer.empty()) {
+        if (key == "heartbeat_period_seconds") timing_[node].first = m.value;
+        if (key == "down_after_seconds") timing_[node].second = m.value;
+        continue;
+      }
+      peer_values[{node, peer}][key] = m.value;
+      if (auto inc = label_of(m, "incarnation"); !inc.empty()) incarnations[{node, peer}] = inc;
+    } else if (m.name.rfind(kQueue, 0) == 0) {
+      std::string queue = label_of(m, "queue"), outcome = label_of(m, "outcome");
+      std::string key = short_name(m.name, kQueue);
+      if (!outcome.empty()) key += "_" + outcome;
+      if (!queue.empty()) queue_values[queue][key] = m.value;
+    }
+  }
+  for (auto& [key, values] : peer_values) {
+    Peer& p = peers_[key];
+    bool known = !p.values.empty() && p.seen + 1 == now;  // also at the last snapshot
+    p.sent_rate = known ? per_second(value_or(p.values, "sent", 0), value_or(values, "sent", 0), seconds) : 0;
+    p.received_rate =
+        known ? per_second(value_or(p.values, "received", 0), value_or(values, "received", 0), seconds) : 0;
+    p.values = std::move(values);
+    if (auto it = incarnations.find(key); it != incarnations.end()) p.incarnation = it->second;
+    p.rates.emplace_back(p.sent_rate, p.received_rate);
+    if (p.rates.size() > kClusterHistory) p.rates.pop_front();
+    p.seen = now;
+  }
+  std::erase_if(peers_, [&](const auto& e) { return e.second.seen != now; });
+  for (auto& [name, values] : queue_values) {
+    Queue& q = queues_[name];
+    bool known = q.seen + 1 == now && values.count("done") != 0 && q.values.count("done") != 0;
+    q.done_rate = known ? per_second(q.values["done"], values["done"], seconds) : 0;
+    q.put_rate = known ? per_second(value_or(q.values, "stored", 0), value_or(values, "stored", 0), seconds) : 0;
+    q.values = std::move(values);
+    q.history.emplace_back(value_or(q.values, "items", 0), q.done_rate);
+    if (q.history.size() > kClusterHistory) q.history.pop_front();
+    q.seen = now;
+  }
+  std::erase_if(queues_, [&](const auto& e) { return e.second.seen != now; });
+}
+
+nlohmann::json Model::cluster_json() const {
+  auto round3 = [](double v) { return std::round(v * 1000) / 1000; };
+  nlohmann::json peers = nlohmann::json::array();
+  for (const auto& [key, p] : peers_) {
+    nlohmann::json row = {{"node", utf8_safe(key.first)}, {"peer", utf8_safe(key.second)}};
+    for (const auto& [k, v] : p.values) row[k] = v;
+    if (!p.incarnation.empty()) row["incarnation"] = utf8_safe(p.incarnation);
+    // up, suspected (heard from too long ago, not declared down yet), down.
+    std::string state = value_or(p.values, "peer_up", 1) == 0 ? "down" : "up";
+    double period = 0, down_after = 0;
+    if (auto it = timing_.find(key.first); it != timing_.end()) {
+      std::tie(period, down_after) = it->second;
+    }
+    double age = value_or(p.values, "heartbeat_age_seconds", 0);
+    if (state == "up" && period > 0 && age > kSuspectAfterBeats * period) state = "suspected";
+    row["state"] = state;
+    if (period > 0) row["heartbeat_period_seconds"] = period;
+    if (down_after > 0) row["down_after_seconds"] = down_after;
+    row["sent_rate"] = std::round(p.sent_rate * 10) / 10;
+    row["received_rate"] = std::round(p.received_rate * 10) / 10;
+    nlohmann::json sent = nlohmann::json::array(), received = nlohmann::json::array();
+    for (auto [s, r] : p.rates) {  // to one decimal, as the current rates
+      sent.push_back(std::round(s * 10) / 10);
+      received.push_back(std::round(r * 10) / 10);
+    }
+    row["history"] = {{"sent", std::move(sent)}, {"received", std::move(received)}};
+    peers.push_back(std::move(row));
+  }
+  nlohmann::json queues = nlohmann::json::array();
+  for (const auto& [name, q] : queues_) {
+    nlohmann::json row = {{"queue", utf8_safe(name)}};
+    for (const auto& [k, v] : q.values) row[k] = k.find("seconds") != std::string::npos ? round3(v) : v;
+    row["done_rate"] = std::round(q.done_rate * 10) / 10;
+    row["put_rate"] = std::round(q.put_rate * 10) / 10;
+    nlohmann::json items = nlohmann::json::array(), done = nlohmann::json::array();
+    for (auto [i, d] : q.history) {
+      items.push_back(i);
+      done.push_back(std::round(d * 10) / 10);
+    }
+    row["history"] = {{"items", std::move(items)}, {"done_rate", std::move(done)}};
+    queues.push_back(std::move(row));
+  }
+  return {{"peers", std::move(peers)}, {"queues", std::move(queues)}};
 }
 
 nlohmann::json Model::graph_json() const {

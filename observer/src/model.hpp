@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -118,7 +119,36 @@ class Model {
   bool sampling_ = false;  // windows run (the page is open)
   bool in_window_ = false;
   nlohmann::json graph_json() const;
-  /// Peer nodes as other libraries report them (troupe_remote_* series), one row each.
+
+  // -- the cluster: other libraries' series, read once a snapshot ---------------------------
+  std::vector<probe::Metric> extra_;  // every metrics source's series, at the last snapshot
+  /// A peer node as troupe-remote's Node reports it (troupe_remote_* series).
+  struct Peer {
+    std::map<std::string, double> values;  // series name less prefix and _total -> value
+    std::string incarnation;
+    double sent_rate = 0, received_rate = 0;  // frames per second since the last snapshot
+    std::deque<std::pair<double, double>> rates;  // the last kClusterHistory (sent, received)
+    std::uint64_t seen = 0;                     // the snapshot that last reported it
+  };
+  std::map<std::pair<std::string, std::string>, Peer> peers_;  // by (node, peer)
+  /// A node's failure detector settings: heartbeat period, down_after (seconds).
+  std::map<std::string, std::pair<double, double>> timing_;
+  /// A ClusterQueue as it reports itself (troupe_cluster_queue_* series).
+  struct Queue {
+    std::map<std::string, double> values;
+    double done_rate = 0, put_rate = 0;  // items per second, the cluster's
+    std::deque<std::pair<double, double>> history;  // the last kClusterHistory (items, done/s)
+    std::uint64_t seen = 0;
+  };
+  std::map<std::string, Queue> queues_;
+  static constexpr std::size_t kClusterHistory = 120;
+  void update_cluster(double seconds);
+
+ public:
+  /// A peer whose heartbeat is older than this many heartbeat periods, not yet declared
+  /// down, is shown as suspected.
+  static constexpr double kSuspectAfterBeats = 2;
+  /// Peer nodes (state, rates) and cluster queues from other libraries' series.
   nlohmann::json cluster_json() const;
 };
 

@@ -23,6 +23,7 @@ constexpr std::string_view kPage = R"TROUPE_PAGE(<!doctype html>
     --accent: #3559e0; --good: #1f9d62; --warn: #d98a00; --bad: #d2364b; --head: #1d2330;
   }
   * { box-sizing: border-box; }
+  [hidden] { display: none !important; }
   body { margin: 0; background: var(--bg); color: var(--ink);
          font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; }
   header { background: var(--head); color: #fff; padding: 12px 24px; display: flex;
@@ -100,6 +101,31 @@ constexpr std::string_view kPage = R"TROUPE_PAGE(<!doctype html>
   #graph .edge { fill: none; stroke: var(--accent); stroke-opacity: .55; }
   #graph .edge:hover { stroke-opacity: 1; }
   .legend { color: var(--muted); font-size: 12px; margin-top: 4px; }
+  .pill.up { background: #e3f5ec; color: var(--good); }
+  .pill.suspected { background: #fff1d6; color: #a86a00; font-weight: 600; }
+  .pill.down { background: #fde7ea; color: var(--bad); }
+  .clustergrid { display: grid; grid-template-columns: 1fr; gap: 10px; }
+  #traffic svg { display: block; max-width: 100%; }
+  #traffic .box rect { fill: #eef2ff; stroke: #9fb0f0; }
+  #traffic .box.self rect { fill: #1d2330; stroke: #1d2330; }
+  #traffic .box.self text { fill: #fff; }
+  #traffic .box.suspected rect { fill: #fff1d6; stroke: #e0a93b; }
+  #traffic .box.down rect { fill: #fde7ea; stroke: #e7a0ab; stroke-dasharray: 4 3; }
+  #traffic text { font-size: 12px; fill: var(--ink); }
+  #traffic text.rate { font-size: 11px; fill: var(--muted); font-variant-numeric: tabular-nums; }
+  #traffic .sent { fill: none; stroke: var(--accent); stroke-opacity: .7; }
+  #traffic .received { fill: none; stroke: var(--good); stroke-opacity: .7; }
+  td.spark { width: 150px; padding-top: 3px; padding-bottom: 3px; }
+  td.spark svg { width: 150px; height: 24px; display: block; background: #fafbfc; border-radius: 3px; }
+  .queue { border-top: 1px solid var(--line); margin-top: 12px; padding-top: 10px; }
+  .queue h3 { font-size: 13px; margin: 0 0 8px; font-weight: 600; }
+  .queue h3 .tag { font-weight: 400; margin-left: 8px; }
+  .queue .cards { grid-template-columns: repeat(auto-fill, minmax(128px, 1fr)); }
+  .queue .charts { display: grid; grid-template-columns: 1fr 1fr; gap: 0 18px; margin-top: 6px; }
+  @media (max-width: 900px) { .queue .charts { grid-template-columns: 1fr; } }
+  .capbar { height: 5px; background: #e8ecfb; border-radius: 3px; margin-top: 4px; }
+  .capbar div { height: 5px; border-radius: 3px; background: var(--accent); }
+  .warnline { color: var(--bad); font-size: 12px; margin: 0 0 6px; }
 </style>
 </head>
 <body>
@@ -138,8 +164,12 @@ constexpr std::string_view kPage = R"TROUPE_PAGE(<!doctype html>
   </div>
 
   <section class="wide" id="clusterbox" hidden>
-    <h2>Cluster <small>peer nodes this node has heard from or sent to (troupe-remote)</small></h2>
-    <div id="cluster"></div>
+    <h2>Cluster <small id="clusternote">peer nodes this node has heard from or sent to (troupe-remote), and its cluster queues</small></h2>
+    <div class="clustergrid" id="peersbox">
+      <div id="traffic"></div>
+      <div id="cluster"></div>
+    </div>
+    <div id="queues"></div>
   </section>
 
   <div class="grid">
@@ -355,17 +385,97 @@ function drawGraph(g) {
   $("graphnote").textContent = `one send in ${g.every}, in 0.1 s windows; the ${edges.length} busiest pairs, per second`;
 }
 
-function drawCluster(peers) {
-  $("clusterbox").hidden = !peers || !peers.length;
-  if (!peers || !peers.length) return;
-  $("cluster").innerHTML = `<table><thead><tr><th>node</th><th>peer</th><th>state</th><th>incarnation</th><th class="n">heard</th><th class="n">sent</th><th class="n">received</th><th class="n">dropped</th><th class="n">dead letters</th><th class="n">queued</th></tr></thead><tbody>` +
-    peers.map((p) => `<tr><td>${esc(p.node)}</td><td class="name">${esc(p.peer)}</td>
-      <td><span class="pill ${p.peer_up ? "scheduled" : "stopped"}">${p.peer_up ? "up" : "down"}</span></td>
-      <td class="type">${esc(p.incarnation || "")}</td>
-      <td class="n">${p.heartbeat_age_seconds === undefined ? "–" : p.heartbeat_age_seconds.toFixed(1) + " s ago"}</td>
-      <td class="n">${fmt(p.sent)}</td><td class="n">${fmt(p.received)}</td>
-      <td class="n">${fmt(p.dropped)}</td><td class="n${p.dead_letters ? " bad" : ""}">${fmt(p.dead_letters)}</td>
-      <td class="n">${fmt(p.queued)}</td></tr>`).join("") + `</tbody></table>`;
+// Small line charts for a table cell, on one scale (no fill, no axis): [[values, color], ...].
+function tinySpark(lines) {
+  const w = 150, h = 24, n = Math.max(30, ...lines.map(([v]) => v.length));
+  const max = Math.max(1, ...lines.flatMap(([v]) => v)), step = w / (n - 1);
+  const drawn = lines.filter(([v]) => v.length >= 2).map(([v, color]) => {
+    const x0 = w - (v.length - 1) * step;
+    const pts = v.map((y, i) => `${(x0 + i * step).toFixed(1)},${(h - 2 - (y / max) * (h - 5)).toFixed(1)}`).join(" ");
+    return `<polyline points="${pts}" fill="none" stroke="${color}" stroke-width="1.4" vector-effect="non-scaling-stroke"/>`;
+  });
+  return `<svg viewBox="0 0 ${w} ${h}" preserveAspectRatio="none">${drawn.join("")}</svg>`;
+}
+
+const stateTitle = (p) => p.state === "suspected"
+  ? `not heard from for ${p.heartbeat_age_seconds.toFixed(1)} s, more than ${fmt(p.heartbeat_period_seconds * 2)} s (two heartbeats); declared down after ${fmt(p.down_after_seconds)} s`
+  : p.state === "down" ? "declared down: not heard from within down_after" : "heartbeats arriving";
+
+// This node in the middle of its peers: blue lines what it sends, green what it receives,
+// as wide as the rate (log scale), the rate written beside.
+function drawTraffic(peers) {
+  const el = $("traffic");
+  const W = Math.min(880, Math.max(360, el.clientWidth || 880)), rowH = 54, H = Math.max(110, peers.length * rowH + 20);
+  const selfW = 130, selfH = 36, peerW = 196, peerH = 32;
+  const sx = 8, sy = H / 2 - selfH / 2, px = W - peerW - 8;
+  const maxRate = Math.max(1, ...peers.flatMap((p) => [p.sent_rate || 0, p.received_rate || 0]));
+  const width = (r) => r > 0 ? 1.2 + 5 * Math.log1p(r) / Math.log1p(maxRate) : 0.8;
+  const self = peers.length ? peers[0].node : "";
+  const parts = peers.map((p, i) => {
+    const y = 10 + i * rowH + (rowH - peerH) / 2, cy = y + peerH / 2;
+    const x1 = sx + selfW, x2 = px, m = (x1 + x2) / 2;
+    const out = `M${x1},${sy + selfH / 2 - 5} C${m},${sy + selfH / 2 - 5} ${m},${cy - 5} ${x2 - 6},${cy - 5}`;
+    const back = `M${x2},${cy + 5} C${m},${cy + 5} ${m},${sy + selfH / 2 + 5} ${x1 + 6},${sy + selfH / 2 + 5}`;
+    const label = p.peer.length > 19 ? p.peer.slice(0, 18) + "…" : p.peer;
+    return `<path class="sent" d="${out}" stroke-width="${width(p.sent_rate).toFixed(1)}" marker-end="url(#tsent)"><title>${esc(p.node)} → ${esc(p.peer)}: ${fmt(p.sent_rate)} frames/s</title></path>
+      <path class="received" d="${back}" stroke-width="${width(p.received_rate).toFixed(1)}" marker-end="url(#trecv)"><title>${esc(p.peer)} → ${esc(p.node)}: ${fmt(p.received_rate)} frames/s</title></path>
+      <text class="rate" x="${px - 14}" y="${cy - 12}" text-anchor="end">${fmt(p.sent_rate)}/s →</text>
+      <text class="rate" x="${px - 14}" y="${cy + 22}" text-anchor="end">← ${fmt(p.received_rate)}/s</text>
+      <g class="box ${p.state}"><rect x="${px}" y="${y}" width="${peerW}" height="${peerH}" rx="7"/><text x="${px + 10}" y="${y + 20}">${esc(label)}</text><text class="rate" x="${px + peerW - 8}" y="${y + 20}" text-anchor="end">${p.state}</text><title>${esc(p.peer)}: ${p.state} (${esc(stateTitle(p))})</title></g>`;
+  });
+  el.innerHTML = `<svg viewBox="0 0 ${W} ${H}" height="${H}"><defs>
+      <marker id="tsent" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="8" markerHeight="8" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#3559e0"/></marker>
+      <marker id="trecv" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="8" markerHeight="8" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#1f9d62"/></marker></defs>
+    ${parts.join("")}
+    <g class="box self"><rect x="${sx}" y="${sy}" width="${selfW}" height="${selfH}" rx="8"/><text x="${sx + 12}" y="${sy + 22}">${esc(self.length > 15 ? self.slice(0, 14) + "…" : self)}</text><title>this node: ${esc(self)}</title></g></svg>
+    <div class="legend"><span style="color:var(--accent)">━</span> frames sent · <span style="color:var(--good)">━</span> frames received, per second</div>`;
+}
+
+function drawQueues(queues) {
+  $("queues").innerHTML = queues.map((q) => {
+    const cap = q.capacity > 0 ? `<div class="capbar" title="${fmt(q.items)} of ${fmt(q.capacity)}"><div style="width:${Math.min(100, 100 * (q.items || 0) / q.capacity).toFixed(1)}%"></div></div>` : "";
+    const cards = [
+      ["items (depth)", fmt(q.items), q.capacity > 0 ? `of ${fmt(q.capacity)}` + cap : "unbounded", false],
+      ["waiting", fmt(q.waiting), "for a worker"],
+      ["leases pending", fmt(q.leases), "held by workers"],
+      ["redelivered", fmt(q.redelivered), `now · ${fmt(q.redeliveries)} in all`, q.redelivered > 0],
+      ["dead letters", fmt(q.dead_letters), "out of tries", q.dead_letters > 0],
+      ["done", fmt(q.done), fmt(q.done_rate) + " /s"],
+      ["stored", fmt(q.stored), fmt(q.put_rate) + " /s put"],
+    ];
+    const warn = q.up === 0 ? `<div class="warnline">JetStream does not answer: the figures are ${fmt(q.reading_age_seconds)} s old</div>` : "";
+    const here = `this process: ${fmt(q.puts)} put, ${fmt(q.leased)} leased (${fmt(q.leased_again)} again), ${fmt(q.settled_done)} done, ${fmt(q.settled_retry)} retried, ${fmt(q.settled_dead_letter)} dead-lettered`;
+    return `<div class="queue"><h3>queue ${esc(q.queue)}<span class="tag">${here}</span></h3>${warn}
+      <div class="cards">${cards.map(([k, v, d, bad]) => `<div class="card${bad ? " bad" : ""}"><div class="k">${k}</div><div class="v">${v}</div><div class="d">${d}</div></div>`).join("")}</div>
+      <div class="charts"><div class="chart"><div class="label">items, 2 min</div>${spark(q.history.items, "#3559e0")}<div class="now">${fmt(q.items)}</div></div>
+      <div class="chart"><div class="label">done / s</div>${spark(q.history.done_rate, "#1f9d62")}<div class="now">${fmt(q.done_rate)}</div></div></div></div>`;
+  }).join("");
+}
+
+function drawCluster(c) {
+  const peers = (c && c.peers) || [], queues = (c && c.queues) || [];
+  $("clusterbox").hidden = !peers.length && !queues.length;
+  $("peersbox").hidden = !peers.length;
+  if (peers.length) {
+    drawTraffic(peers);
+    $("cluster").innerHTML = `<table><thead><tr><th>peer</th><th>state</th><th>incarnation</th><th class="n">heard</th><th class="n">sent /s</th><th class="n">received /s</th><th>last 2 min</th><th class="n">sent</th><th class="n">received</th><th class="n">dropped</th><th class="n">dead letters</th><th class="n">queued</th></tr></thead><tbody>` +
+      peers.map((p) => `<tr><td class="name" title="seen by ${esc(p.node)}">${esc(p.peer)}</td>
+        <td><span class="pill ${p.state}" title="${esc(stateTitle(p))}">${p.state}</span></td>
+        <td class="type" title="incarnation ${esc(p.incarnation || "")}">${esc((p.incarnation || "").slice(0, 8))}</td>
+        <td class="n${p.state !== "up" ? " bad" : ""}">${p.heartbeat_age_seconds === undefined ? "–" : p.heartbeat_age_seconds.toFixed(1) + " s ago"}</td>
+        <td class="n">${fmt(p.sent_rate)}</td><td class="n">${fmt(p.received_rate)}</td>
+        <td class="spark">${tinySpark([[p.history.sent, "#3559e0"], [p.history.received, "#1f9d62"]])}</td>
+        <td class="n">${fmt(p.sent)}</td><td class="n">${fmt(p.received)}</td>
+        <td class="n">${fmt(p.dropped)}</td><td class="n${p.dead_letters ? " bad" : ""}">${fmt(p.dead_letters)}</td>
+        <td class="n">${fmt(p.queued)}</td></tr>`).join("") + `</tbody></table>`;
+    const t = peers.find((p) => p.heartbeat_period_seconds);
+    $("clusternote").textContent = `peer nodes this node has heard from or sent to` +
+      (t ? `; heartbeat every ${fmt(t.heartbeat_period_seconds * 1000)} ms, suspected after two missed, down after ${fmt(t.down_after_seconds)} s` : "") +
+      (queues.length ? `; ${queues.length} cluster queue${queues.length > 1 ? "s" : ""}` : "");
+  } else {
+    $("clusternote").textContent = `cluster queues this process uses`;
+  }
+  drawQueues(queues);
 }
 
 function miniTable(rows, cols, empty) {

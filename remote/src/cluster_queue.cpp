@@ -16,25 +16,30 @@
 // Threads: cnats delivers publish acknowledgements on its own thread (ack_handler); a
 // fetcher thread pulls items for waiting gets; a pump thread runs whatever may block on a
 // JetStream request (stream info for join and stats, dead-lettering, reading dead letters)
-// and the delayed re-sends of puts. No troupe handler ever runs on these threads: they only
-// complete promises, and a coroutine waiting on one resumes on its own actor.
+// and the delayed re-sends of puts, and the readings observe() shows (on a reader's request).
+// No troupe handler ever runs on these threads: they only complete promises, and a
+// coroutine waiting on one resumes on its own actor.
 #include "troupe/remote/cluster_queue.hpp"
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <charconv>
 #include <condition_variable>
 #include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 
 #include <nats/nats.h>
 
+#include "troupe/probe.hpp"
 #include "troupe/usage_error.hpp"
 
 namespace troupe::detail::cq {
@@ -47,7 +52,6 @@ namespace {
 using std::chrono::milliseconds;
 using SteadyTime = std::chrono::steady_clock::time_point;
 
-constexpr const char* kPutHeader = "Troupe-Put";  // correlates an acknowledgement with its put
 constexpr const char* kErrorHeader = "Troupe-Error";
 constexpr const char* kDeliveriesHeader = "Troupe-Deliveries";
 constexpr const char* kIdHeader = "Troupe-Id";
@@ -98,6 +102,39 @@ natsStatus fetch_batch(natsMsgList* list, natsSubscription* sub, int batch, std:
   int queued = 0;
   if (natsSubscription_GetPending(sub, &queued, nullptr) == NATS_OK && queued > 0) batch = 1;
   return natsSubscription_Fetch(list, sub, batch, wait_ms, nullptr);
+}
+
+/// The delivery count and stream sequence of a fetched message, from its reply subject
+/// ($JS.ACK.<stream>.<consumer>.<delivered>.<sequence>.<consumer seq>.<time>.<pending>,
+/// or with <domain>.<account hash> after $JS.ACK and a token at the end), read in place:
+/// natsMsg_GetMetaData would allocate a structure and copy two names for each message.
+/// Falls back to it for a subject of another shape.
+bool delivery_of(natsMsg* msg, std::uint64_t& delivered, std::uint64_t& sequence) {
+  std::string_view reply = natsMsg_GetReply(msg) != nullptr ? natsMsg_GetReply(msg) : "";
+  std::string_view tokens[12];
+  std::size_t n = 0;
+  for (std::size_t at = 0; n < 12;) {
+    std::size_t dot = reply.find('.', at);
+    tokens[n++] = reply.substr(at, dot == std::string_view::npos ? dot : dot - at);
+    if (dot == std::string_view::npos) break;
+    at = dot + 1;
+  }
+  auto number = [](std::string_view t, std::uint64_t& out) {
+    auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), out);
+    return ec == std::errc() && end == t.data() + t.size() && !t.empty();
+  };
+  if (n >= 9 && tokens[0] == "$JS" && tokens[1] == "ACK") {
+    std::size_t first = n == 9 ? 4 : n >= 11 ? 6 : 0;
+    if (first != 0 && number(tokens[first], delivered) && number(tokens[first + 1], sequence)) {
+      return true;
+    }
+  }
+  jsMsgMetaData* meta = nullptr;
+  if (natsMsg_GetMetaData(&meta, msg) != NATS_OK) return false;
+  delivered = meta->NumDelivered;
+  sequence = meta->Sequence.Stream;
+  jsMsgMetaData_Destroy(meta);
+  return true;
 }
 
 void validate(const ClusterQueueOptions& o) {
@@ -155,6 +192,10 @@ class Handle final : public LeaseHandle, public std::enable_shared_from_this<Han
   Future<void> retry(std::string error, milliseconds delay) override;
   void in_progress() override;
   Future<void> dead_letter(std::string error) override;
+  const std::string& message_id() override {
+    std::call_once(id_once_, [this] { id_ = header(msg_, kMsgIdHeader); });
+    return id_;
+  }
 
   natsMsg* msg() const { return msg_; }
 
@@ -168,6 +209,9 @@ class Handle final : public LeaseHandle, public std::enable_shared_from_this<Han
   std::shared_ptr<Engine> engine_;
   natsMsg* msg_;
   std::atomic<bool> settled_{false};
+  // Parsing a message's headers allocates a table: done only if the id is asked for.
+  std::once_flag id_once_;
+  std::string id_;
 };
 
 // -- the engine -----------------------------------------------------------------------------
@@ -236,6 +280,24 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
     return future;
   }
 
+  bool try_get(RawLease& out) override {
+    Fetched item;
+    bool wake;
+    {
+      std::lock_guard lock(mu_);
+      if (closed_ || !getters_.empty()) return false;  // earlier gets are served first
+      drop_stale();
+      if (ready_.empty()) return false;
+      item = ready_.front();
+      ready_.pop_front();
+      last_get_ = now();
+      wake = refill_wanted();
+    }
+    if (wake) fetch_cv_.notify_one();
+    out = lease_of(item);
+    return true;
+  }
+
   Future<void> join() override {
     auto promise = std::make_shared<Promise<void>>();
     Future<void> future = promise->future();
@@ -277,9 +339,31 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
 
   const ClusterQueueOptions& options() const override { return options_; }
 
+  void observe(System& system) override {
+    std::lock_guard one(observing_);
+    if (observing_closed_) return;  // close() took the series off for good
+    unobserve_locked();
+    std::uint64_t id = probe::add_metrics_source(
+        system, [this](std::vector<probe::Metric>& out) { report(out); });
+    observed_ = &system;
+    source_ = id;
+  }
+
+  void unobserve() override {
+    std::lock_guard one(observing_);
+    unobserve_locked();
+  }
+
   // -- what leases use ----------------------------------------------------------------------
 
   jsOptions* ack_options() { return nullptr; }
+
+  /// What this process did with the queue, for observe()'s series. Counts only grow.
+  struct Counts {
+    std::atomic<std::uint64_t> puts{0}, leases{0}, redeliveries{0}, done{0}, retries{0},
+        dead_lettered{0};
+  };
+  Counts& counted() { return counts_; }
   int max_deliver() const { return options_.max_deliver; }
 
   /// Records `text` as the last error of item `sequence` (fire and forget).
@@ -300,6 +384,7 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
             natsStatus s = natsMsg_AckSync(h->msg(), nullptr, nullptr);
             if (s != NATS_OK)
               throw RemoteError("acknowledging a dead-lettered item: " + nats_text(s));
+            counts_.dead_lettered.fetch_add(1, std::memory_order_relaxed);
             promise->set_value();
           } catch (...) {
             promise->set_exception(std::current_exception());
@@ -310,6 +395,109 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
   }
 
  private:
+  // -- observed: the series a System's metrics show -----------------------------------------
+
+  void unobserve_locked() {
+    if (observed_ != nullptr) probe::remove_metrics_source(*observed_, source_);
+    observed_ = nullptr;
+  }
+
+  /// The metrics source (on the reader's thread): the last JetStream reading, fresh within
+  /// 250 ms if the pump gets it within 100 ms, and this process's counts.
+  void report(std::vector<probe::Metric>& out) {
+    ClusterQueueStats r;
+    bool ok, have;
+    double age;
+    {
+      std::unique_lock lock(reading_mu_);
+      auto t = now();
+      if (!refreshing_ && (!have_reading_ || t - read_at_ > milliseconds(250))) {
+        refreshing_ = post_at(t, [this] { refresh_reading(); });
+      }
+      if (refreshing_) reading_cv_.wait_for(lock, milliseconds(100), [&] { return !refreshing_; });
+      r = reading_;
+      have = have_reading_;
+      ok = reading_ok_ && have;
+      age = have ? std::chrono::duration<double>(now() - read_at_).count() : 0.0;
+    }
+    auto add = [&](const char* name, const char* help, bool counter, double value,
+                   const char* outcome = nullptr) {
+      out.push_back({name, help, counter, {{"queue", options_.name}}, value});
+      if (outcome != nullptr) out.back().labels.emplace_back("outcome", outcome);
+    };
+    auto n = [](std::uint64_t v) { return static_cast<double>(v); };
+    add("troupe_cluster_queue_up", "1 if the last reading of the queue from JetStream succeeded.",
+        false, ok ? 1 : 0);
+    add("troupe_cluster_queue_reading_age_seconds",
+        "Age of the last reading of the queue from JetStream.", false, age);
+    add("troupe_cluster_queue_capacity", "Most items the queue holds at once; 0: unbounded.",
+        false, n(options_.capacity));
+    if (have) {
+      add("troupe_cluster_queue_items",
+          "Items put and not yet done (queued or leased), across the cluster.", false, n(r.items));
+      add("troupe_cluster_queue_waiting", "Items waiting for a worker, across the cluster.",
+          false, n(r.undelivered));
+      add("troupe_cluster_queue_leases",
+          "Items delivered and not yet settled (pending leases), across the cluster.", false,
+          n(r.leased));
+      add("troupe_cluster_queue_redelivered",
+          "Pending leases that are not their item's first delivery, across the cluster.", false,
+          n(r.redelivered));
+      add("troupe_cluster_queue_dead_letters", "Items in the dead-letter stream.", false,
+          n(r.dead_letters));
+      add("troupe_cluster_queue_stored_total", "Items ever stored in the queue.", true,
+          n(r.stored));
+      add("troupe_cluster_queue_done_total", "Items done, across the cluster.", true, n(r.done));
+      add("troupe_cluster_queue_deliveries_total", "Deliveries ever made, across the cluster.",
+          true, n(r.deliveries));
+      add("troupe_cluster_queue_redeliveries_total",
+          "Deliveries that were not an item's first, across the cluster.", true,
+          n(r.redeliveries));
+    }
+    auto c = [](const std::atomic<std::uint64_t>& v) {
+      return static_cast<double>(v.load(std::memory_order_relaxed));
+    };
+    add("troupe_cluster_queue_puts_total", "Items this process put that JetStream stored.", true,
+        c(counts_.puts));
+    add("troupe_cluster_queue_leased_total", "Leases handed out in this process.", true,
+        c(counts_.leases));
+    add("troupe_cluster_queue_leased_again_total",
+        "Leases handed out in this process on an item's second or later delivery.", true,
+        c(counts_.redeliveries));
+    const char* settled = "Leases settled in this process, by outcome.";
+    add("troupe_cluster_queue_settled_total", settled, true, c(counts_.done), "done");
+    add("troupe_cluster_queue_settled_total", settled, true, c(counts_.retries), "retry");
+    add("troupe_cluster_queue_settled_total", settled, true, c(counts_.dead_lettered),
+        "dead_letter");
+  }
+
+  /// On the pump: a new reading for report(). Counters are kept from going down (the three
+  /// requests of a reading are not one instant).
+  void refresh_reading() {
+    ClusterQueueStats s;
+    bool ok = true;
+    try {
+      s = read_stats();
+    } catch (const std::exception&) {
+      ok = false;
+    }
+    {
+      std::lock_guard lock(reading_mu_);
+      if (ok) {
+        s.stored = std::max(s.stored, reading_.stored);
+        s.done = std::max(s.done, reading_.done);
+        s.deliveries = std::max(s.deliveries, reading_.deliveries);
+        s.redeliveries = std::max(s.redeliveries, reading_.redeliveries);
+        reading_ = s;
+        have_reading_ = true;
+      }
+      reading_ok_ = ok;
+      read_at_ = now();
+      refreshing_ = false;
+    }
+    reading_cv_.notify_all();
+  }
+
   // -- puts ---------------------------------------------------------------------------------
 
   /// Sends put `key` (again). Its promise fails if it is past its deadline.
@@ -323,18 +511,29 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
       id = it->second.id;
       natsMsg_Create(&msg, subject_.c_str(), nullptr, it->second.data.data(),
                      static_cast<int>(it->second.data.size()));
+      // The acknowledgement handler gets this very message back: its address finds the
+      // put (no header of ours for the server to store and deliver). Listed before it is
+      // sent, as the acknowledgement may come first; the address stays ours until the
+      // handler destroys the message, so it names one put at a time.
+      if (msg != nullptr) flying_.emplace(msg, key);
     }
     if (msg == nullptr) {
       retry_put(key, "out of memory creating a message");
       return;
     }
-    natsMsgHeader_Set(msg, kPutHeader, std::to_string(key).c_str());
+    natsMsg* sent = msg;
     jsPubOptions po;
     jsPubOptions_Init(&po);
     po.MsgId = id.c_str();
     po.MaxWait = options_.request_timeout.count();
     natsStatus s = js_PublishMsgAsync(js_, &msg, &po);
-    if (msg != nullptr) natsMsg_Destroy(msg);  // not taken: it was not sent
+    if (msg != nullptr) {  // not taken: it was not sent
+      {
+        std::lock_guard lock(mu_);
+        flying_.erase(sent);
+      }
+      natsMsg_Destroy(msg);
+    }
     if (s != NATS_OK) retry_put(key, nats_text(s));
   }
 
@@ -361,12 +560,29 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
 
   static void ack_handler(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* closure) {
     auto* self = static_cast<Engine*>(closure);
-    std::string key_text = header(msg, kPutHeader);
+    std::uint64_t key = 0;
+    std::optional<PendingPut> stored;
+    {
+      std::lock_guard lock(self->mu_);
+      auto it = self->flying_.find(msg);
+      if (it != self->flying_.end()) {
+        key = it->second;
+        self->flying_.erase(it);
+        if (pa != nullptr) {  // the common case: finished under this one lock
+          if (auto p = self->puts_.find(key); p != self->puts_.end()) {
+            stored.emplace(std::move(p->second));
+            self->puts_.erase(p);
+          }
+        }
+      }
+    }
     natsMsg_Destroy(msg);
-    if (key_text.empty()) return;  // an error record: nobody waits for it
-    std::uint64_t key = std::stoull(key_text);
+    if (key == 0) return;  // an error record (record_error): nobody waits for it
     if (pa != nullptr) {
-      self->finish_put(key, nullptr);
+      if (stored) {
+        self->counts_.puts.fetch_add(1, std::memory_order_relaxed);
+        stored->promise.set_value();
+      }
       return;
     }
     std::string text = pae->ErrText != nullptr ? pae->ErrText : nats_text(pae->Err);
@@ -410,12 +626,7 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
   /// for half its ack_wait is given back rather than handed out with a lease about to lapse.
   std::vector<Match> match(std::unique_lock<std::mutex>&) {
     std::vector<Match> out;
-    auto stale = now() - options_.ack_wait / 2;
-    while (!ready_.empty() && ready_.front().at < stale) {
-      natsMsg_Nak(ready_.front().msg, nullptr);
-      natsMsg_Destroy(ready_.front().msg);
-      ready_.pop_front();
-    }
+    drop_stale();
     while (!getters_.empty() && !ready_.empty()) {
       out.push_back(Match{std::move(getters_.front()), ready_.front()});
       getters_.pop_front();
@@ -424,15 +635,30 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
     return out;
   }
 
-  void hand_out(std::vector<Match>& matches) {
-    auto self = shared_from_this();
-    for (auto& m : matches) {
-      int len = natsMsg_GetDataLength(m.item.msg);
-      const char* data = natsMsg_GetData(m.item.msg);
-      RawLease raw{std::string(data != nullptr ? data : "", static_cast<std::size_t>(len)),
-                   std::make_shared<Handle>(self, m.item)};
-      m.getter.promise.set_value(std::move(raw));
+  /// Gives back items held here for half their ack_wait (their lease would be about to
+  /// lapse when handed out). Under mu_.
+  void drop_stale() {
+    if (ready_.empty()) return;
+    auto stale = now() - options_.ack_wait / 2;
+    while (!ready_.empty() && ready_.front().at < stale) {
+      natsMsg_Nak(ready_.front().msg, nullptr);
+      natsMsg_Destroy(ready_.front().msg);
+      ready_.pop_front();
     }
+  }
+
+  /// The lease on a fetched item (which it owns from now on), counted.
+  RawLease lease_of(const Fetched& item) {
+    int len = natsMsg_GetDataLength(item.msg);
+    const char* data = natsMsg_GetData(item.msg);
+    counts_.leases.fetch_add(1, std::memory_order_relaxed);
+    if (item.deliveries > 1) counts_.redeliveries.fetch_add(1, std::memory_order_relaxed);
+    return RawLease{std::string_view(data != nullptr ? data : "", static_cast<std::size_t>(len)),
+                    std::make_shared<Handle>(shared_from_this(), item)};
+  }
+
+  void hand_out(std::vector<Match>& matches) {
+    for (auto& m : matches) m.getter.promise.set_value(lease_of(m.item));
   }
 
   /// With prefetch, the fetcher tops up what is held here while gets keep coming (within
@@ -482,13 +708,12 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
       for (int i = 0; i < list.Count; ++i) {
         natsMsg* m = list.Msgs[i];
         list.Msgs[i] = nullptr;  // ours now
-        jsMsgMetaData* meta = nullptr;
-        if (natsMsg_GetMetaData(&meta, m) != NATS_OK) {
+        std::uint64_t delivered = 0, sequence = 0;
+        if (!delivery_of(m, delivered, sequence)) {
           natsMsg_Destroy(m);
           continue;
         }
-        got.push_back(Fetched{m, meta->NumDelivered, meta->Sequence.Stream, now()});
-        jsMsgMetaData_Destroy(meta);
+        got.push_back(Fetched{m, delivered, sequence, now()});
       }
       natsMsgList_Destroy(&list);
       auto self = shared_from_this();
@@ -596,6 +821,7 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
     natsStatus s = js_GetStreamInfo(&si, js_, stream_.c_str(), &o, nullptr);
     if (s != NATS_OK) throw RemoteError("ClusterQueue::stats: " + nats_text(s));
     out.items = si->State.Msgs;
+    out.stored = si->State.LastSeq;
     jsStreamInfo_Destroy(si);
     s = js_GetStreamInfo(&si, js_, dead_stream_.c_str(), &o, nullptr);
     if (s != NATS_OK) throw RemoteError("ClusterQueue::stats: " + nats_text(s));
@@ -607,7 +833,15 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
     out.leased = static_cast<std::uint64_t>(ci->NumAckPending);
     out.undelivered = ci->NumPending;
     out.redelivered = static_cast<std::uint64_t>(ci->NumRedelivered);
+    out.deliveries = ci->Delivered.Consumer;
+    // Every item up to the last one delivered was delivered once (a work queue hands them
+    // out in order); the deliveries beyond those were deliveries again.
+    out.redeliveries = ci->Delivered.Consumer - std::min(ci->Delivered.Consumer, ci->Delivered.Stream);
     jsConsumerInfo_Destroy(ci);
+    // Read in three requests, not at one instant: an item dead-lettered in between may be
+    // counted both left and dead, so `done` is clamped (and kept monotonic by the reader).
+    std::uint64_t gone = out.items + out.dead_letters;
+    out.done = out.stored > gone ? out.stored - gone : 0;
     return out;
   }
 
@@ -664,7 +898,7 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
     return lapse;
   }
 
-  void publish_dead(const Handle& h, const std::string& text) {
+  void publish_dead(Handle& h, const std::string& text) {
     natsMsg* dead = nullptr;
     const char* data = natsMsg_GetData(h.msg());
     int len = natsMsg_GetDataLength(h.msg());
@@ -675,7 +909,7 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
     natsMsgHeader_Set(
         dead, kDeliveriesHeader,
         std::to_string(std::min<std::uint64_t>(h.deliveries, options_.max_deliver)).c_str());
-    natsMsgHeader_Set(dead, kIdHeader, h.id.c_str());
+    natsMsgHeader_Set(dead, kIdHeader, h.message_id().c_str());
     jsPubOptions po;
     jsPubOptions_Init(&po);
     std::string id = "dead-" + std::to_string(h.sequence);  // once, even if done twice
@@ -704,9 +938,10 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
   jsCtx* js_ = nullptr;
   natsSubscription* sub_ = nullptr;
 
-  std::mutex mu_;  // puts_, getters_, ready_, closed_
+  std::mutex mu_;  // puts_, flying_, getters_, ready_, closed_
   std::condition_variable fetch_cv_;
   std::unordered_map<std::uint64_t, PendingPut> puts_;
+  std::unordered_map<const natsMsg*, std::uint64_t> flying_;  // sent, unacknowledged: its put
   std::uint64_t next_put_ = 0;
   std::deque<Getter> getters_;
   std::deque<Fetched> ready_;
@@ -720,6 +955,19 @@ class Engine final : public QueueCore, public std::enable_shared_from_this<Engin
 
   std::thread fetcher_, pump_;
   std::once_flag close_once_;
+
+  Counts counts_;
+  std::mutex observing_;  // observe and unobserve, one at a time
+  bool observing_closed_ = false;
+  System* observed_ = nullptr;
+  std::uint64_t source_ = 0;
+  std::mutex reading_mu_;  // reading_ and what goes with it
+  std::condition_variable reading_cv_;
+  ClusterQueueStats reading_{};
+  SteadyTime read_at_{};
+  bool have_reading_ = false;
+  bool reading_ok_ = false;
+  bool refreshing_ = false;
 };
 
 void Engine::connect() {
@@ -863,6 +1111,11 @@ void Engine::start() {
 
 void Engine::close() {
   std::call_once(close_once_, [this] {
+    {  // first: a reading in progress needs the pump
+      std::lock_guard one(observing_);
+      observing_closed_ = true;
+      unobserve_locked();
+    }
     // Let puts in flight be acknowledged (briefly), so that what was put is not lost.
     if (js_ != nullptr) {
       jsPubOptions po;
@@ -913,7 +1166,6 @@ Handle::Handle(std::shared_ptr<Engine> engine, const Fetched& f)
     : engine_(std::move(engine)), msg_(f.msg) {
   deliveries = f.deliveries;
   sequence = f.sequence;
-  id = header(msg_, kMsgIdHeader);
 }
 
 Handle::~Handle() {
@@ -929,6 +1181,7 @@ Future<void> Handle::done() {
         error<RemoteError>("Lease::done: the acknowledgement was not sent (" + nats_text(s) +
                            "); the item will be delivered again"));
   }
+  engine_->counted().done.fetch_add(1, std::memory_order_relaxed);
   return Future<void>::ready_with();
 }
 
@@ -946,6 +1199,7 @@ Future<void> Handle::retry(std::string text, milliseconds delay) {
         error<RemoteError>("Lease::retry: the nak was not sent (" + nats_text(s) +
                            "); the item will be delivered again after ack_wait"));
   }
+  engine_->counted().retries.fetch_add(1, std::memory_order_relaxed);
   return Future<void>::ready_with();
 }
 

@@ -78,6 +78,14 @@ Node::Node(System& system, NodeOptions options) {
     auto c = weak.lock();
     if (c == nullptr) return;
     std::lock_guard lock(c->mu);
+    // The failure detector's settings, for the page's "suspected" (a peer heard from more
+    // than two heartbeats ago, not yet down).
+    auto seconds = [](std::chrono::milliseconds d) { return std::chrono::duration<double>(d).count(); };
+    out.push_back({"troupe_remote_heartbeat_period_seconds", "How often a node says it is alive.",
+                   false, {{"node", c->name}}, seconds(c->options.heartbeat)});
+    out.push_back({"troupe_remote_down_after_seconds",
+                   "A peer not heard from for this long is declared down.", false,
+                   {{"node", c->name}}, seconds(c->options.down_after)});
     for (auto& [n, p] : c->peers) {
       if (n == "*") continue;
       const std::string& peer = n;  // clang 14 captures no structured binding

@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -183,6 +184,9 @@ int run_worker(const std::string& url, const std::string& queue, const fs::path&
   troupe::System system;
   troupe::ClusterQueue<Job> jobs(queue_options(url, queue, ack_wait_ms));
   troupe::ClusterQueue<Report> reports(queue_options(url, queue + "-reports", ack_wait_ms));
+  // Watched live (TROUPE_OBSERVE), the page shows both queues beside this worker's actors.
+  jobs.observe(system);
+  reports.observe(system);
   troupe::HttpClient http(system, {.max_concurrent = static_cast<std::size_t>(concurrency)});
   for (int i = 0; i < concurrency; ++i) {
     system.spawn<Fetcher>(jobs, reports, http, out, id).tell(Start{});
@@ -246,10 +250,19 @@ struct Child {
 Child spawn_worker(const std::string& url, const std::string& queue, const fs::path& dir,
                    int concurrency, int id, int ack_wait_ms) {
   int p[2];
-  if (pipe(p) != 0) throw std::runtime_error("pipe failed");
+  // Close-on-exec: a later worker must not inherit this one's pipe (dup2 below clears the
+  // flag on the copy this worker's stdout becomes).
+  if (pipe2(p, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   pid_t pid = fork();
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the coordinator
+    // Watched (TROUPE_OBSERVE=host:port): each worker serves on a free port of its own and
+    // prints it; the coordinator keeps the port asked for.
+    if (const char* spec = std::getenv("TROUPE_OBSERVE")) {
+      std::string host(spec);
+      host = host.substr(0, host.rfind(':') == std::string::npos ? 0 : host.rfind(':'));
+      setenv("TROUPE_OBSERVE", (host + ":0").c_str(), 1);
+    }
     dup2(p[1], 1);
     close(p[0]);
     close(p[1]);
@@ -305,6 +318,10 @@ int run_coordinator(const std::string& nats, Settings s, bool spawn) {
                                 (ec ? ": " + ec.message() : ""));
   }
 
+  // A System for nothing but being watched: with TROUPE_OBSERVE set, its page shows the
+  // queues (depth, leases, redeliveries, dead letters, done) while the workers drain them.
+  troupe::System system;
+
   // A queue of this run's own: a rerun against the same NATS never sees old jobs.
   std::string queue =
       "downloads-" + std::to_string(getpid()) + "-" +
@@ -315,6 +332,8 @@ int run_coordinator(const std::string& nats, Settings s, bool spawn) {
   auto report_options = queue_options(nats, queue + "-reports", s.ack_wait_ms);
   report_options.prefetch = 64;
   troupe::ClusterQueue<Report> reports(report_options);
+  jobs.observe(system);
+  reports.observe(system);
 
   std::vector<Child> children;
   if (spawn) {

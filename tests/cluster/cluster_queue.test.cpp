@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <set>
 #include <string>
 #include <thread>
@@ -14,6 +15,7 @@
 #include <catch2/catch.hpp>
 
 #include "servers.hpp"
+#include <troupe/probe.hpp>
 #include <troupe/remote/cluster_queue.hpp>
 #include <troupe/troupe.hpp>
 
@@ -71,7 +73,87 @@ class Worker : public troupe::Actor {
   int left_;
 };
 
+/// The value of series `name` of queue `queue` (and `outcome`, if given) among the system's
+/// metrics, or -1 if it has none.
+double metric(troupe::System& system, const std::string& name, const std::string& queue,
+              const std::string& outcome = "") {
+  for (const auto& m : troupe::probe::collect_metrics(system)) {
+    if (m.name != name) continue;
+    bool mine = false, same_outcome = outcome.empty();
+    for (const auto& [k, v] : m.labels) {
+      if (k == "queue" && v == queue) mine = true;
+      if (k == "outcome" && v == outcome) same_outcome = true;
+    }
+    if (mine && same_outcome) return m.value;
+  }
+  return -1;
+}
+
+/// Reads the metrics until `done` holds, or 10 s have passed (the queue's JetStream reading
+/// is refreshed at most every 250 ms). Returns whether it held.
+bool eventually(const std::function<bool()>& done) {
+  auto until = std::chrono::steady_clock::now() + 10s;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(50ms);
+  }
+  return true;
+}
+
 }  // namespace
+
+TEST_CASE(
+    "an observed queue shows its depth, leases, redeliveries, dead letters and done count "
+    "among the system's metrics",
+    "[observed]") {
+  JetStream nats;
+  troupe::System system({.workers = 1});
+  Queue q({.urls = {nats.url()}, .name = "observed", .max_deliver = 2});
+  REQUIRE(metric(system, "troupe_cluster_queue_items", "observed") == -1);
+  q.observe(system);
+  put_range(q, 0, 4);
+  q.put(-1, {.id = "poison"}).get(5s);
+  auto at = [&](const char* name, const std::string& outcome = "") {
+    return metric(system, std::string("troupe_cluster_queue_") + name, "observed", outcome);
+  };
+  CHECK(eventually([&] { return at("items") == 5; }));
+  CHECK(at("waiting") == 5);
+  CHECK(at("stored_total") == 5);
+  CHECK(at("puts_total") == 5);
+  CHECK(at("up") == 1);
+  CHECK(at("capacity") == 0);
+
+  auto held = q.get(5s).get(10s);  // item 0, held: a pending lease
+  CHECK(eventually([&] { return at("leases") == 1; }));
+  CHECK(at("waiting") == 4);
+  held.retry("again").get(5s);  // given back: its next delivery is a redelivery
+  // Item 0 once more, 1, 2, 3 done; the poison fails twice and is dead-lettered.
+  int settled = 0;
+  while (settled < 5) {
+    auto lease = q.get(5s).get(10s);
+    if (*lease < 0) {
+      lease.retry("poison").get(5s);
+      if (lease.deliveries() == 2) ++settled;
+    } else {
+      lease.done().get(5s);
+      ++settled;
+    }
+  }
+  q.join().get(10s);
+  CHECK(eventually([&] { return at("done_total") == 4 && at("dead_letters") == 1; }));
+  CHECK(at("items") == 0);
+  CHECK(at("leases") == 0);
+  CHECK(at("deliveries_total") == 7);
+  CHECK(at("redeliveries_total") == 2);  // item 0 and the poison, once each
+  CHECK(at("leased_total") == 7);
+  CHECK(at("leased_again_total") == 2);
+  CHECK(at("settled_total", "done") == 4);
+  CHECK(at("settled_total", "retry") == 2);
+  CHECK(at("settled_total", "dead_letter") == 1);
+
+  q.unobserve();
+  CHECK(at("items") == -1);
+}
 
 TEST_CASE("every item put is leased once, and join returns when each is done", "[basic]") {
   JetStream nats;

@@ -3,10 +3,12 @@
 // and worker processes (queue_main). Builds on tests/remote/cluster.hpp.
 #pragma once
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -40,13 +42,29 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+/// Marks every descriptor of this process above stderr close-on-exec, so that children
+/// started later (a restarted nats-server, the next worker) do not inherit the pipes to
+/// earlier ones: a worker sees EOF on its stdin only when no process holds the other end.
+/// What pipe2(O_CLOEXEC) would do, for cluster::Process (tests/remote/cluster.hpp), whose
+/// pipe() is not ours to change: every helper here calls it right after starting a process
+/// (processes are started from one thread, so no fork falls between).
+inline void keep_pipes_private() {
+  for (auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    int fd = std::atoi(entry.path().filename().c_str());
+    if (fd > 2) fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
+  }
+}
+
 /// One nats-server with JetStream, its store in a temp dir (kept across restart()).
 class JetStream {
  public:
-  JetStream() : server_({"-js", "-sd", store_ / "store"}) {}
+  JetStream() : server_({"-js", "-sd", store_ / "store"}) { keep_pipes_private(); }
   std::string url() const { return server_.url(); }
   void stop() { server_.stop(); }
-  void start() { server_.start(); }
+  void start() {
+    server_.start();
+    keep_pipes_private();
+  }
 
  private:
   TempDir store_;
@@ -81,6 +99,7 @@ class ThreeServers {
           "s" + std::to_string(i), "--cluster_name", "troupe-cq", "--cluster",
           "nats://127.0.0.1:" + std::to_string(ports[static_cast<std::size_t>(i)]), "--routes",
           routes}));
+      keep_pipes_private();
     }
   }
   std::vector<std::string> urls() const {
@@ -101,16 +120,7 @@ inline std::string join(const std::vector<std::string>& urls) {
   return out;
 }
 
-/// Marks every descriptor of this process above stderr close-on-exec, so that children
-/// started later (a restarted nats-server, the next worker) do not inherit the pipes to
-/// earlier workers: a worker sees EOF on its stdin only when no process holds the other end.
-inline void keep_pipes_private() {
-  for (auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
-    int fd = std::atoi(entry.path().filename().c_str());
-    if (fd > 2) fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
-  }
-}
-
+#ifdef TROUPE_QUEUE_MAIN  // the cluster tests' worker program (tests/cluster/meson.build)
 /// A worker process (queue_main) taking leases of queue `name`.
 inline std::unique_ptr<cluster::Process> worker(const std::vector<std::string>& urls,
                                                 const std::string& name, const std::string& out,
@@ -122,6 +132,7 @@ inline std::unique_ptr<cluster::Process> worker(const std::vector<std::string>& 
   keep_pipes_private();
   return w;
 }
+#endif
 
 /// Ends the workers (closes their stdins) and says how each left: "ok" for exit status 0 within 20 s
 /// (a sanitizer report makes the status non-zero), else what happened. Null entries (a

@@ -3,7 +3,9 @@
 the names and types troupe promises, counters that never go down between two scrapes, and
 a bounded number of per-actor series. observed_app is watched through TROUPE_OBSERVE.
 
-Usage: check_metrics.py OBSERVED_APP
+Usage: check_metrics.py OBSERVED_APP [OBSERVED_CLUSTER_APP]
+With the second program (a node with peers and an observed ClusterQueue on a nats-server of
+its own), the troupe_remote_* and troupe_cluster_queue_* series are checked the same way.
 Exit 77 (meson's "skipped") when the parser is not installed.
 """
 import sys
@@ -113,11 +115,80 @@ def main():
     done = subprocess.run([app, "1"], capture_output=True, env=env, timeout=30)
     check(done.returncode == 0 and "running unobserved" in done.stderr.decode(),
           "a malformed TROUPE_OBSERVE is reported and the program runs on")
+    if len(sys.argv) > 2:
+        check_cluster(sys.argv[2], check)
     if failures:
         print(f"{len(failures)} check(s) failed")
         return 1
     print("all checks passed")
     return 0
+
+
+QUEUE_GAUGES = ["items", "waiting", "leases", "redelivered", "dead_letters", "capacity", "up",
+                "reading_age_seconds"]
+QUEUE_COUNTERS = ["stored", "done", "deliveries", "redeliveries", "puts", "leased",
+                  "leased_again", "settled"]
+
+
+def check_cluster(app, check):
+    """The cluster app's node and queue series, read by the same parser."""
+    def queue_value(families, name, **labels):
+        family = families.get("troupe_cluster_queue_" + name)
+        if family is None:
+            return None
+        want = dict(labels, queue="observed-jobs")
+        for s in family.samples:
+            if all(s.labels.get(k) == v for k, v in want.items()) and not s.name.endswith("_created"):
+                return s.value
+        return None
+
+    with Observed(app, seconds=60) as observed:
+        # Wait (bounded) until the queue has done work and dead-lettered an item.
+        deadline = time.monotonic() + 30
+        while True:
+            first, text = scrape(observed)
+            dead = queue_value(first, "dead_letters")
+            if (dead or 0) >= 1 and (queue_value(first, "done") or 0) > 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        for name in QUEUE_GAUGES:
+            family = first.get("troupe_cluster_queue_" + name)
+            check(family is not None and family.type == "gauge",
+                  f"troupe_cluster_queue_{name} is a gauge")
+        for name in QUEUE_COUNTERS:
+            family = first.get("troupe_cluster_queue_" + name)
+            check(family is not None and family.type == "counter",
+                  f"troupe_cluster_queue_{name}_total is a counter")
+        check(queue_value(first, "up") == 1, "the queue's JetStream reading succeeded")
+        check(queue_value(first, "capacity") == 400, "the queue reports its capacity")
+        check((queue_value(first, "items") or 0) > 0, "the queue has items (the producer is ahead)")
+        check((queue_value(first, "leases") or 0) >= 1, "leases are pending (two workers hold one each)")
+        check((queue_value(first, "dead_letters") or 0) >= 1, "an item that always fails is a dead letter")
+        check((queue_value(first, "redeliveries") or 0) >= 1, "redeliveries are counted")
+        check((queue_value(first, "settled", outcome="retry") or 0) >= 1,
+              "this process's retries are counted by outcome")
+        for name in ["heartbeat_period_seconds", "down_after_seconds"]:
+            family = first.get("troupe_remote_" + name)
+            check(family is not None and family.type == "gauge" and
+                  any(s.labels.get("node") == "hub" for s in family.samples),
+                  f"troupe_remote_{name} is a gauge of node hub")
+        check(first["troupe_remote_heartbeat_period_seconds"].samples[0].value == 0.25
+              if "troupe_remote_heartbeat_period_seconds" in first else False,
+              "the heartbeat period is 0.25 s")
+        peers = {s.labels.get("peer") for s in first.get("troupe_remote_peer_up", []).samples} \
+            if "troupe_remote_peer_up" in first else set()
+        check({"peer-busy", "peer-stopped", "peer-left"} <= peers, f"every peer has series ({peers})")
+        time.sleep(1.5)
+        second, _ = scrape(observed)
+        for name in QUEUE_COUNTERS + ["remote_sent", "remote_received"]:
+            full = name if name.startswith("remote_") else "cluster_queue_" + name
+            full = "troupe_" + full
+            if full in first and full in second:
+                a, b = series(first[full]), series(second[full])
+                down = [k for k in a if k in b and b[k] < a[k]]
+                check(not down, f"no series of {full} went down {down}")
+        check((queue_value(second, "done") or 0) > (queue_value(first, "done") or 0),
+              "the cluster's done count grew between two scrapes")
 
 
 if __name__ == "__main__":

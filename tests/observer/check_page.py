@@ -4,7 +4,12 @@ through TROUPE_OBSERVE), lets the page poll for a few seconds, and the DOM is ch
 program's actors are listed, the counters moved between two loads, nothing says "no answer".
 A screenshot is saved as a test artifact for a person to look at.
 
-Usage: check_page.py OBSERVED_APP ARTIFACT_DIR
+With OBSERVED_CLUSTER_APP (a node with three peers, one SIGSTOPped, one gone, and an observed
+ClusterQueue), the cluster panel is checked too: the busy peer up with traffic both ways
+drawn, the stopped one "suspected", the one that left "down", the queue's depth, leases, redeliveries and dead letters;
+a second screenshot (observer-cluster.png) shows it.
+
+Usage: check_page.py OBSERVED_APP ARTIFACT_DIR [OBSERVED_CLUSTER_APP]
 Exit 77 (meson's "skipped") when Chromium is not installed.
 """
 import html
@@ -37,6 +42,45 @@ def chromium(url, *extra, budget_ms=4000):
 def card(dom, key):
     found = re.search(r'<div class="k">' + re.escape(key) + r'</div><div class="v">([^<]*)</div>', dom)
     return html.unescape(found.group(1)) if found else None
+
+
+def check_cluster(app, artifacts, check):
+    with Observed(app, seconds=120) as observed:
+        # Bounded wait until the queue has a dead letter: then every card has a value.
+        import json
+        import time
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            status, body = observed.get("/actors.json?limit=1")
+            queues = json.loads(body)["cluster"]["queues"] if status == 200 else []
+            if queues and queues[0].get("dead_letters", 0) >= 1 and queues[0].get("done", 0) > 0:
+                break
+            time.sleep(0.5)
+        dom = chromium(observed.url + "/", "--dump-dom")
+        shot = os.path.join(artifacts, "observer-cluster.png")
+        chromium(observed.url + "/", f"--screenshot={shot}", "--window-size=1400,2600",
+                 budget_ms=6000)
+    box = re.search(r'<section class="wide" id="clusterbox"(.*?)</section>', dom, re.S)
+    check(box is not None and "hidden" not in box.group(0)[:60], "the cluster panel is shown")
+    box = box.group(1) if box else ""
+    rows = {m.group(1): m.group(2) for m in
+            re.finditer(r'<td class="name"[^>]*>([^<]+)</td>\s*<td><span class="pill (\w+)"', box)}
+    check(rows.get("peer-busy") == "up", f"peer-busy is up ({rows})")
+    check(rows.get("peer-stopped") == "suspected", f"the SIGSTOPped peer is suspected ({rows})")
+    check(rows.get("peer-left") == "down", f"the peer that left is down ({rows})")
+    traffic = re.search(r'id="traffic">(.*?)</div>\s*<div id="cluster"', box, re.S)
+    traffic = traffic.group(1) if traffic else ""
+    check(traffic.count('class="sent"') == 3 and traffic.count('class="received"') == 3,
+          "the traffic drawing has a line each way for each peer")
+    busy_rates = re.findall(r'class="rate"[^>]*>([^<]*)/s', traffic)
+    check(any(r.strip(" →←") not in ("0", "") for r in busy_rates),
+          f"a traffic rate above zero is written beside the lines ({busy_rates})")
+    check("queue observed-jobs" in box, "the queue observed-jobs has its block")
+    for key in ["items (depth)", "leases pending", "redelivered", "dead letters", "done"]:
+        value = card(box, key)
+        check(value not in (None, "–"), f"the queue's card '{key}' has a value ({value})")
+    check(card(box, "dead letters") not in (None, "0", "–"), "the queue's dead letter is counted")
+    check(os.path.getsize(shot) > 10_000, f"a screenshot was saved: {shot}")
 
 
 def main():
@@ -83,6 +127,8 @@ def main():
     check(card(second, "busy") is not None and card(second, "timers") == "1",
           "the cards show worker busy time and the producer's pending timer")
     check(os.path.getsize(shot) > 10_000, f"a screenshot was saved: {shot}")
+    if len(sys.argv) > 3:
+        check_cluster(sys.argv[3], artifacts, check)
     if failures:
         print(f"{len(failures)} check(s) failed; DOM of the second load follows")
         print(second[:20000])

@@ -529,7 +529,9 @@ TEST_CASE("another library's metrics source shows in the metrics until removed")
 TEST_CASE("peer nodes reported by a metrics source become the page's cluster rows") {
   troupe::System system({.workers = 1});
   troupe::Observer observer(system, {.announce = false});
-  REQUIRE(nlohmann::json::parse(get(observer.url() + "/actors.json").body)["cluster"].empty());
+  auto empty = nlohmann::json::parse(get(observer.url() + "/actors.json").body)["cluster"];
+  REQUIRE(empty["peers"].empty());
+  REQUIRE(empty["queues"].empty());
   // What troupe-remote's Node reports (remote/src/node.cpp), without a NATS server.
   auto id = troupe::probe::add_metrics_source(system, [](std::vector<troupe::probe::Metric>& out) {
     out.push_back({"troupe_remote_sent_total", "", true, {{"node", "a"}, {"peer", "b"}}, 12});
@@ -537,12 +539,91 @@ TEST_CASE("peer nodes reported by a metrics source become the page's cluster row
                    {{"node", "a"}, {"peer", "b"}, {"incarnation", "1f"}}, 1});
     out.push_back({"troupe_remote_heartbeat_age_seconds", "", false, {{"node", "a"}, {"peer", "b"}}, 0.25});
   });
-  auto cluster = nlohmann::json::parse(get(observer.url() + "/actors.json").body)["cluster"];
+  std::this_thread::sleep_for(600ms);  // past the last snapshot's 500 ms: the next one reads it
+  auto cluster = nlohmann::json::parse(get(observer.url() + "/actors.json").body)["cluster"]["peers"];
   REQUIRE(cluster.size() == 1);
   REQUIRE(cluster[0]["peer"] == "b");
   REQUIRE(cluster[0]["sent"] == 12);
   REQUIRE(cluster[0]["peer_up"] == 1);
   REQUIRE(cluster[0]["incarnation"] == "1f");
   REQUIRE(cluster[0]["heartbeat_age_seconds"] == 0.25);
+  REQUIRE(cluster[0]["state"] == "up");  // without the node's heartbeat period: no suspicion
+  troupe::probe::remove_metrics_source(system, id);
+}
+
+TEST_CASE("a peer heard from more than two heartbeats ago is suspected, until declared down") {
+  troupe::System system({.workers = 1});
+  troupe::Observer observer(system, {.announce = false});
+  auto id = troupe::probe::add_metrics_source(system, [](std::vector<troupe::probe::Metric>& out) {
+    out.push_back({"troupe_remote_heartbeat_period_seconds", "", false, {{"node", "a"}}, 0.1});
+    out.push_back({"troupe_remote_down_after_seconds", "", false, {{"node", "a"}}, 1.0});
+    auto peer = [&](const char* name, double age, bool up) {
+      out.push_back({"troupe_remote_peer_up", "", false, {{"node", "a"}, {"peer", name}}, up ? 1.0 : 0.0});
+      out.push_back({"troupe_remote_heartbeat_age_seconds", "", false, {{"node", "a"}, {"peer", name}}, age});
+    };
+    peer("fresh", 0.15, true);    // within two periods
+    peer("quiet", 0.45, true);    // past two periods, not down
+    peer("gone", 3.0, false);     // declared down
+  });
+  auto peers = nlohmann::json::parse(get(observer.url() + "/actors.json").body)["cluster"]["peers"];
+  std::map<std::string, std::string> state;
+  for (const auto& p : peers) state[p["peer"]] = p["state"];
+  CHECK(state == std::map<std::string, std::string>{{"fresh", "up"}, {"quiet", "suspected"}, {"gone", "down"}});
+  REQUIRE(peers.size() == 3);
+  CHECK(peers[0]["heartbeat_period_seconds"] == 0.1);
+  CHECK(peers[0]["down_after_seconds"] == 1.0);
+  troupe::probe::remove_metrics_source(system, id);
+}
+
+TEST_CASE("per-peer sent and received rates come from the counters of two snapshots") {
+  troupe::System system({.workers = 1});
+  troupe::Observer observer(system, {.announce = false});
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  auto id = troupe::probe::add_metrics_source(system, [calls](std::vector<troupe::probe::Metric>& out) {
+    double n = ++*calls;  // both counters grow at every reading, received twice as fast
+    out.push_back({"troupe_remote_sent_total", "", true, {{"node", "a"}, {"peer", "b"}}, 100 * n});
+    out.push_back({"troupe_remote_received_total", "", true, {{"node", "a"}, {"peer", "b"}}, 200 * n});
+  });
+  auto first = nlohmann::json::parse(get(observer.url() + "/actors.json").body)["cluster"]["peers"];
+  REQUIRE(first.size() == 1);
+  CHECK(first[0]["sent_rate"] == 0);  // one reading: no rate yet
+  std::this_thread::sleep_for(600ms);  // the model takes a snapshot at most every 500 ms
+  auto second = nlohmann::json::parse(get(observer.url() + "/actors.json").body)["cluster"]["peers"];
+  REQUIRE(second.size() == 1);
+  double sent = second[0]["sent_rate"], received = second[0]["received_rate"];
+  CHECK(sent > 0);
+  CHECK(received == Approx(2 * sent).epsilon(0.05));
+  CHECK(second[0]["history"]["sent"].size() >= 2);
+  CHECK(second[0]["history"]["received"].back() == received);
+  troupe::probe::remove_metrics_source(system, id);
+}
+
+TEST_CASE("a cluster queue's series become the page's queue block, with its done rate") {
+  troupe::System system({.workers = 1});
+  troupe::Observer observer(system, {.announce = false});
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  // What ClusterQueue::observe reports (remote/src/cluster_queue.cpp), without NATS.
+  auto id = troupe::probe::add_metrics_source(system, [calls](std::vector<troupe::probe::Metric>& out) {
+    double n = ++*calls;
+    out.push_back({"troupe_cluster_queue_items", "", false, {{"queue", "jobs"}}, 7});
+    out.push_back({"troupe_cluster_queue_leases", "", false, {{"queue", "jobs"}}, 2});
+    out.push_back({"troupe_cluster_queue_done_total", "", true, {{"queue", "jobs"}}, 50 * n});
+    out.push_back({"troupe_cluster_queue_settled_total", "", true,
+                   {{"queue", "jobs"}, {"outcome", "retry"}}, 3});
+  });
+  get(observer.url() + "/actors.json");
+  std::this_thread::sleep_for(600ms);
+  auto queues = nlohmann::json::parse(get(observer.url() + "/actors.json").body)["cluster"]["queues"];
+  REQUIRE(queues.size() == 1);
+  CHECK(queues[0]["queue"] == "jobs");
+  CHECK(queues[0]["items"] == 7);
+  CHECK(queues[0]["leases"] == 2);
+  CHECK(queues[0]["settled_retry"] == 3);
+  CHECK(queues[0]["done_rate"] > 0);
+  CHECK(queues[0]["history"]["items"].size() >= 2);
+  std::string text = get(observer.url() + "/metrics").body;
+  CHECK(text.find("# TYPE troupe_cluster_queue_done_total counter") != std::string::npos);
+  CHECK(text.find("troupe_cluster_queue_settled_total{queue=\"jobs\",outcome=\"retry\"} 3") !=
+        std::string::npos);
   troupe::probe::remove_metrics_source(system, id);
 }

@@ -65,7 +65,7 @@ class Lease {
   /// The item's sequence number in the queue's stream (unique per item put).
   std::uint64_t sequence() const noexcept { return handle_->sequence; }
   /// The id the item was put with (PutOptions::id, or a generated one).
-  const std::string& id() const noexcept { return handle_->id; }
+  const std::string& id() const { return handle_->message_id(); }
 
   /// The job is finished: the item leaves the queue for good. Sends the acknowledgement
   /// and returns (never blocks); the future fails if it could not be sent (the item will
@@ -133,15 +133,15 @@ class ClusterQueue {
   ///   troupe::Lease<Job> lease = co_await jobs.get();     // in a Task handler
   ///   auto lease = jobs.get(1s).get(2s);                 // on a plain thread
   Future<Lease<T>> get(std::chrono::milliseconds timeout = std::chrono::milliseconds::max()) const {
-    return core().get(timeout).then([](const detail::cq::RawLease& raw) {
+    detail::cq::RawLease held;
+    if (core().try_get(held)) {  // an item fetched ahead: a ready future, nothing to chain
       try {
-        return Lease<T>(detail::remote::decode<T>(raw.data), raw.handle);
-      } catch (const std::exception& e) {
-        std::string why = std::string("the item does not decode: ") + e.what();
-        raw.handle->dead_letter(why);
-        throw CodecError("ClusterQueue::get: " + why + " (sent to the dead letters)");
+        return Future<Lease<T>>::ready_with(lease_of(held));
+      } catch (...) {
+        return Future<Lease<T>>::failed(std::current_exception());
       }
-    });
+    }
+    return core().get(timeout).then([](const detail::cq::RawLease& raw) { return lease_of(raw); });
   }
 
   /// Completes when no item is left in the queue: every item put (by anyone) is done or
@@ -173,6 +173,22 @@ class ClusterQueue {
     });
   }
 
+  /// Shows this queue among `system`'s metrics, wherever they are read (troupe-observer's
+  /// `/metrics` and its cluster panel): `troupe_cluster_queue_*` series labelled
+  /// `queue="<name>"`, the cluster's counts (items, leases, redeliveries, dead letters, done)
+  /// and this process's (puts, leases, settles). The cluster's are read from JetStream on the
+  /// queue's own thread when a reader asks, at most every 250 ms; a reader waits at most
+  /// 100 ms for them (then it gets the last reading), so nothing is asked of NATS while
+  /// nobody reads. One system at a time: a second call moves the series. `system` must
+  /// outlive the queue (its last copy) or the next unobserve(). Thread-safe.
+  ///
+  ///   troupe::System system;                    // TROUPE_OBSERVE=127.0.0.1:9100 ./app
+  ///   troupe::ClusterQueue<Job> jobs({...});
+  ///   jobs.observe(system);
+  void observe(System& system) const { core().observe(system); }
+  /// Takes the series off the system's metrics. Idempotent. Thread-safe.
+  void unobserve() const { core().unobserve(); }
+
   /// The options the queue was opened with.
   const ClusterQueueOptions& options() const { return core().options(); }
 
@@ -186,6 +202,18 @@ class ClusterQueue {
     std::shared_ptr<detail::cq::QueueCore> core;
   };
   detail::cq::QueueCore& core() const { return *owner_->core; }
+
+  /// The typed lease, decoded in place from the message; an item that does not decode
+  /// goes to the dead letters and this throws CodecError.
+  static Lease<T> lease_of(const detail::cq::RawLease& raw) {
+    try {
+      return Lease<T>(detail::remote::decode<T>(raw.data), raw.handle);
+    } catch (const std::exception& e) {
+      std::string why = std::string("the item does not decode: ") + e.what();
+      raw.handle->dead_letter(why);
+      throw CodecError("ClusterQueue::get: " + why + " (sent to the dead letters)");
+    }
+  }
 
   std::shared_ptr<Owner> owner_;
 };

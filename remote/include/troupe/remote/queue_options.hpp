@@ -77,6 +77,10 @@ struct ClusterQueueStats {
   std::uint64_t undelivered = 0;   ///< waiting for a worker
   std::uint64_t redelivered = 0;   ///< deliveries that were not the first, now outstanding
   std::uint64_t dead_letters = 0;  ///< in the dead-letter stream
+  std::uint64_t stored = 0;        ///< items ever stored (the stream's last sequence number)
+  std::uint64_t done = 0;          ///< items done: stored, less those left and the dead letters
+  std::uint64_t deliveries = 0;    ///< deliveries ever made, first ones and again
+  std::uint64_t redeliveries = 0;  ///< deliveries ever made that were not an item's first
 };
 
 }  // namespace troupe

@@ -7,11 +7,16 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "troupe/export.hpp"
 #include "troupe/future.hpp"
 #include "troupe/remote/queue_options.hpp"
+
+namespace troupe {
+class System;
+}
 
 namespace troupe::detail::cq {
 
@@ -29,14 +34,17 @@ class TROUPE_API LeaseHandle {
   /// Sends to the dead letters now with `error`, whatever the delivery count.
   virtual Future<void> dead_letter(std::string error) = 0;
 
+  /// The message id it was put with (read from the message's headers on first use).
+  virtual const std::string& message_id() = 0;
+
   std::uint64_t deliveries = 0;  ///< 1 on the first delivery
   std::uint64_t sequence = 0;    ///< the item's sequence number in the stream
-  std::string id;                ///< the message id it was put with
 };
 
-/// What a get hands the typed layer: the encoded item and its lease.
+/// What a get hands the typed layer: the encoded item and its lease. `data` points into
+/// the message the lease holds: valid while `handle` is.
 struct RawLease {
-  std::string data;
+  std::string_view data;
   std::shared_ptr<LeaseHandle> handle;
 };
 
@@ -61,6 +69,10 @@ class TROUPE_API QueueCore {
 
   virtual Future<void> put(std::string data, std::string id, std::chrono::milliseconds timeout) = 0;
   virtual Future<RawLease> get(std::chrono::milliseconds timeout) = 0;
+  /// Fills `out` with a lease on an item this process already holds (fetched ahead, see
+  /// `prefetch`) and returns true, if there is one and no earlier get is waiting; else
+  /// false. Never waits and never asks NATS: get's path without a future to complete.
+  virtual bool try_get(RawLease& out) = 0;
   virtual Future<void> join() = 0;
   virtual Future<ClusterQueueStats> stats() = 0;
   virtual Future<std::vector<RawDeadLetter>> dead_letters() = 0;
@@ -68,6 +80,10 @@ class TROUPE_API QueueCore {
   /// puts in flight get a moment to be acknowledged. Idempotent.
   virtual void close() = 0;
   virtual const ClusterQueueOptions& options() const = 0;
+  /// Reports the queue's troupe_cluster_queue_* series among `system`'s metrics (in place
+  /// of an earlier system's) until unobserve() or close().
+  virtual void observe(System& system) = 0;
+  virtual void unobserve() = 0;
 };
 
 }  // namespace troupe::detail::cq
