@@ -14,7 +14,7 @@ namespace troupe::detail {
 void Envelope::reject(Cell&) noexcept {}
 
 Cell::Cell(Core& core) noexcept
-    : core_(&core), flags_(core.file_tracer() != nullptr ? kTraced : 0) {}
+    : flags_(core.file_tracer() != nullptr ? kTraced : 0), core_(&core) {}
 
 Cell::~Cell() {
   if (Node* last = mail_.release_placeholder()) delete static_cast<Envelope*>(last);
@@ -29,6 +29,19 @@ Cold& Cell::cold() {
     cold_.store(c, std::memory_order_release);
   }
   return *c;
+}
+
+void Cell::count_own_failure() noexcept {
+  try {  // rare, so kept with the cold state rather than in the cell's hot lines
+    cold().failures.fetch_add(1, std::memory_order_relaxed);
+  } catch (...) {
+    // Out of memory for the cold state: the system's own count (Core) still has it.
+  }
+}
+
+std::uint32_t Cell::failures() const noexcept {
+  Cold* c = cold_.load(std::memory_order_acquire);
+  return c != nullptr ? c->failures.load(std::memory_order_relaxed) : 0;
 }
 
 std::string_view Cell::name() const noexcept {

@@ -17,7 +17,7 @@ void Cell::terminate(Node*& taken) noexcept {
   try {
     call_on_stop();
   } catch (...) {
-    failures_.store(failures_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    count_own_failure();
     core_->count_failure();
     request_stop(std::current_exception());  // keeps an earlier failure's reason
   }

@@ -184,12 +184,22 @@ Cell::Next Cell::turn() noexcept {
                                    : std::chrono::steady_clock::time_point{};
     std::uint32_t round = 0;  // messages handled since the last attempt to park
     if (!terminated()) {
+      // Read once a round, not per message: the flags are set before the first turn, and
+      // the placeholder lives in a register (see Mailbox::pop_after and the cell's layout).
+      const bool plain = (flags() & kBounded) == 0;
+      Node* tail = mail_.placeholder();
       while (handled + round < batch || taken != nullptr) {
         // The common case first: no urgent or system message, a plain mailbox, no hold.
-        Envelope* e = taken == nullptr && priority_.empty() && (flags() & kBounded) == 0 &&
-                              !held_ && !deferred_
-                          ? pop_mailbox()
-                          : next_envelope(taken);
+        Envelope* e;
+        if (plain && taken == nullptr && priority_.empty() && !held_ && !deferred_) {
+          Node* spent = nullptr;
+          e = static_cast<Envelope*>(mail_.pop_after(tail, spent));
+          if (spent != nullptr) delete static_cast<Envelope*>(spent);  // handled before
+        } else {
+          mail_.set_placeholder(tail);
+          e = next_envelope(taken);
+          tail = mail_.placeholder();
+        }
         if (e == nullptr) break;
         ++round;
         if (tracer != nullptr) tracer->delivered(e);
@@ -198,19 +208,19 @@ Cell::Next Cell::turn() noexcept {
         } catch (const Refused&) {
           core_->count_refusal();  // the ask already carries it; the actor carries on
         } catch (...) {
-          failures_.store(failures_.load(std::memory_order_relaxed) + 1,
-                          std::memory_order_relaxed);
-          handle_failure(std::current_exception());
+          count_own_failure();
+          handle_failure(std::current_exception());  // (never pops: `tail` stays right)
         }
-        finish(e);
+        e->dispose();
+        if (e != tail) delete e;  // else it is the placeholder, freed by the next pop
         if (failure_pending_) {  // a coroutine handler failed during this message
           failure_pending_ = false;
-          failures_.store(failures_.load(std::memory_order_relaxed) + 1,
-                          std::memory_order_relaxed);
+          count_own_failure();
           handle_failure(std::exchange(cold().pending_failure, nullptr));
         }
         if (stop_requested_) break;
       }
+      mail_.set_placeholder(tail);
       handled += round;
       handled_.store(handled_.load(std::memory_order_relaxed) + round,
                      std::memory_order_relaxed);

@@ -60,6 +60,7 @@ struct Cold {
   unsigned max_restarts = 0;
   Clock::duration restart_window{};
   std::atomic<std::uint32_t> restarts{0};  // read by snapshots on other threads
+  std::atomic<std::uint32_t> failures{0};  // exceptions that escaped handlers (mod 2^32)
   std::exception_ptr pending_failure;  // from a coroutine handler, applied after the turn's message
   // User messages a held non-reentrant actor took off its priority stack, oldest first,
   // linked through Node::next; they go first once the hold ends.

@@ -172,7 +172,7 @@ class TROUPE_API Cell : public Runnable, public Pooled {
   /// Messages handled so far (wraps at 2^32). Thread-safe, approximate while it runs.
   std::uint32_t handled() const noexcept { return handled_.load(std::memory_order_relaxed); }
   /// Exceptions that escaped its handlers (counted by its turns; read racily in snapshots).
-  std::uint32_t failures() const noexcept { return failures_.load(std::memory_order_relaxed); }
+  std::uint32_t failures() const noexcept;
   /// False for a non-reentrant actor (SpawnOptions::reentrant): a coroutine handler that
   /// waits holds it, and it takes no other user message until that coroutine ends.
   bool reentrant() const noexcept { return (flags() & kNonReentrant) == 0; }
@@ -208,8 +208,6 @@ class TROUPE_API Cell : public Runnable, public Pooled {
   /// Throws a null pointer to the actor's class (for is_a).
   [[noreturn]] virtual void throw_null_pointer() const = 0;
   virtual void deliver_down(const Down& down) = 0;
-
-  Actor* actor_ = nullptr;
 
  private:
   friend class Core;
@@ -261,20 +259,19 @@ class TROUPE_API Cell : public Runnable, public Pooled {
   /// Rejects `e`, taken from this actor's queues. Turn only.
   void dead_letter_queued(Envelope* e) noexcept;
   Cold& cold();
+  void count_own_failure() noexcept;
 
-  std::atomic<std::uint32_t> refs_{2};  // the registry's and the spawner's Ref
+  // Laid out by who touches what with every message (docs/internals.md, "A cell's cache
+  // lines"). First, next to the mailbox's head: what senders write (`sent_`, the head) and
+  // read (`status_`, `flags_`) with every message, which the actor's turn reads only once a
+  // round. Then some 60 bytes that neither side touches per message. Last, what the turn reads
+  // with every message: no two of these groups share a 64-byte line, wherever the pool
+  // puts the cell, so a sender on one core and the actor on another do not pass a line
+  // back and forth for each message.
+  //
   // Messages sent (mod 2^32), counted by senders with a plain load and store, not a
   // read-modify-write: racing senders may lose counts (see mailbox_depth).
   std::atomic<std::uint32_t> sent_{0};
-  Mailbox mail_;  // starts active: nothing runs until born() parks or schedules it
-  Stack priority_;                  // urgent and system messages (rare): sorted when taken
-  std::atomic<std::uint32_t> handled_{0};  // messages handled (mod 2^32); written by turns
-  std::atomic<std::uint32_t> failures_{0};  // exceptions that escaped handlers
-  Core* core_;
-  Cell* prev_ = nullptr;  // registry links, guarded by the Core's registry lock
-  Cell* next_ = nullptr;
-  std::atomic<Cold*> cold_{nullptr};
-  std::uint32_t id_ = 0;
   /// Set once, alive -> stopped or failed, by the last turn (or stillborn). Senders read
   /// it (acquire) before they push: see send.cpp for the race with the end.
   enum class Status : std::uint8_t { alive, stopped, failed };
@@ -285,12 +282,26 @@ class TROUPE_API Cell : public Runnable, public Pooled {
   // read this with acquire (a plain load on x86).
   std::atomic<std::uint8_t> flags_{0};
   std::uint8_t flags() const noexcept { return flags_.load(std::memory_order_acquire); }
+  std::uint8_t home_ = 0xff;  // the pool worker of its last turn (internal/scheduler.hpp)
+  Mailbox mail_;  // starts active: nothing runs until born() parks or schedules it
+
+  Core* core_;
+  Cell* prev_ = nullptr;  // registry links, guarded by the Core's registry lock
+  Cell* next_ = nullptr;
+  std::atomic<Cold*> cold_{nullptr};
+  std::atomic<std::uint32_t> refs_{2};  // the registry's and the spawner's Ref
+  std::uint32_t id_ = 0;
+  std::atomic<std::uint32_t> handled_{0};  // messages handled (mod 2^32); written by turns
+
   bool stop_requested_ : 1 = false;
   bool stop_failed_ : 1 = false;
   bool failure_pending_ : 1 = false;
   bool held_ : 1 = false;      // a non-reentrant actor's coroutine handler waits
   bool deferred_ : 1 = false;  // Cold::deferred holds messages (set and cleared by turns)
-  std::uint8_t home_ = 0xff;   // the pool worker of its last turn (internal/scheduler.hpp)
+  Stack priority_;  // urgent and system messages (rare): sorted when taken
+
+ protected:
+  Actor* actor_ = nullptr;
 };
 
 /// Sets the cell an Actor constructor binds to, for the duration of a construction.

@@ -68,14 +68,21 @@ class Mailbox {
   /// Removes the oldest node, or returns nullptr when empty or when a producer is half-way
   /// through a push (the caller retries later). The previous placeholder, now free of
   /// links, goes to `spent` (nullptr if there is none to free).
-  Node* pop(Node*& spent) noexcept {
-    Node* tail = tail_;
+  Node* pop(Node*& spent) noexcept { return pop_after(tail_, spent); }
+
+  /// pop() on the consumer's own copy of the placeholder, for a run of pops that writes
+  /// nothing next to `head_`, the word producers write (Cell::turn keeps it in a register
+  /// for a round). Take it with `placeholder()` and store it back with `set_placeholder`
+  /// before anything else pops, parks or asks `holds`.
+  Node* pop_after(Node*& tail, Node*& spent) const noexcept {
     Node* next = tail->next.load(std::memory_order_acquire);
     if (next == nullptr) return nullptr;
-    tail_ = next;
     spent = tail != &stub_ ? tail : nullptr;
+    tail = next;
     return next;
   }
+  Node* placeholder() const noexcept { return tail_; }
+  void set_placeholder(Node* tail) noexcept { tail_ = tail; }
 
   /// Parks the consumer as `how` (kIdle or kRetired) if nothing was pushed since the last
   /// pop found the queue empty, nothing was poked since, and `nothing_else()` (which looks
