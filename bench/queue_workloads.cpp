@@ -22,17 +22,6 @@ troupe::SystemOptions options(const Config& config) {
   return {.workers = config.workers, .batch = config.batch};
 }
 
-/// With BENCH_STATS set, the scheduler's counters of a run go to stderr (for tuning).
-void print_stats(const char* what, troupe::System& system) {
-  if (std::getenv("BENCH_STATS") == nullptr) return;
-  troupe::SystemStats s = system.stats();
-  std::fprintf(stderr, "  [%s] sleeps %llu wakeups %llu steals %llu migrations %llu gathers %llu\n",
-               what, static_cast<unsigned long long>(s.worker_sleeps),
-               static_cast<unsigned long long>(s.wakeups), static_cast<unsigned long long>(s.steals),
-               static_cast<unsigned long long>(s.migrations),
-               static_cast<unsigned long long>(s.gathers));
-}
-
 template <class R>
 R await(const troupe::Future<R>& future, const Config& config) {
   try {
@@ -262,6 +251,16 @@ Sample askco(const Config& config) {
 }
 
 }  // namespace
+
+void print_stats(const char* what, const troupe::System& system) {
+  if (std::getenv("BENCH_STATS") == nullptr) return;
+  troupe::SystemStats s = system.stats();
+  std::fprintf(stderr, "  [%s] sleeps %llu wakeups %llu steals %llu migrations %llu gathers %llu\n",
+               what, static_cast<unsigned long long>(s.worker_sleeps),
+               static_cast<unsigned long long>(s.wakeups), static_cast<unsigned long long>(s.steals),
+               static_cast<unsigned long long>(s.migrations),
+               static_cast<unsigned long long>(s.gathers));
+}
 
 const Entry kQueueRuns[] = {
     {"wq11_64", wq_1p1c_64}, {"wq11_inf", wq_1p1c_inf}, {"wq44_64", wq_4p4c_64},

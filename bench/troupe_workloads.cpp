@@ -160,6 +160,7 @@ Sample fanin(const Config& config) {
   double ns = ns_since(start);
   expect_equal("fanin messages", tally.received, total);
   expect_equal("fanin messages out of per-sender order", tally.out_of_order, 0);
+  print_stats("fanin", system);
   system.join();
   return {ns / static_cast<double>(total)};
 }

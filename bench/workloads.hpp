@@ -10,6 +10,10 @@
 
 #include "harness.hpp"
 
+namespace troupe {
+class System;
+}
+
 namespace bench {
 
 /// One line of the output table and one object of the JSON array.
@@ -62,6 +66,10 @@ struct Peer {
 /// queue_workloads.cpp: the system actors' workloads (issue 14), troupe only.
 extern const Entry kQueueRuns[];
 extern const std::size_t kQueueRunCount;
+/// With BENCH_STATS set in the environment, a troupe run's scheduler counters (sleeps,
+/// steals, migrations, gathers) go to stderr, labelled `what` (for tuning). In
+/// queue_workloads.cpp; takes a troupe::System.
+void print_stats(const char* what, const troupe::System& system);
 
 /// troupe_workloads.cpp (and floor.cpp for the raw queue).
 Peer troupe_peer();

@@ -13,6 +13,10 @@ namespace troupe::detail {
 
 void Envelope::reject(Cell&) noexcept {}
 
+// The cache-line layout in cell.hpp (senders' words in bytes 8-23, the turn's from 84 on)
+// is worked out for this size; a new field means working it out again.
+static_assert(sizeof(void*) != 8 || sizeof(Cell) == 104, "Cell's layout changed: see cell.hpp");
+
 Cell::Cell(Core& core) noexcept
     : flags_(core.file_tracer() != nullptr ? kTraced : 0), core_(&core) {}
 

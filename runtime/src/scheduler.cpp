@@ -13,6 +13,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "internal/cycles.hpp"
+
 #include "internal/core.hpp"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -55,6 +57,11 @@ constexpr std::uint64_t kMigrationOneIn = 20;
 constexpr std::int64_t kShortTurnNs = 2'000;
 // Or with more than one contended lock (note_contention) per this much busy time.
 constexpr std::int64_t kContentionEveryNs = 5'000;
+// Or with more than 1 / kStallShare of the busy time spent waiting on mailbox lines.
+constexpr std::int64_t kStallShare = 4;
+// A window that already shows one of these may gather after this much of it: the pool
+// then runs spread for a quarter millisecond at the start (and when probing), not two.
+constexpr std::int64_t kEarlyWindowNs = 250'000;
 // A gathering lasts this long at first, twice as long each time a window confirms it.
 constexpr std::int64_t kGatherMinNs = 10'000'000;
 constexpr std::int64_t kGatherMaxNs = 1'000'000'000;
@@ -89,6 +96,7 @@ struct Scheduler::Worker {
   std::atomic<std::uint64_t> turns{0};  // runs finished; stop() watches it for progress
   std::atomic<std::uint64_t> migrations{0};  // see note_place; written by the owner only
   std::atomic<std::uint64_t> contentions{0};  // see note_contention; owner only
+  std::atomic<std::uint64_t> stalls{0};       // see note_stall (cycles); owner only
   std::uint64_t next_eager_wake = 0;     // owner only: see Scheduler::schedule
   std::uint64_t eager_interval = kEagerWakeEvery;  // owner only: turns until the next one
   std::uint64_t steals_at_eager_wake = 0;          // owner only: steals_ at the last one
@@ -115,6 +123,16 @@ void note_contention() noexcept {
   // Turns that meet on a lock can be long (a consumer's loop of gets that never waits):
   // look from here too, not only between turns.
   if (n % kAdaptEvery == 0 && tls_worker != nullptr && tls_worker->owner->gather_) {
+    tls_worker->owner->adapt();
+  }
+}
+
+void note_stall(std::uint64_t cycles) noexcept {
+  std::atomic<std::uint64_t>* c = tls_place.stalls;
+  if (c == nullptr) return;
+  c->store(c->load(std::memory_order_relaxed) + cycles, std::memory_order_relaxed);
+  // As note_contention: the turns that stall may be long, so look from here too.
+  if (++tls_place.stalls_noted % kAdaptEvery == 0 && tls_worker->owner->gather_) {
     tls_worker->owner->adapt();
   }
 }
@@ -321,39 +339,52 @@ void Scheduler::adapt() noexcept {
     adapting_.store(false, std::memory_order_release);
     return;
   }
-  Window w;
+  Window w{.at_ns = now, .at_cycles = cycle_count()};
   for (const auto& worker : workers_) {
     w.turns += worker->turns.load(std::memory_order_relaxed);
     w.migrations += worker->migrations.load(std::memory_order_relaxed);
     w.contentions += worker->contentions.load(std::memory_order_relaxed);
-  }
-  for (const auto& worker : workers_) {  // as busy(), without a vector
+    w.stall_cycles += worker->stalls.load(std::memory_order_relaxed);
     std::int64_t since = worker->busy_since.load(std::memory_order_relaxed);
     w.busy_ns += worker->busy_ns.load(std::memory_order_relaxed) +
-                 (since != 0 && now > since ? now - since : 0);
+                 (since != 0 && now > since ? now - since : 0);  // as busy(), without a vector
   }
-  Window d{w.turns - last_window_.turns, w.migrations - last_window_.migrations,
-           w.contentions - last_window_.contentions, w.busy_ns - last_window_.busy_ns};
-  bool first = last_window_.turns == 0;
-  last_window_ = w;
-  std::int64_t next = now + kWindowNs;
+  std::int64_t next = now + kEarlyWindowNs;
   if (gathered()) {
-    // The gathering is over: spread for one window, then judge it.
+    // The gathering is over: spread, and judge the window that starts now.
     gathered_.store(false, std::memory_order_relaxed);
     probing_ = true;
-  } else if (!first && ((d.turns >= kMinTurns && d.migrations * kMigrationOneIn >= d.turns &&
-                          d.busy_ns < static_cast<std::int64_t>(d.turns) * kShortTurnNs) ||
-                         static_cast<std::int64_t>(d.contentions) * kContentionEveryNs > d.busy_ns)) {
+    last_window_ = w;
+  } else if (last_window_.at_ns == 0) {
+    last_window_ = w;  // the first look: the first window starts
+  } else if (const Window& l = last_window_; shows_gathering(
+                 {w.turns - l.turns, w.migrations - l.migrations, w.contentions - l.contentions,
+                  w.stall_cycles - l.stall_cycles, w.busy_ns - l.busy_ns, now - l.at_ns,
+                  w.at_cycles - l.at_cycles})) {
     gather_for_ns_ = probing_ ? std::min(gather_for_ns_ * 2, kGatherMaxNs) : kGatherMinNs;
     gathered_.store(true, std::memory_order_relaxed);
     gathers_.fetch_add(1, std::memory_order_relaxed);
     next = now + gather_for_ns_;
     probing_ = false;
-  } else {
-    probing_ = false;
-  }
+    last_window_ = w;
+  } else if (now - l.at_ns >= kWindowNs) {
+    probing_ = false;  // a whole window without a sign: stay spread
+    last_window_ = w;
+  }  // else the window goes on: look again a little later
   next_look_ns_.store(next, std::memory_order_relaxed);
   adapting_.store(false, std::memory_order_release);
+}
+
+bool Scheduler::shows_gathering(const Window& d) noexcept {
+  bool chain = d.turns >= kMinTurns && d.migrations * kMigrationOneIn >= d.turns &&
+               d.busy_ns < static_cast<std::int64_t>(d.turns) * kShortTurnNs;
+  bool locks = static_cast<std::int64_t>(d.contentions) * kContentionEveryNs > d.busy_ns;
+  // Stalls are in cycles of cycle_count(); the window's own length gives their rate.
+  bool lines = d.at_cycles > 0 && static_cast<double>(d.stall_cycles) *
+                                          static_cast<double>(d.at_ns) /
+                                          static_cast<double>(d.at_cycles) * kStallShare >
+                                      static_cast<double>(d.busy_ns);
+  return chain || locks || lines;
 }
 
 Scheduler::Look Scheduler::look(Worker& self, Runnable*& r) noexcept {
@@ -550,6 +581,7 @@ void Scheduler::worker_main(Worker& self) {
   tls_place.index = static_cast<std::uint8_t>(std::min(self.index, 254u));
   tls_place.migrations = &self.migrations;
   tls_place.contentions = &self.contentions;
+  tls_place.stalls = gather_ ? &self.stalls : nullptr;  // (stalls_counted)
   auto busy_now = [&self] {
     self.busy_since.store(std::chrono::steady_clock::now().time_since_epoch().count(),
                           std::memory_order_relaxed);

@@ -17,6 +17,7 @@
 #include "internal/check.hpp"
 #include "internal/core.hpp"
 #include "internal/current.hpp"
+#include "internal/cycles.hpp"
 #include "internal/runtime_messages.hpp"
 
 namespace troupe::detail {
@@ -68,6 +69,23 @@ bool Cell::enqueue_ask(Envelope* e, StateBase& answer) noexcept {
   bool may_hand_off = tls_cell == nullptr && !must_not_block() &&
                       (flags() & (kBounded | kDedicated)) == 0 && !core_->deterministic();
   return may_hand_off ? enqueue_slow(e, Priority::normal, &answer) : enqueue(e);
+}
+
+bool Cell::enqueue_timed(Envelope* e) noexcept {
+  // An exchange on a line this core holds takes some 20-50 cycles. One that must fetch
+  // the line from another core (other senders there, or the actor parking there) takes
+  // several hundred: that wait, scaled by the sampling, is what the pool hears.
+  constexpr std::uint64_t kLocalPushCycles = 200;
+  if (!kHaveCycleCount || !stalls_counted()) {
+    if (Mailbox::State state = mail_.push(e); state != Mailbox::kActive) wake(state);
+    return true;
+  }
+  std::uint64_t before = cycle_count();
+  Mailbox::State state = mail_.push(e);
+  std::uint64_t took = cycle_count() - before;
+  if (took > kLocalPushCycles) note_stall(took * (kTimedPushMask + 1));
+  if (state != Mailbox::kActive) wake(state);
+  return true;
 }
 
 void Cell::wake(Mailbox::State state) noexcept {

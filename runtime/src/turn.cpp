@@ -8,6 +8,7 @@
 #include "troupe/errors.hpp"
 #include "internal/core.hpp"
 #include "internal/current.hpp"
+#include "internal/cycles.hpp"
 
 namespace troupe::detail {
 
@@ -17,6 +18,9 @@ namespace troupe::detail {
 Cell* current_cell() noexcept { return tls_cell; }
 
 namespace {
+// Pops on this thread until the next timed one (Cell::timed_pop).
+constexpr std::uint32_t kTimedPopEvery = 128;
+[[gnu::tls_model("initial-exec")]] thread_local std::uint32_t tls_pops_until_timed = kTimedPopEvery;
 // Ready futures co_awaited in this thread's current turn since the last forced suspension.
 [[gnu::tls_model("initial-exec")]] thread_local std::uint32_t tls_ready_awaits = 0;
 constexpr std::uint32_t kAwaitBudget = 64;
@@ -152,6 +156,23 @@ void Cell::defer(Envelope* e) noexcept {
   deferred_ = true;
 }
 
+Envelope* Cell::timed_pop(Node*& tail, Node*& spent) noexcept {
+  // As a timed push (send.cpp): a message whose lines must come from the sender's core
+  // costs the turn several hundred cycles, what the pool hears as a stall. The countdown
+  // runs across every actor this thread runs, so no actor's pops are sampled more than
+  // another's (sampling each actor's first, say, would time new memory, not other cores).
+  constexpr std::uint64_t kLocalPopCycles = 200;
+  tls_pops_until_timed = kTimedPopEvery;
+  if (!kHaveCycleCount || !stalls_counted()) return static_cast<Envelope*>(mail_.pop_after(tail, spent));
+  std::uint64_t before = cycle_count();
+  auto* e = static_cast<Envelope*>(mail_.pop_after(tail, spent));
+  if (e == nullptr) return nullptr;
+  static_cast<void>(*reinterpret_cast<const volatile unsigned char*>(e));  // its first line
+  std::uint64_t took = cycle_count() - before;
+  if (took > kLocalPopCycles) note_stall(took * kTimedPopEvery);
+  return e;
+}
+
 Envelope* Cell::pop_mailbox() noexcept {
   Node* spent = nullptr;
   Node* n = mail_.pop(spent);
@@ -193,7 +214,11 @@ Cell::Next Cell::turn() noexcept {
         Envelope* e;
         if (plain && taken == nullptr && priority_.empty() && !held_ && !deferred_) {
           Node* spent = nullptr;
-          e = static_cast<Envelope*>(mail_.pop_after(tail, spent));
+          if (--tls_pops_until_timed != 0) [[likely]] {
+            e = static_cast<Envelope*>(mail_.pop_after(tail, spent));
+          } else {
+            e = timed_pop(tail, spent);
+          }
           if (spent != nullptr) delete static_cast<Envelope*>(spent);  // handled before
         } else {
           mail_.set_placeholder(tail);

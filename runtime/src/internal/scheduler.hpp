@@ -15,8 +15,11 @@
 // a mailbox). Each turn notes the worker it runs on (note_place); a turn of an actor that
 // last ran on another worker is a migration. Every few milliseconds one worker looks at
 // the window just past (adapt): many migrations (>= 1 in 20 turns) of short turns (under
-// 2 us on average), or workers that keep meeting on a system actor's lock (note_contention:
-// more than one contended lock per kContentionEveryNs of busy time), and the pool *gathers*: for a while, no worker takes another's backlog
+// 2 us on average), workers that keep meeting on a system actor's lock (note_contention:
+// more than one contended lock per kContentionEveryNs of busy time), or senders that spend
+// more than a quarter of the busy time waiting for a mailbox's cache line from another
+// core (note_stall: one push in 16 is timed), and the pool *gathers*: for a while, no
+// worker takes another's backlog
 // or outside work while a lower-numbered worker is busy with short turns, and a worker
 // that has work while a lower-numbered one is busy hands it over (hand_over) through the
 // injection queue. The work then runs on one worker. Once the while is over the pool
@@ -77,8 +80,19 @@ struct WorkerPlace {
   bool counts = false;  // this runnable came from the pool (not from outside it)
   std::atomic<std::uint64_t>* migrations = nullptr;  // the worker's own counts
   std::atomic<std::uint64_t>* contentions = nullptr;  // (note_contention)
+  std::atomic<std::uint64_t>* stalls = nullptr;       // (note_stall)
+  std::uint32_t stalls_noted = 0;
 };
 [[gnu::tls_model("initial-exec")]] extern thread_local WorkerPlace tls_place;
+
+inline bool stalls_counted() noexcept { return tls_place.stalls != nullptr; }
+
+/// Counts `cycles` (cycle_count) that a send on this thread waited for a mailbox head's
+/// cache line held by another core, against the pool worker it runs on (a hint for
+/// gathering, as note_contention). Nothing off the pool. Send's slow path only.
+void note_stall(std::uint64_t cycles) noexcept;
+/// Whether note_stall counts here: on a worker of a pool that gathers (so timing is worth it).
+inline bool stalls_counted() noexcept;
 
 /// Called as a pool turn of an actor begins, with the worker its last turn ran on: counts
 /// a migration if that was another worker, and records this one. Turn only.
@@ -154,6 +168,9 @@ class Scheduler {
 
  private:
   friend void note_contention() noexcept;
+  friend void note_stall(std::uint64_t cycles) noexcept;
+/// Whether note_stall counts here: on a worker of a pool that gathers (so timing is worth it).
+inline bool stalls_counted() noexcept;
   void worker_main(Worker& self);
   Runnable* find_work(Worker& self) noexcept;
   /// Spins, then sleeps, until work turns up (true, in `found`) or the pool stops.
@@ -203,12 +220,16 @@ class Scheduler {
   std::atomic<std::uint64_t> gathers_{0};
   std::atomic<std::int64_t> next_look_ns_{0};  // steady-clock ns of adapt's next look
   std::atomic<bool> adapting_{false};          // a worker is inside adapt
-  struct Window {                              // totals at adapt's last look (adapt only)
+  struct Window {  // totals at the start of adapt's window, or one window's differences
     std::uint64_t turns = 0;
     std::uint64_t migrations = 0;
     std::uint64_t contentions = 0;
+    std::uint64_t stall_cycles = 0;
     std::int64_t busy_ns = 0;
+    std::int64_t at_ns = 0;       // when (steady-clock ns)
+    std::uint64_t at_cycles = 0;  // cycle_count() then: the counter's rate, for stalls
   };
+  static bool shows_gathering(const Window& difference) noexcept;
   Window last_window_;
   std::int64_t gather_for_ns_ = 0;  // how long the next gathering lasts (adapt only)
   bool probing_ = false;            // this window spreads after a gathering (adapt only)

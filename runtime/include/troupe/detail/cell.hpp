@@ -108,7 +108,9 @@ class TROUPE_API Cell : public Runnable, public Pooled {
     if (((flags() & (kBounded | kTraced)) | static_cast<std::uint8_t>(priority) |
          send_probes.load(std::memory_order_relaxed)) == 0 &&
         !terminated()) [[likely]] {
-      sent_.store(sent_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      std::uint32_t sent = sent_.load(std::memory_order_relaxed) + 1;
+      sent_.store(sent, std::memory_order_relaxed);
+      if ((sent & kTimedPushMask) == 0) [[unlikely]] return enqueue_timed(e);
       if (Mailbox::State state = mail_.push(e); state != Mailbox::kActive) [[unlikely]] {
         wake(state);
       }
@@ -119,6 +121,10 @@ class TROUPE_API Cell : public Runnable, public Pooled {
   /// enqueue() for everything else (runtime/src/cell.cpp); with `answer`, for an ask that
   /// may hand its turn over (enqueue_ask).
   bool enqueue_slow(Envelope* e, Priority priority, StateBase* answer = nullptr) noexcept;
+  /// The fast path's push for one message in kTimedPushMask + 1: timed, to tell the pool
+  /// how long senders wait for the mailbox head's cache line (send.cpp, note_stall).
+  bool enqueue_timed(Envelope* e) noexcept;
+  static constexpr std::uint32_t kTimedPushMask = 127;
   /// enqueue() for an ask, whose future has the shared state `answer`. From a plain thread
   /// to an idle pool actor, the turn it schedules is a Handoff that an untimed wait on
   /// `answer` may run on the asking thread.
@@ -252,6 +258,7 @@ class TROUPE_API Cell : public Runnable, public Pooled {
   // It lives in the turn (not in the cell) and is always emptied before the turn ends.
   Envelope* next_envelope(Node*& taken) noexcept;
   Envelope* pop_mailbox() noexcept;
+  Envelope* timed_pop(Node*& tail, Node*& spent) noexcept;  // one pop in 128 (turn.cpp)
   std::uint32_t reject_all(Node*& taken) noexcept;
   void terminate(Node*& taken) noexcept;
   /// Rejects `e`, which was never queued (the sender's side). Any thread.
