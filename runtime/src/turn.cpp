@@ -163,7 +163,9 @@ Envelope* Cell::timed_pop(Node*& tail, Node*& spent) noexcept {
   // another's (sampling each actor's first, say, would time new memory, not other cores).
   constexpr std::uint64_t kLocalPopCycles = 200;
   tls_pops_until_timed = kTimedPopEvery;
-  if (!kHaveCycleCount || !stalls_counted()) return static_cast<Envelope*>(mail_.pop_after(tail, spent));
+  if (!kHaveCycleCount || !stalls_counted()) {
+    return static_cast<Envelope*>(mail_.pop_after(tail, spent));
+  }
   std::uint64_t before = cycle_count();
   auto* e = static_cast<Envelope*>(mail_.pop_after(tail, spent));
   if (e == nullptr) return nullptr;

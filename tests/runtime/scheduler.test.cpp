@@ -427,7 +427,8 @@ TEST_CASE("eight senders on two workers reach one counter with every message onc
   troupe::System system({.workers = 2, .gather = gather});
   troupe::Promise<std::uint64_t> done;
   auto out_of_order = done.future();
-  auto counter = system.spawn<FanInCounter>(troupe::SpawnOptions{}, 8 * kPerSender, std::move(done));
+  auto counter =
+      system.spawn<FanInCounter>(troupe::SpawnOptions{}, 8 * kPerSender, std::move(done));
   std::vector<troupe::Ref<FanInSender>> senders;
   for (std::uint32_t i = 0; i < 8; ++i) {
     senders.push_back(system.spawn<FanInSender>(troupe::SpawnOptions{}, counter, i, kPerSender));

@@ -5,9 +5,10 @@
 // it first, others steal from it with a consumer token). Work from outside the pool (plain
 // threads' sends and asks, timers, a dedicated thread's sends) goes into a second queue,
 // the injection queue, which every worker looks at first once every kInjectEvery turns:
-// an actor that keeps itself busy cannot hold outside work back for longer than that. A run-next slot lets the worker that wakes an actor run
-// it right after the current turn (ping-pong stays on one core); it is bounded so a pair
-// cannot starve the queue. Idle workers spin briefly, then sleep on a LightweightSemaphore.
+// an actor that keeps itself busy cannot hold outside work back for longer than that. A
+// run-next slot lets the worker that wakes an actor run it right after the current turn
+// (ping-pong stays on one core); it is bounded so a pair cannot starve the queue. Idle
+// workers spin briefly, then sleep on a LightweightSemaphore.
 //
 // Gathering (SystemOptions::gather). Actors that keep handing each other work in short turns
 // run several times faster on one core than spread over two: every hand-off across cores
@@ -91,7 +92,7 @@ inline bool stalls_counted() noexcept { return tls_place.stalls != nullptr; }
 /// cache line held by another core, against the pool worker it runs on (a hint for
 /// gathering, as note_contention). Nothing off the pool. Send's slow path only.
 void note_stall(std::uint64_t cycles) noexcept;
-/// Whether note_stall counts here: on a worker of a pool that gathers (so timing is worth it).
+/// Whether note_stall counts here: on a worker of a pool that gathers (else timing is waste).
 inline bool stalls_counted() noexcept;
 
 /// Called as a pool turn of an actor begins, with the worker its last turn ran on: counts
@@ -169,7 +170,7 @@ class Scheduler {
  private:
   friend void note_contention() noexcept;
   friend void note_stall(std::uint64_t cycles) noexcept;
-/// Whether note_stall counts here: on a worker of a pool that gathers (so timing is worth it).
+/// Whether note_stall counts here: on a worker of a pool that gathers (else timing is waste).
 inline bool stalls_counted() noexcept;
   void worker_main(Worker& self);
   Runnable* find_work(Worker& self) noexcept;
