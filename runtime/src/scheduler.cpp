@@ -389,26 +389,13 @@ bool Scheduler::shows_gathering(const Window& d) noexcept {
 
 Scheduler::Look Scheduler::look(Worker& self, Runnable*& r) noexcept {
   bool gathered_now = gathered();
-  if (gathered_now && other_active(self, false)) {
-    // Gathered, and another worker is busy with short turns: everything is left to it,
-    // but for what a worker stuck for kStuckGathered left behind.
-    bool declined = inject_.size_approx() != 0;
-    bool queued = queue_.size_approx() != 0;
-    auto now = std::chrono::steady_clock::now();
-    for (std::size_t i = 0; i < workers_.size(); ++i) {
-      Worker& w = *workers_[i];
-      if (&w == &self) continue;
-      bool has_next = w.run_next.load(std::memory_order_relaxed) != nullptr;
-      if (!queued && !has_next) continue;
-      declined = true;
-      if (!stuck(self, i, now, kStuckGathered)) continue;
-      if (queue_.try_dequeue_from_producer(w.producer, r)) return Look::found;
-      if ((r = steal_run_next(w)) != nullptr) return Look::found;
-    }
-    return declined ? Look::declined : Look::nothing;
-  }
-  // Outside work at once: nobody else will take it sooner.
-  if (inject_.try_dequeue(self.injected, r)) {
+  // Gathered, and another worker is busy with short turns: everything is left to it
+  // (outside work and backlogs too), but for what a worker stuck for kStuckGathered left.
+  bool defer = gathered_now && other_active(self, false);
+  bool declined = false;
+  if (defer) {
+    declined = inject_.size_approx() != 0;
+  } else if (inject_.try_dequeue(self.injected, r)) {  // nobody else will take it sooner
     tls_place.counts = false;
     return Look::found;
   }
@@ -416,22 +403,23 @@ Scheduler::Look Scheduler::look(Worker& self, Runnable*& r) noexcept {
   // A backlog: more than the worker that queued it can take next. Worth another core.
   if (queued >= 2 && !gathered_now && queue_.try_dequeue(self.consumer, r)) return Look::found;
   // One runnable queued, or one in a run-next slot: only from a worker stuck in a turn.
-  bool declined = false;
   auto now = std::chrono::steady_clock::now();
+  auto patience = gathered_now ? kStuckGathered : kStuckAfter;
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     Worker& w = *workers_[i];
     if (&w == &self) continue;
     bool has_next = w.run_next.load(std::memory_order_relaxed) != nullptr;
     if (queued == 0 && !has_next) continue;
-    if (!stuck(self, i, now, gathered_now ? kStuckGathered : kStuckAfter)) {
-      declined = true;
-      continue;
-    }
+    bool helped = stuck(self, i, now, patience);  // (stuck() notes what it saw: once)
+    if (defer || !helped) declined = true;
+    if (!helped) continue;
     if (queue_.try_dequeue_from_producer(w.producer, r)) return Look::found;
     if ((r = steal_run_next(w)) != nullptr) return Look::found;
   }
   // Queued by a worker that has gone since (it takes its own queue first, so this is rare).
-  if (queued != 0 && !declined && queue_.try_dequeue(self.consumer, r)) return Look::found;
+  if (!defer && queued != 0 && !declined && queue_.try_dequeue(self.consumer, r)) {
+    return Look::found;
+  }
   return declined ? Look::declined : Look::nothing;
 }
 
